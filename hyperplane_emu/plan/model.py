@@ -1,0 +1,157 @@
+"""The realized-to-be network, fully concrete: every address, id and name.
+
+`plan.build(topology)` fills these in, purely and deterministically (the same
+file gives a byte-identical `plan.json`). Realize, the fabric, services and the
+CLI read only the plan, never the spec, so a running topology can always be
+described, torn down or inspected from its `plan.json` alone.
+
+Ids are AWS-shaped (`vpc-` + 17 hex, `eni-`, `sg-`, `sgr-`, `subnet-`) and derived
+from a hash of the topology name and the object's path, so they are stable
+across runs and distinct across topologies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EniKind = Literal["host"]
+"""What owns an ENI. Later issues add "nlb", "vpce", "vpclink", "alb", "apigw"."""
+
+
+@dataclass(frozen=True)
+class PlanSgRule:
+    rule_id: str  # sgr- + 17 hex
+    direction: Literal["ingress", "egress"]
+    protocol: int  # IANA number: 6 tcp, 17 udp, 1 icmp; -1 all (AWS's spelling)
+    from_port: int
+    to_port: int
+    cidr: str | None  # exactly one of cidr / group_id is set
+    group_id: str | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PlanSecurityGroup:
+    id: str
+    name: str
+    vpc: str  # VPC name (key of Plan.vpcs)
+    description: str
+    rules: tuple[PlanSgRule, ...]
+
+
+@dataclass(frozen=True)
+class PlanRoute:
+    destination: str  # CIDR
+    target: str  # "local" for now; later: "vpce-…", "igw-…", "vgw-…", …
+
+
+@dataclass(frozen=True)
+class PlanSubnet:
+    id: str
+    name: str
+    vpc: str
+    cidr: str
+    az: str
+    router_ip: str  # subnet base + 1: the VPC router, every host's gateway
+
+
+@dataclass(frozen=True)
+class PlanVpc:
+    id: str
+    name: str
+    account_id: str
+    cidr: str
+    dns_ip: str  # VPC base + 2 (the resolver also answers at 169.254.169.253)
+    subnets: dict[str, PlanSubnet]
+    security_groups: dict[str, PlanSecurityGroup]  # by name
+    routes: tuple[PlanRoute, ...]
+
+
+@dataclass(frozen=True)
+class PlanEni:
+    """One elastic network interface.
+
+    A host ENI is a veth pair: `ifname` inside `namespace` (the owner's side,
+    `eth0`, `eth1`…) and `fabric_ifname` inside the fabric namespace. `port` is
+    the ENI's index in the fabric's port list (frames arrive and leave on it);
+    virtual ENIs added by later issues (NLB, endpoint) have `port = -1`.
+    """
+
+    id: str
+    kind: EniKind
+    owner: str  # host name for kind "host"
+    description: str
+    vpc: str
+    subnet: str
+    az: str
+    ip: str
+    prefixlen: int
+    mac: str  # owner side
+    fabric_mac: str  # fabric side: the MAC of "the VPC router" as seen by this ENI
+    security_groups: tuple[str, ...]  # sg ids
+    source_dest_check: bool
+    mtu: int
+    namespace: str
+    ifname: str
+    fabric_ifname: str
+    port: int
+
+
+@dataclass(frozen=True)
+class PlanServe:
+    kind: str  # "echo"
+    port: int
+
+
+@dataclass(frozen=True)
+class PlanHost:
+    name: str
+    vpc: str
+    subnet: str
+    namespace: str
+    hostname: str  # ip-10-0-1-5.ec2.internal (us-east-1) / ip-….<region>.compute.internal
+    enis: tuple[str, ...]  # eni ids, eth0 first
+    gateway: str  # default route via the subnet router (.1)
+    resolv_conf: str  # content of /etc/netns/<namespace>/resolv.conf
+    serve: tuple[PlanServe, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    conntrack_max: int
+    flow_log_interval: int
+    mtu: int
+
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Plan:
+    version: int
+    name: str  # topology name
+    region: str
+    accounts: dict[str, str]  # key -> account id
+    prefix: str  # "he-<name>-": every kernel object of this topology starts with it
+    fabric_namespace: str  # "he-<name>-fabric"
+    vpcs: dict[str, PlanVpc]
+    hosts: dict[str, PlanHost]
+    enis: tuple[PlanEni, ...]  # host ENIs first, in port order
+    settings: PlanSettings
+    source: str = ""
+    extras: dict[str, object] = field(default_factory=dict)
+    """Reserved for later issues until they get typed fields."""
+
+    def eni(self, eni_id: str) -> PlanEni:
+        for e in self.enis:
+            if e.id == eni_id:
+                return e
+        raise KeyError(eni_id)
+
+    def security_group(self, sg_id: str) -> PlanSecurityGroup:
+        for v in self.vpcs.values():
+            for sg in v.security_groups.values():
+                if sg.id == sg_id:
+                    return sg
+        raise KeyError(sg_id)
