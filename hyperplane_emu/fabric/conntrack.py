@@ -1,0 +1,285 @@
+"""Connection tracking: a bounded flow table with per-state timeouts.
+
+Model (AWS EC2 User Guide, "Security group connection tracking"; timeouts
+from "Connection tracking timeouts"):
+
+- A flow is identified, inside one VPC, by (protocol, source, destination,
+  source port, destination port) as first seen: TCP/UDP by ports, ICMP echo
+  by its identifier (request and reply share a flow), other protocols by
+  (protocol, addresses) alone. Replies match the reversed tuple. Flows of
+  different VPCs never meet, even with overlapping CIDRs: the VPC is part of
+  the key.
+- Timeouts per state (defaults; AWS lets an ENI set the first three):
+  TCP established 432000 s (5 days), UDP stream 180 s (more than one
+  request/response), UDP 30 s (one direction or a single exchange), ICMP 30 s,
+  other protocols 600 s (AWS: "within 600 seconds"); TCP SYN sent 60 s,
+  FIN seen 120 s, closed (RST, or FIN both ways) 10 s. AWS does not publish
+  the last three; they follow Linux's order of magnitude.
+- The table is bounded (`Plan.settings.conntrack_max` flows). When it is full
+  a new flow is refused (the core drops its packet, ``conntrack.full``) while
+  existing flows keep going: AWS's behaviour when an instance exceeds its
+  connection-tracking allowance.
+
+Expiry costs nothing per packet: packets only store ``now`` in the flow half
+they belong to. Each flow sits in one deadline bucket (1 s wide) of a heap;
+`ConnTrack.expire(now)` pops due buckets, and for each flow either expires it
+or re-files it at its real deadline (``last packet + timeout of its state``).
+A state change that shortens the timeout (FIN, RST) files the flow earlier.
+No flow is filed more than `HORIZON` seconds ahead (a 5-day flow is simply
+re-filed every few minutes), so the stale bucket entries a state change leaves
+behind live at most that long: memory stays proportional to the table.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Any
+
+# States: small ints so that the timeout lookup is a tuple index.
+TCP_SYN_SENT = 0
+TCP_ESTABLISHED = 1
+TCP_FIN_WAIT = 2
+TCP_CLOSED = 3
+UDP_UNREPLIED = 4
+UDP_REPLIED = 5
+UDP_STREAM = 6
+ICMP_ECHO = 7
+OTHER = 8
+
+STATE_NAMES = (
+    "SYN_SENT",
+    "ESTABLISHED",
+    "FIN_WAIT",
+    "CLOSED",
+    "UDP_UNREPLIED",
+    "UDP_REPLIED",
+    "UDP_STREAM",
+    "ICMP",
+    "OTHER",
+)
+
+
+@dataclass(frozen=True)
+class ConntrackTimeouts:
+    """Seconds of idleness after which a flow in each state is forgotten."""
+
+    tcp_syn_sent: float = 60.0
+    tcp_established: float = 432000.0
+    tcp_fin_wait: float = 120.0
+    tcp_closed: float = 10.0
+    udp: float = 30.0
+    udp_stream: float = 180.0
+    icmp: float = 30.0
+    other: float = 600.0
+
+    def by_state(self) -> tuple[float, ...]:
+        return (
+            self.tcp_syn_sent,
+            self.tcp_established,
+            self.tcp_fin_wait,
+            self.tcp_closed,
+            self.udp,
+            self.udp,
+            self.udp_stream,
+            self.icmp,
+            self.other,
+        )
+
+
+HORIZON = 300.0
+"""Longest time a flow is filed ahead; bounds stale bucket references."""
+
+FlowKey = tuple[int, int, int, int, int, int]
+"""(vpc index, proto, src, dst, sport, dport) in the direction of the packet."""
+
+
+class FlowHalf:
+    """One direction of a flow: everything the fast path reads and writes.
+
+    ``pk``/``by``/``first``/``last`` count the current flow-log window;
+    ``last`` doubles as the idle clock of the flow.
+    """
+
+    __slots__ = (
+        "flow",
+        "is_reply",
+        "out_port",
+        "l2",
+        "pk",
+        "by",
+        "first",
+        "last",
+        "in_eni",
+        "out_eni",
+        "fast_key",
+        "rmac",
+    )
+
+    def __init__(self, flow: Flow, is_reply: bool, now: float) -> None:
+        self.flow = flow
+        self.is_reply = is_reply
+        self.out_port = -1
+        self.l2 = b""  # rewritten dst+src MAC (12 bytes)
+        self.pk = 0
+        self.by = 0
+        self.first = 0.0
+        self.last = now
+        self.in_eni: Any = None  # the core's EniState of the sender
+        self.out_eni: Any = None  # ... of the receiver
+        self.fast_key: Any = None  # key in the core's fast-path cache, if installed
+        self.rmac = b""  # router MAC the sender addresses (checked on the fast path)
+
+
+class Flow:
+    """One tracked (or untracked) connection, both directions."""
+
+    __slots__ = (
+        "vpc",
+        "proto",
+        "src",
+        "dst",
+        "sport",
+        "dport",
+        "state",
+        "orig",
+        "reply",
+        "untracked_src",
+        "untracked_dst",
+        "verdicts",
+        "created",
+        "scheduled",
+        "dead",
+        "fin_orig",
+        "fin_reply",
+        "exchanges",
+        "last_dir_reply",
+    )
+
+    def __init__(
+        self,
+        vpc: int,
+        proto: int,
+        src: int,
+        dst: int,
+        sport: int,
+        dport: int,
+        state: int,
+        now: float,
+    ) -> None:
+        self.vpc = vpc
+        self.proto = proto
+        self.src = src
+        self.dst = dst
+        self.sport = sport
+        self.dport = dport
+        self.state = state
+        self.orig = FlowHalf(self, False, now)
+        self.reply = FlowHalf(self, True, now)
+        self.reply.last = 0.0  # no reply seen yet
+        self.untracked_src = False  # AWS untracked condition held on the sender's ENI
+        self.untracked_dst = False  # ... on the receiver's ENI
+        self.verdicts: tuple[object, ...] = ()  # Verdicts that created it (for status/trace)
+        self.created = now
+        self.scheduled = -1  # deadline bucket it is filed in
+        self.dead = False
+        self.fin_orig = False
+        self.fin_reply = False
+        self.exchanges = 0  # orig->reply turnarounds (UDP stream detection)
+        self.last_dir_reply = False
+
+    @property
+    def untracked(self) -> bool:
+        return self.untracked_src or self.untracked_dst
+
+    @property
+    def last(self) -> float:
+        o, r = self.orig.last, self.reply.last
+        return o if o > r else r
+
+    def key(self) -> FlowKey:
+        return (self.vpc, self.proto, self.src, self.dst, self.sport, self.dport)
+
+    def reply_key(self) -> FlowKey:
+        return (self.vpc, self.proto, self.dst, self.src, self.dport, self.sport)
+
+
+class ConnTrack:
+    """Bounded flow table + deadline buckets. Pure: time comes in as arguments."""
+
+    def __init__(self, max_flows: int, timeouts: ConntrackTimeouts | None = None) -> None:
+        self.max_flows = max(1, max_flows)
+        self.timeouts = timeouts or ConntrackTimeouts()
+        self._timeout = self.timeouts.by_state()
+        self.table: dict[FlowKey, FlowHalf] = {}
+        self.count = 0
+        self._buckets: dict[int, list[Flow]] = {}
+        self._heap: list[int] = []
+
+    def lookup(self, key: FlowKey) -> FlowHalf | None:
+        return self.table.get(key)
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.max_flows
+
+    def add(self, flow: Flow, now: float) -> bool:
+        """Insert a new flow; False (and nothing stored) if the table is full."""
+        if self.count >= self.max_flows:
+            return False
+        self.table[flow.key()] = flow.orig
+        self.table[flow.reply_key()] = flow.reply
+        self.count += 1
+        self._file(flow, _due(now, self._timeout[flow.state]))
+        return True
+
+    def set_state(self, flow: Flow, state: int, now: float) -> None:
+        """Change state; files the flow earlier if its new deadline is sooner."""
+        flow.state = state
+        bucket = _due(now, self._timeout[state])
+        if bucket < flow.scheduled:
+            self._file(flow, bucket)
+
+    def remove(self, flow: Flow) -> None:
+        if flow.dead:
+            return
+        flow.dead = True
+        self.table.pop(flow.key(), None)
+        self.table.pop(flow.reply_key(), None)
+        self.count -= 1
+
+    def deadline(self, flow: Flow) -> float:
+        return flow.last + self._timeout[flow.state]
+
+    def expire(self, now: float) -> list[Flow]:
+        """Forget flows idle past their state's timeout; returns them (already removed)."""
+        gone: list[Flow] = []
+        heap = self._heap
+        while heap and heap[0] <= now:
+            b = heapq.heappop(heap)
+            for flow in self._buckets.pop(b, ()):
+                if flow.dead or flow.scheduled != b:
+                    continue  # expired already, or re-filed earlier/later
+                d = flow.last + self._timeout[flow.state]
+                if d <= now:
+                    self.remove(flow)
+                    gone.append(flow)
+                else:
+                    self._file(flow, _due(now, d - now))
+        return gone
+
+    def flows(self) -> list[Flow]:
+        return [h.flow for h in self.table.values() if not h.is_reply]
+
+    def _file(self, flow: Flow, bucket: int) -> None:
+        flow.scheduled = bucket
+        lst = self._buckets.get(bucket)
+        if lst is None:
+            self._buckets[bucket] = [flow]
+            heapq.heappush(self._heap, bucket)
+        else:
+            lst.append(flow)
+
+
+def _due(now: float, timeout: float) -> int:
+    return int(now + (timeout if timeout < HORIZON else HORIZON)) + 1
