@@ -27,9 +27,13 @@ def internet_checksum(data: bytes | bytearray | memoryview) -> int:
     b = bytes(data)
     if len(b) & 1:
         b += b"\x00"
-    s = sum(int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b), 2))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
+    # Since 2**16 = 1 (mod 0xFFFF), the end-around-carry sum of the 16-bit words
+    # is the whole buffer read as one big integer, modulo 0xFFFF, except that a
+    # non-zero buffer summing to a multiple of 0xFFFF folds to 0xFFFF, not 0.
+    total = int.from_bytes(b, "big")
+    s = total % 0xFFFF
+    if s == 0 and total:
+        s = 0xFFFF
     return ~s & 0xFFFF
 
 

@@ -240,7 +240,8 @@ class Fabric:
         """
         if type(frame) is not bytes:
             frame = bytes(frame)
-        # Fast path: untagged IPv4, 20-byte header, not a fragment, TTL > 1.
+        # Fast path: untagged IPv4, 20-byte header, not a fragment, TTL > 1, to the
+        # router MAC, header checksum valid, no SYN/FIN/RST; else the slow path decides.
         if (
             len(frame) >= 42
             and frame[12] == 8
@@ -258,7 +259,9 @@ class Fabric:
                 and (proto != 6 or (len(frame) >= 54 and not frame[47] & 7))
             ):
                 tot = (frame[16] << 8) | frame[17]
-                if tot + 14 <= len(frame):
+                # Header checksum valid <=> its words sum to 0xFFFF <=> the
+                # 20 bytes as one integer are 0 mod 0xFFFF (2**16 = 1 mod 0xFFFF).
+                if tot + 14 <= len(frame) and not int.from_bytes(frame[14:34]) % 0xFFFF:
                     if not h.pk:
                         h.first = now
                     h.pk += 1
@@ -371,7 +374,7 @@ class Fabric:
         if isinstance(r, str):
             self._counts["arp." + r] += 1
             return []
-        sha, spa, tpa = r
+        _, spa, tpa = r
         vpc = eni.vpc
         if tpa == eni.ip:
             self._counts["arp.own-address"] += 1
@@ -380,7 +383,9 @@ class Fabric:
             self._counts["arp.outside-vpc"] += 1
             return []
         self._counts["arp.replied"] += 1
-        return [(eni.port, arp.build_reply(eni.fabric_mac, sha, spa, tpa))]
+        # Answer the ENI's own MAC, whatever the request claims: the VPC only
+        # ever delivers to the MAC it gave the interface.
+        return [(eni.port, arp.build_reply(eni.fabric_mac, eni.mac, spa, tpa))]
 
     def _new_flow(self, eni: EniState, p: Packet, frame: bytes, now: float) -> Frames:
         vpc = eni.vpc

@@ -19,12 +19,13 @@ Groups: ``default`` (ingress from itself, all egress), ``app`` (tcp 8080 from
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 from hyperplane_emu.fabric.core import Fabric
+from hyperplane_emu.fabric.events import DropEvent
 from hyperplane_emu.plan.model import (
     Plan,
     PlanEni,
@@ -41,7 +42,9 @@ Rule = tuple[str, str, int, int, int, str]  # (direction, kind "cidr"/"sg", prot
 _counter = [0]
 
 
-def rule(direction: str, proto: int | str, ports: int | tuple[int, int] | None, peer: str) -> PlanSgRule:
+def rule(
+    direction: str, proto: int | str, ports: int | tuple[int, int] | None, peer: str
+) -> PlanSgRule:
     """``rule("ingress", "tcp", 8080, "10.0.0.0/16")``; peer ``sg-…`` = SG reference."""
     protos = {"tcp": 6, "udp": 17, "icmp": 1, "all": -1}
     p = protos[proto] if isinstance(proto, str) else proto
@@ -53,12 +56,15 @@ def rule(direction: str, proto: int | str, ports: int | tuple[int, int] | None, 
         lo, hi = ports
     _counter[0] += 1
     rid = f"sgr-{_counter[0]:017x}"
+    d: Literal["ingress", "egress"] = "ingress" if direction == "ingress" else "egress"
     if peer.startswith("sg-"):
-        return PlanSgRule(rid, direction, p, lo, hi, None, peer)  # type: ignore[arg-type]
-    return PlanSgRule(rid, direction, p, lo, hi, peer, None)  # type: ignore[arg-type]
+        return PlanSgRule(rid, d, p, lo, hi, None, peer)
+    return PlanSgRule(rid, d, p, lo, hi, peer, None)
 
 
-def sg(sg_id: str, vpc: str, rules: Iterable[PlanSgRule], name: str | None = None) -> PlanSecurityGroup:
+def sg(
+    sg_id: str, vpc: str, rules: Iterable[PlanSgRule], name: str | None = None
+) -> PlanSecurityGroup:
     return PlanSecurityGroup(sg_id, name or sg_id, vpc, "", tuple(rules))
 
 
@@ -73,7 +79,7 @@ def default_groups() -> dict[str, PlanSecurityGroup]:
         "default": sg(
             SG_DEFAULT,
             "customer",
-            [rule("ingress", "all", None, SG_DEFAULT), rule(*ALL_EGRESS)],  # type: ignore[arg-type]
+            [rule("ingress", "all", None, SG_DEFAULT), rule(*ALL_EGRESS)],
             "default",
         ),
         "app": sg(
@@ -83,7 +89,7 @@ def default_groups() -> dict[str, PlanSecurityGroup]:
                 rule("ingress", "tcp", 8080, "10.0.0.0/16"),
                 rule("ingress", "udp", (5000, 5010), SG_DEFAULT),
                 rule("ingress", "icmp", None, "10.0.0.0/16"),
-                rule(*ALL_EGRESS),  # type: ignore[arg-type]
+                rule(*ALL_EGRESS),
             ],
             "app",
         ),
@@ -91,14 +97,16 @@ def default_groups() -> dict[str, PlanSecurityGroup]:
 
 
 def mac(n: int) -> str:
-    return "02:00:00:00:00:%02x" % n
+    return f"02:00:00:00:00:{n:02x}"
 
 
 def fmac(n: int) -> str:
-    return "02:fa:00:00:00:%02x" % n
+    return f"02:fa:00:00:00:{n:02x}"
 
 
-def _eni(n: int, owner: str, vpc: str, subnet: str, ip: str, sgs: tuple[str, ...], sdc: bool = True) -> PlanEni:
+def _eni(
+    n: int, owner: str, vpc: str, subnet: str, ip: str, sgs: tuple[str, ...], sdc: bool = True
+) -> PlanEni:
     return PlanEni(
         id=f"eni-{n:017x}",
         kind="host",
@@ -134,7 +142,7 @@ def make_plan(
     other_default = sg(
         SG_OTHER_DEFAULT,
         "other",
-        [rule("ingress", "all", None, SG_OTHER_DEFAULT), rule(*ALL_EGRESS)],  # type: ignore[arg-type]
+        [rule("ingress", "all", None, SG_OTHER_DEFAULT), rule(*ALL_EGRESS)],
         "default",
     )
     customer = PlanVpc(
@@ -156,7 +164,9 @@ def make_plan(
         account_id="444455556666",
         cidr="10.0.0.0/16",
         dns_ip="10.0.0.2",
-        subnets={"a": PlanSubnet("subnet-1a", "a", "other", "10.0.1.0/24", "us-east-1a", "10.0.1.1")},
+        subnets={
+            "a": PlanSubnet("subnet-1a", "a", "other", "10.0.1.0/24", "us-east-1a", "10.0.1.1")
+        },
         security_groups={"default": other_default},
         routes=(PlanRoute("10.0.0.0/16", "local"),),
     )
@@ -177,26 +187,40 @@ def make_plan(
         vpcs={"customer": customer, "other": other},
         hosts={},
         enis=enis,
-        settings=PlanSettings(conntrack_max=conntrack_max, flow_log_interval=flow_log_interval, mtu=9001),
+        settings=PlanSettings(
+            conntrack_max=conntrack_max, flow_log_interval=flow_log_interval, mtu=9001
+        ),
     )
 
 
 # Ports of the default topology
 CLIENT, APP1, APP2, GHOST, GHOST2 = 0, 1, 2, 3, 4
-IPS = {CLIENT: "10.0.1.10", APP1: "10.0.1.11", APP2: "10.0.2.10", GHOST: "10.0.1.10", GHOST2: "10.0.1.11"}
+IPS = {
+    CLIENT: "10.0.1.10",
+    APP1: "10.0.1.11",
+    APP2: "10.0.2.10",
+    GHOST: "10.0.1.10",
+    GHOST2: "10.0.1.11",
+}
 
 
-def frame(src_port: int, dst_ip: str, l4: Any, *, src_ip: str | None = None, ttl: int = 64, **ip: Any) -> bytes:
+def frame(
+    src_port: int, dst_ip: str, l4: Any, *, src_ip: str | None = None, ttl: int = 64, **ip: Any
+) -> bytes:
     """A frame as the host behind ``src_port`` sends it: to its router MAC."""
-    pkt = Ether(src=mac(src_port), dst=fmac(src_port)) / IP(
-        src=src_ip or IPS[src_port], dst=dst_ip, ttl=ttl, **ip
-    ) / l4
+    pkt = (
+        Ether(src=mac(src_port), dst=fmac(src_port))
+        / IP(src=src_ip or IPS[src_port], dst=dst_ip, ttl=ttl, **ip)
+        / l4
+    )
     return bytes(pkt)
 
 
 def tcp(sport: int, dport: int, flags: str = "S", payload: bytes = b"") -> Any:
-    return TCP(sport=sport, dport=dport, flags=flags) / payload if payload else TCP(
-        sport=sport, dport=dport, flags=flags
+    return (
+        TCP(sport=sport, dport=dport, flags=flags) / payload
+        if payload
+        else TCP(sport=sport, dport=dport, flags=flags)
     )
 
 
@@ -209,11 +233,10 @@ def ping(ident: int = 7, seq: int = 1, type_: int = 8) -> Any:
 
 
 def drops(fab: Fabric) -> list[str]:
-    return [e.reason for e in fab.events if type(e).__name__ == "DropEvent"]
+    return [e.reason for e in fab.events if isinstance(e, DropEvent)]
 
 
 def with_groups(**changes: PlanSecurityGroup) -> dict[str, PlanSecurityGroup]:
     g = default_groups()
     g.update(changes)
     return g
-

@@ -35,9 +35,9 @@ def test_reply_for_any_vpc_address(fab: Fabric, target: str) -> None:
 
 
 def test_each_eni_gets_its_own_router_mac(fab: Fabric) -> None:
-    (_, raw), = fab.handle(APP1, arp_request(APP1, "10.0.1.11", "10.0.1.10"), 1.0)
+    ((_, raw),) = fab.handle(APP1, arp_request(APP1, "10.0.1.11", "10.0.1.10"), 1.0)
     assert Ether(bytes(raw))[ARP].hwsrc == fmac(APP1)
-    (_, raw), = fab.handle(GHOST, arp_request(GHOST, "10.0.1.10", "10.0.1.11"), 1.0)
+    ((_, raw),) = fab.handle(GHOST, arp_request(GHOST, "10.0.1.10", "10.0.1.11"), 1.0)
     assert Ether(bytes(raw))[ARP].hwsrc == fmac(GHOST)
 
 

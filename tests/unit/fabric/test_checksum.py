@@ -48,7 +48,9 @@ def test_replace16_equals_full_recompute(data: list[int], idx: int, new: int) ->
 
 
 @settings(max_examples=1000)
-@given(a=st.integers(0, 2**32 - 1), b=st.integers(0, 2**32 - 1), rest=st.binary(min_size=8, max_size=8))
+@given(
+    a=st.integers(0, 2**32 - 1), b=st.integers(0, 2**32 - 1), rest=st.binary(min_size=8, max_size=8)
+)
 def test_replace32_equals_full_recompute(a: int, b: int, rest: bytes) -> None:
     before = internet_checksum(a.to_bytes(4, "big") + rest)
     after = internet_checksum(b.to_bytes(4, "big") + rest)
@@ -69,7 +71,12 @@ def test_replace32_equals_full_recompute(a: int, b: int, rest: bytes) -> None:
 def test_ttl_decrement_matches_scapy(
     ttl: int, ident: int, tos: int, src: int, dst: int, flags: int, plen: int
 ) -> None:
-    pkt = Ether() / IP(src=_ip(src), dst=_ip(dst), ttl=ttl, id=ident, tos=tos, flags=flags) / TCP() / (b"z" * plen)
+    pkt = (
+        Ether()
+        / IP(src=_ip(src), dst=_ip(dst), ttl=ttl, id=ident, tos=tos, flags=flags)
+        / TCP()
+        / (b"z" * plen)
+    )
     raw = bytes(pkt)
     out = bytes(_rewrite(raw, b"\x02" * 12))
     ref = Ether(raw)
@@ -85,3 +92,23 @@ def test_ttl_table_covers_every_checksum() -> None:
     assert len(TTL_DECREMENT_CSUM) == 65536
     for hc in (0, 1, 0xFEFF, 0xFF00, 0xFFFE, 0xFFFF):
         assert TTL_DECREMENT_CSUM[hc] == csum_replace16(hc, 0x4006, 0x3F06)
+
+
+def _reference_checksum(b: bytes) -> int:
+    if len(b) & 1:
+        b += b"\x00"
+    s = sum(int.from_bytes(b[i : i + 2], "big") for i in range(0, len(b), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+@settings(max_examples=3000)
+@given(data=st.binary(max_size=200))
+def test_internet_checksum_equals_word_sum(data: bytes) -> None:
+    assert internet_checksum(data) == _reference_checksum(data)
+
+
+def test_internet_checksum_edge_values() -> None:
+    for b in (b"", b"\x00\x00", b"\xff\xff", b"\xff\xff\xff\xff", b"\x00\x01\xff\xfe", b"\x80"):
+        assert internet_checksum(b) == _reference_checksum(b)

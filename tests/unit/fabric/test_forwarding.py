@@ -150,12 +150,27 @@ def test_other_router_services_dropped_for_now(fab: Fabric) -> None:
 
 def test_non_ipv4_and_bad_l2(fab: Fabric) -> None:
     v6 = bytes(Ether(src=mac(0), dst=fmac(0)) / IPv6(dst="fd00::1") / TCP())
-    vlan = bytes(Ether(src=mac(0), dst=fmac(0)) / Dot1Q(vlan=5) / IP(src="10.0.1.10", dst="10.0.1.11") / TCP())
-    bcast = bytes(Ether(src=mac(0), dst="ff:ff:ff:ff:ff:ff") / IP(src="10.0.1.10", dst="10.0.1.255") / TCP())
-    other = bytes(Ether(src=mac(0), dst="02:00:00:00:00:01") / IP(src="10.0.1.10", dst="10.0.1.11") / TCP())
+    vlan = bytes(
+        Ether(src=mac(0), dst=fmac(0))
+        / Dot1Q(vlan=5)
+        / IP(src="10.0.1.10", dst="10.0.1.11")
+        / TCP()
+    )
+    bcast = bytes(
+        Ether(src=mac(0), dst="ff:ff:ff:ff:ff:ff") / IP(src="10.0.1.10", dst="10.0.1.255") / TCP()
+    )
+    other = bytes(
+        Ether(src=mac(0), dst="02:00:00:00:00:01") / IP(src="10.0.1.10", dst="10.0.1.11") / TCP()
+    )
     for raw in (v6, vlan, bcast, other, b"\x00" * 10):
         assert fab.handle(CLIENT, raw, 1.0) == []
-    assert drops(fab) == ["ipv6-not-enabled", "vlan-tagged", "not-unicast", "l2-not-for-router", "truncated"]
+    assert drops(fab) == [
+        "ipv6-not-enabled",
+        "vlan-tagged",
+        "not-unicast",
+        "l2-not-for-router",
+        "truncated",
+    ]
 
 
 def test_unknown_port(fab: Fabric) -> None:
@@ -188,8 +203,10 @@ def test_ip_options_forwarded(fab: Fabric) -> None:
 def test_fragments_follow_first_fragment(fab: Fabric) -> None:
     from scapy.layers.inet import fragment
 
-    pkt = IP(src="10.0.1.10", dst="10.0.1.11", id=777) / TCP(sport=40000, dport=8080, flags="S") / (
-        b"q" * 200
+    pkt = (
+        IP(src="10.0.1.10", dst="10.0.1.11", id=777)
+        / TCP(sport=40000, dport=8080, flags="S")
+        / (b"q" * 200)
     )
     frags = fragment(pkt, fragsize=64)
     assert len(frags) > 2
@@ -205,8 +222,15 @@ def test_fragments_follow_first_fragment(fab: Fabric) -> None:
 def test_fragment_of_denied_flow_is_dropped(fab: Fabric) -> None:
     from scapy.layers.inet import fragment
 
-    pkt = IP(src="10.0.1.10", dst="10.0.1.11", id=779) / TCP(sport=40000, dport=22, flags="S") / (b"q" * 200)
-    outs = [fab.handle(CLIENT, bytes(Ether(src=mac(0), dst=fmac(0)) / f), 1.0) for f in fragment(pkt, 64)]
+    pkt = (
+        IP(src="10.0.1.10", dst="10.0.1.11", id=779)
+        / TCP(sport=40000, dport=22, flags="S")
+        / (b"q" * 200)
+    )
+    outs = [
+        fab.handle(CLIENT, bytes(Ether(src=mac(0), dst=fmac(0)) / f), 1.0)
+        for f in fragment(pkt, 64)
+    ]
     assert all(o == [] for o in outs)
     assert drops(fab)[0] == "sg-ingress"
     assert set(drops(fab)[1:]) == {"fragment-no-flow"}

@@ -28,6 +28,7 @@ from scapy.layers.l2 import Ether
 from hyperplane_emu.fabric.core import Fabric
 from hyperplane_emu.fabric.events import TraceHop
 from hyperplane_emu.fabric.secgroup import EniPolicy, compile_group
+from hyperplane_emu.plan.model import PlanSecurityGroup
 
 APP1_IP, APP2_IP, CLIENT_IP = "10.0.1.11", "10.0.2.10", "10.0.1.10"
 
@@ -122,11 +123,15 @@ def test_verdict_names_rule() -> None:
     g = default_groups()
     compiled = {s.id: compile_group(s) for s in g.values()}
     pol = EniPolicy("eni-x", [SG_APP], compiled)
-    v = pol.evaluate("ingress", 6, 8080, 0, int.from_bytes(bytes([10, 0, 3, 4]), "big"), frozenset())
+    v = pol.evaluate(
+        "ingress", 6, 8080, 0, int.from_bytes(bytes([10, 0, 3, 4]), "big"), frozenset()
+    )
     assert v.allowed and v.sg_id == SG_APP and v.rule_id == g["app"].rules[0].rule_id
     assert not v.untracked
     assert str(v).endswith(f"rule {v.rule_id} ACCEPT")
-    v = pol.evaluate("ingress", 6, 8080, 0, int.from_bytes(bytes([192, 0, 2, 1]), "big"), frozenset())
+    v = pol.evaluate(
+        "ingress", 6, 8080, 0, int.from_bytes(bytes([192, 0, 2, 1]), "big"), frozenset()
+    )
     assert not v.allowed and v.rule_id is None and "no rule matched" in str(v)
     # other protocols only match "all" rules
     v = pol.evaluate("ingress", 47, 0, 0, int.from_bytes(bytes([10, 0, 3, 4]), "big"), frozenset())
@@ -151,7 +156,9 @@ def test_live_removal_keeps_tracked_flow_and_denies_new(fab: Fabric) -> None:
     fab.handle(APP1, frame(APP1, CLIENT_IP, tcp(8080, 40000, "SA")), 1.1)
     assert fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080, "A", b"hi")), 1.2)
     app = default_groups()["app"]
-    fab.replace_security_group(sg(SG_APP, "customer", [r for r in app.rules if r.from_port != 8080], "app"))
+    fab.replace_security_group(
+        sg(SG_APP, "customer", [r for r in app.rules if r.from_port != 8080], "app")
+    )
     # established flow keeps going, both ways
     assert fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080, "A", b"more")), 2.0)
     assert fab.handle(APP1, frame(APP1, CLIENT_IP, tcp(8080, 40000, "A", b"ok")), 2.1)
@@ -160,14 +167,14 @@ def test_live_removal_keeps_tracked_flow_and_denies_new(fab: Fabric) -> None:
     assert drops(fab) == ["sg-ingress"]
 
 
-def open_groups(extra_ingress_open: bool = True) -> dict[str, object]:
+def open_groups() -> dict[str, PlanSecurityGroup]:
     """app: tcp 8080 from 0.0.0.0/0 + all egress 0.0.0.0/0 -> untracked on app1."""
-    rules = [rule("ingress", "tcp", 8080, "0.0.0.0/0"), rule(*ALL_EGRESS)]  # type: ignore[arg-type]
-    return with_groups(app=sg(SG_APP, "customer", rules, "app"))  # type: ignore[return-value]
+    rules = [rule("ingress", "tcp", 8080, "0.0.0.0/0"), rule(*ALL_EGRESS)]
+    return with_groups(app=sg(SG_APP, "customer", rules, "app"))
 
 
 def test_untracked_flow_is_cut_at_once_when_rule_removed() -> None:
-    fab = Fabric(make_plan(open_groups()))  # type: ignore[arg-type]
+    fab = Fabric(make_plan(open_groups()))
     fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080)), 1.0)
     fab.handle(APP1, frame(APP1, CLIENT_IP, tcp(8080, 40000, "SA")), 1.1)
     (flow,) = fab.conntrack.flows()
@@ -175,7 +182,7 @@ def test_untracked_flow_is_cut_at_once_when_rule_removed() -> None:
     assert fab.conntrack_dump()[0]["tracked"] is False
     assert fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080, "A", b"x")), 1.2)
     # remove the 0.0.0.0/0 ingress rule: the flow stops at once
-    fab.replace_security_group(sg(SG_APP, "customer", [rule(*ALL_EGRESS)], "app"))  # type: ignore[arg-type]
+    fab.replace_security_group(sg(SG_APP, "customer", [rule(*ALL_EGRESS)], "app"))
     assert fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080, "A", b"y")), 2.0) == []
     assert drops(fab) == ["sg-ingress"]
     assert "untracked" in fab.events[-1].detail  # type: ignore[union-attr]
@@ -184,10 +191,12 @@ def test_untracked_flow_is_cut_at_once_when_rule_removed() -> None:
 def test_untracked_reply_needs_the_return_rule() -> None:
     # Replies of an untracked flow are judged by the rule in their direction:
     # app1's all-egress rule. Remove it, the replies stop, the requests do not.
-    fab = Fabric(make_plan(open_groups()))  # type: ignore[arg-type]
+    fab = Fabric(make_plan(open_groups()))
     fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080)), 1.0)
     fab.handle(APP1, frame(APP1, CLIENT_IP, tcp(8080, 40000, "SA")), 1.1)
-    fab.replace_security_group(sg(SG_APP, "customer", [rule("ingress", "tcp", 8080, "0.0.0.0/0")], "app"))
+    fab.replace_security_group(
+        sg(SG_APP, "customer", [rule("ingress", "tcp", 8080, "0.0.0.0/0")], "app")
+    )
     assert fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 8080, "A", b"x")), 2.0)
     assert fab.handle(APP1, frame(APP1, CLIENT_IP, tcp(8080, 40000, "A", b"y")), 2.1) == []
     assert drops(fab) == ["sg-egress"]
@@ -202,7 +211,7 @@ def test_tracked_when_source_not_open() -> None:
 
 
 def test_icmp_is_always_tracked() -> None:
-    rules = [rule("ingress", "all", None, "0.0.0.0/0"), rule(*ALL_EGRESS)]  # type: ignore[arg-type]
+    rules = [rule("ingress", "all", None, "0.0.0.0/0"), rule(*ALL_EGRESS)]
     fab = Fabric(make_plan(with_groups(app=sg(SG_APP, "customer", rules, "app"))))
     fab.handle(CLIENT, frame(CLIENT, APP1_IP, ping()), 1.0)
     fab.handle(CLIENT, frame(CLIENT, APP1_IP, udp(1, 2)), 1.0)
@@ -235,7 +244,9 @@ def test_trace_off_costs_no_events(fab: Fabric) -> None:
 
 
 def test_new_flow_from_reply_side_is_judged(fab: Fabric) -> None:
-    raw = bytes(Ether(src="02:00:00:00:00:01", dst="02:fa:00:00:00:01") / IP(src=APP1_IP, dst=CLIENT_IP) / TCP(
-        sport=8080, dport=40000, flags="S"
-    ))
+    raw = bytes(
+        Ether(src="02:00:00:00:00:01", dst="02:fa:00:00:00:01")
+        / IP(src=APP1_IP, dst=CLIENT_IP)
+        / TCP(sport=8080, dport=40000, flags="S")
+    )
     assert fab.handle(APP1, raw, 1.0) == []
