@@ -105,8 +105,9 @@ class FlowLogger:
             )
         self._pending.clear()
         # Windows are aligned on the clock so records of one window share bounds.
-        while self.window_start + self.interval <= now:
-            self.window_start += self.interval
+        if now >= self.window_start + self.interval:
+            # Arithmetic, not a loop: clock_start may be 0 and now an epoch time.
+            self.window_start += ((now - self.window_start) // self.interval) * self.interval
         return records
 
     def format(

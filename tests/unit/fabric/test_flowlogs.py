@@ -75,3 +75,15 @@ def test_pkt_address_format_per_eni() -> None:
     recs = {r.eni_id: r.line for r in fab.drain_flow_logs()}
     assert recs[E_APP1].endswith("REJECT OK 10.0.1.10 10.0.1.11")
     assert recs[E_CLIENT].endswith("ACCEPT OK")
+
+
+def test_windows_align_without_walking_from_zero() -> None:
+    fab = Fabric(make_plan(flow_log_interval=60))  # clock_start 0, epoch-sized now
+    t = 1_700_000_030.0
+    fab.tick(t)  # must not loop 28 million windows
+    assert fab.flowlog.window_start == 1_699_999_980.0
+    fab.handle(CLIENT, frame(CLIENT, APP1_IP, tcp(40000, 22, "S")), t + 1)
+    fab.tick(t + 5)  # window [..9980, ..0040) still open
+    assert fab.drain_flow_logs() == []
+    fab.tick(1_700_000_040.0)
+    assert len(fab.drain_flow_logs()) == 2
