@@ -3,6 +3,7 @@ tables stay bounded; the fast path gives the same bytes as the slow path."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fabric_helpers import (
@@ -27,6 +28,8 @@ from scapy.layers.l2 import ARP, Ether
 from hyperplane_emu.fabric.checksum import internet_checksum
 from hyperplane_emu.fabric.core import Fabric
 
+# HE_FUZZ_EXAMPLES=5000 for a long run; the default keeps the suite quick.
+FUZZ_EXAMPLES = int(os.environ.get("HE_FUZZ_EXAMPLES", "300"))
 PORTS = [CLIENT, APP1, APP2, GHOST, GHOST2]
 DSTS = ["10.0.1.10", "10.0.1.11", "10.0.2.10", "10.0.1.1", "10.0.0.2", "10.0.1.99", "192.0.2.1"]
 
@@ -82,7 +85,7 @@ def l4_checksum_ok(ip: bytes) -> bool | None:
     return internet_checksum(pseudo + seg) == 0
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(frames(), min_size=1, max_size=40), st.lists(st.floats(0, 500), min_size=1, max_size=5)
 )
