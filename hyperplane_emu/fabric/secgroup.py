@@ -56,7 +56,8 @@ class CompiledRule(NamedTuple):
     @property
     def all_ports(self) -> bool:
         return self.proto == -1 or (
-            self.proto in (PROTO_TCP, PROTO_UDP) and self.lo <= 0 and self.hi >= 65535
+            self.proto in (PROTO_TCP, PROTO_UDP)
+            and (self.lo == -1 or (self.lo <= 0 and self.hi >= 65535))
         )
 
     def peer_text(self) -> str:
@@ -113,7 +114,8 @@ def _port_match(rule: CompiledRule, proto: int, a: int, b: int) -> bool:
     if rule.proto == -1:
         return True
     if proto in (PROTO_TCP, PROTO_UDP):
-        return rule.lo <= a <= rule.hi
+        # -1 = every port (how the EC2 API spells "all" for some rule shapes)
+        return rule.lo == -1 or rule.lo <= a <= rule.hi
     if proto == PROTO_ICMP:
         return (rule.lo == -1 or rule.lo == a) and (rule.hi == -1 or rule.hi == b)
     return True  # other protocols have no ports

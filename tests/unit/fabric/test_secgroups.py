@@ -250,3 +250,11 @@ def test_new_flow_from_reply_side_is_judged(fab: Fabric) -> None:
         / TCP(sport=8080, dport=40000, flags="S")
     )
     assert fab.handle(APP1, raw, 1.0) == []
+
+
+def test_tcp_rule_with_minus_one_ports_means_all_ports() -> None:
+    g = sg("sg-t", "customer", [rule("ingress", "tcp", (-1, -1), "10.0.0.0/8")])
+    pol = EniPolicy("eni-x", ["sg-t"], {"sg-t": compile_group(g)})
+    for port in (0, 1, 8080, 65535):
+        assert pol.evaluate("ingress", 6, port, 0, 0x0A000001, frozenset()).allowed
+    assert not pol.evaluate("ingress", 17, 53, 0, 0x0A000001, frozenset()).allowed
