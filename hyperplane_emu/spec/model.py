@@ -108,6 +108,8 @@ class Topology:
     settings: Settings = field(default_factory=lambda: Settings())
     source: str = ""
     """Path of the file it was loaded from, for messages."""
+    warnings: tuple[str, ...] = ()
+    """Things accepted but not acted on (e.g. sections not emulated yet), one line each."""
 
 
 @dataclass(frozen=True)

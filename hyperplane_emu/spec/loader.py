@@ -1,0 +1,130 @@
+"""The top level of a topology file: name, region, accounts, settings, VPCs.
+
+Reads the substrate, then runs the registered section parsers (see
+`sections`) on the partial model, then either returns the frozen `Topology`
+or raises one `SpecError` with every issue found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from yaml.nodes import Node
+
+from hyperplane_emu.spec import names, vpcs
+from hyperplane_emu.spec.errors import TOP, SpecError
+from hyperplane_emu.spec.model import Settings, Topology, Vpc
+from hyperplane_emu.spec.nodes import Ctx, MapView
+from hyperplane_emu.spec.sections import TOPOLOGY_SECTIONS, VPC_SECTIONS
+from hyperplane_emu.spec.yamltree import Document
+
+CORE_KEYS = ("name", "region", "accounts", "settings", "vpcs")
+DEFAULT_ACCOUNT_ID = "111122223333"
+SETTINGS_RANGES: dict[str, tuple[int, int]] = {
+    "conntrack_max": (1, 10_000_000),
+    "flow_log_interval": (1, 600),
+    "mtu": (1280, 9001),
+}
+
+
+def build(ctx: Ctx, doc: Document, source: str) -> Topology:
+    """Turn a parsed document into a Topology or raise SpecError with all issues."""
+    ctx.issues.extend(doc.issues)
+    if doc.root is None or any("alias" in issue.message for issue in doc.issues):
+        # Nothing to walk, or aliases left placeholders that would only add noise.
+        raise SpecError(ctx.issues, source)
+    topology = _topology(ctx, doc.root, source)
+    if ctx.issues or topology is None:
+        raise SpecError(ctx.issues, source)
+    return dataclasses.replace(topology, warnings=tuple(str(w) for w in ctx.warnings))
+
+
+def _topology(ctx: Ctx, root: Node, source: str) -> Topology | None:
+    view = ctx.mapping(root, TOP)
+    if view is None:
+        return None
+    view.path = ""
+    view.check_keys((*CORE_KEYS, *TOPOLOGY_SECTIONS), required=("name", "region", "vpcs"))
+
+    name = None
+    name_node = view.get("name")
+    if name_node is not None:
+        text = ctx.text(name_node, "name", "a topology name")
+        if text is not None and names.name(
+            ctx, text, name_node, "name", "topology", names.TOPOLOGY_NAME_MAX
+        ):
+            name = text
+
+    region_node = view.get("region")
+    region = names.region(ctx, region_node, "region") if region_node is not None else None
+
+    accounts = _accounts(ctx, view)
+    settings = _settings(ctx, view)
+
+    vpc_views: dict[str, MapView] = {}
+    vpc_map: dict[str, Vpc] = {}
+    vpcs_node = view.get("vpcs")
+    if vpcs_node is not None:
+        vpcs_view = ctx.mapping(vpcs_node, "vpcs")
+        if vpcs_view is not None and len(vpcs_view) == 0:
+            ctx.error("vpcs", vpcs_node, "at least one VPC is needed")
+        host_owner: dict[str, str] = {}
+        for key, path, node in vpcs_view.items() if vpcs_view is not None else ():
+            good_name = names.name(ctx, key, vpcs_view.key_node(key), path, "VPC")  # type: ignore[union-attr]
+            vpc, sub_view = vpcs.parse_vpc(ctx, key, node, path, region, accounts, host_owner)
+            if sub_view is not None:
+                vpc_views[key] = sub_view
+            if vpc is not None and good_name:
+                vpc_map[key] = vpc
+
+    topology = Topology(name or "", region or "", accounts, vpc_map, settings, source)
+    topology = _run_vpc_sections(ctx, topology, vpc_views)
+    for key, path, node in view.items():
+        if key in TOPOLOGY_SECTIONS:
+            topology = TOPOLOGY_SECTIONS[key](ctx, node, path, topology)
+    return topology if name and region else None
+
+
+def _run_vpc_sections(ctx: Ctx, topology: Topology, vpc_views: dict[str, MapView]) -> Topology:
+    changed = dict(topology.vpcs)
+    for vpc_name, view in vpc_views.items():
+        for key, path, node in view.items():
+            parser = VPC_SECTIONS.get(key)
+            vpc = changed.get(vpc_name)
+            if parser is not None and vpc is not None:
+                changed[vpc_name] = parser(ctx, node, path, vpc, topology)
+            elif parser is not None:
+                # The VPC itself is broken; still let the section report its own problems.
+                stub = Vpc(vpc_name, "", "", {}, {}, {})
+                parser(ctx, node, path, stub, topology)
+    return dataclasses.replace(topology, vpcs=changed)
+
+
+def _accounts(ctx: Ctx, view: MapView) -> dict[str, str]:
+    """Account key -> id; `customer` is always there (the default owner of VPCs)."""
+    accounts: dict[str, str] = {}
+    node = view.get("accounts")
+    written = ctx.mapping(node, "accounts", null_ok=True) if node is not None else None
+    for key, path, value in written.items() if written is not None else ():
+        good_name = names.name(ctx, key, written.key_node(key), path, "account")  # type: ignore[union-attr]
+        account_id = names.account_id(ctx, value, path)
+        # Keys count as existing even when broken, so VPCs naming them are not reported too.
+        accounts[key] = account_id if good_name and account_id else ""
+    accounts.setdefault(vpcs.DEFAULT_ACCOUNT, DEFAULT_ACCOUNT_ID)
+    return accounts
+
+
+def _settings(ctx: Ctx, view: MapView) -> Settings:
+    node = view.get("settings")
+    written = ctx.mapping(node, "settings", null_ok=True) if node is not None else None
+    if written is None:
+        return Settings()
+    written.check_keys(tuple(SETTINGS_RANGES))
+    values: dict[str, int] = {}
+    for key, (low, high) in SETTINGS_RANGES.items():
+        value_node = written.get(key)
+        if value_node is not None:
+            value = ctx.integer(value_node, written.path_of(key), low, high)
+            if value is not None:
+                values[key] = value
+    return Settings(**values)

@@ -1,0 +1,76 @@
+"""Section registry: which parser reads which optional section of the file.
+
+The core loader reads the substrate (VPCs, subnets, groups, hosts) itself and
+then hands every other section to the parser registered for its name. A later
+issue adds a feature (NLBs, endpoints, APIs…) by adding a model field with an
+empty default and registering a parser here, without touching the loader:
+
+    @vpc_section("load_balancers")
+    def parse_load_balancers(ctx, node, path, vpc, topology):
+        ...
+        return dataclasses.replace(vpc, load_balancers=parsed)
+
+A parser receives the section's YAML node and path and the model built so far
+(for cross-references) and returns the model with its part added. It reports
+problems through `ctx` and never raises. Sections not emulated yet are
+registered as *reserved*: accepted in any shape, with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from yaml.nodes import Node
+
+from hyperplane_emu.spec.model import Topology, Vpc
+from hyperplane_emu.spec.nodes import Ctx
+
+TopologySection = Callable[[Ctx, Node, str, Topology], Topology]
+VpcSection = Callable[[Ctx, Node, str, Vpc, Topology], Vpc]
+
+TOPOLOGY_SECTIONS: dict[str, TopologySection] = {}
+"""Top-level key -> parser, run after all VPCs (and their sections) are read."""
+VPC_SECTIONS: dict[str, VpcSection] = {}
+"""Per-VPC key -> parser, run once every VPC's substrate is read."""
+
+
+def topology_section(name: str) -> Callable[[TopologySection], TopologySection]:
+    def register(parser: TopologySection) -> TopologySection:
+        TOPOLOGY_SECTIONS[name] = parser
+        return parser
+
+    return register
+
+
+def vpc_section(name: str) -> Callable[[VpcSection], VpcSection]:
+    def register(parser: VpcSection) -> VpcSection:
+        VPC_SECTIONS[name] = parser
+        return parser
+
+    return register
+
+
+def _not_emulated(ctx: Ctx, name: str, node: Node, path: str) -> None:
+    ctx.warn(path, node, f"section {name!r} is not emulated yet, ignored")
+
+
+def _reserve_topology_section(name: str) -> None:
+    def parser(ctx: Ctx, node: Node, path: str, topology: Topology) -> Topology:
+        _not_emulated(ctx, name, node, path)
+        return topology
+
+    TOPOLOGY_SECTIONS.setdefault(name, parser)
+
+
+def _reserve_vpc_section(name: str) -> None:
+    def parser(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: Topology) -> Vpc:
+        _not_emulated(ctx, name, node, path)
+        return vpc
+
+    VPC_SECTIONS.setdefault(name, parser)
+
+
+for _name in ("apis", "cloud_map"):
+    _reserve_topology_section(_name)
+for _name in ("load_balancers", "endpoints", "endpoint_services"):
+    _reserve_vpc_section(_name)
