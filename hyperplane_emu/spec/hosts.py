@@ -28,14 +28,17 @@ class HostScope:
     def __init__(
         self,
         vpc: str,
-        subnets: Mapping[str, IPv4Network | None],
-        groups: Collection[str],
+        subnets: Mapping[str, IPv4Network | None] | None,
+        groups: Collection[str] | None,
         host_owner: dict[str, str],
     ) -> None:
         self.vpc = vpc
         self.subnets = subnets
-        """Every subnet written; None when its CIDR was invalid (already reported)."""
+        """Every subnet written, None for one whose CIDR was invalid; the whole
+        mapping is None when `subnets` itself was broken (already reported), and
+        then references to subnets are not checked, to avoid a cascade."""
         self.groups = groups
+        """Group names usable here, or None when `security_groups` was broken."""
         self.host_owner = host_owner
         """Host name -> VPC, across the topology (shared by all VPCs)."""
         self.addresses: dict[IPv4Address, str] = {}
@@ -74,7 +77,7 @@ def _host(ctx: Ctx, name: str, node: Node, path: str, scope: HostScope) -> Host 
     subnet_node = view.get("subnet")
     if subnet_node is not None:
         subnet = ctx.text(subnet_node, view.path_of("subnet"))
-        if subnet is not None and subnet not in scope.subnets:
+        if subnet is not None and scope.subnets is not None and subnet not in scope.subnets:
             ctx.error(
                 view.path_of("subnet"),
                 subnet_node,
@@ -125,7 +128,7 @@ def _groups(ctx: Ctx, node: Node, path: str, scope: HostScope) -> tuple[str, ...
         group = ctx.text(item, item_path, "a security group name")
         if group is None:
             ok = False
-        elif group not in scope.groups:
+        elif scope.groups is not None and group not in scope.groups:
             ctx.error(
                 item_path,
                 item,
@@ -191,7 +194,7 @@ def _private_ip(
     ip = net.address(ctx, node, path)
     if ip is None:
         return None
-    network = scope.subnets.get(subnet) if subnet is not None else None
+    network = scope.subnets.get(subnet) if subnet and scope.subnets else None
     if network is not None:
         if ip not in network:
             ctx.error(path, node, f"{ip} is not inside subnet {subnet} ({network})")

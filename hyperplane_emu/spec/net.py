@@ -56,12 +56,10 @@ def reserved_reason(subnet: IPv4Network, ip: IPv4Address) -> str | None:
     """Why AWS would refuse `ip` as an instance address in `subnet`, or None."""
     offset = int(ip) - int(subnet.network_address)
     if offset < RESERVED_HEAD or ip == subnet.broadcast_address:
-        names = [
-            "the network address",
-            "the VPC router",
-            "the Amazon DNS server",
-            "reserved by AWS for future use",
-        ]
-        role = names[offset] if offset < RESERVED_HEAD else "the broadcast address"
-        return f"{ip} is {role} of {subnet}; AWS reserves the first four and the last address"
+        roles = ["network address", "VPC router", "Amazon DNS server", "reserved for future use"]
+        role = roles[offset] if offset < RESERVED_HEAD else "broadcast address"
+        return (
+            f"{ip} is reserved in subnet {subnet} ({role}); AWS reserves the first four "
+            "addresses and the last"
+        )
     return None

@@ -8,7 +8,7 @@ from ipaddress import IPv4Network
 from yaml.nodes import Node
 
 from hyperplane_emu.spec import hosts, names, net, secgroups
-from hyperplane_emu.spec.model import Subnet, Vpc
+from hyperplane_emu.spec.model import Host, Subnet, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 from hyperplane_emu.spec.sections import VPC_SECTIONS
 
@@ -49,25 +49,27 @@ def parse_vpc(
             )
         account = written or account
 
-    subnet_nets: dict[str, IPv4Network | None] = {}
+    subnet_nets: dict[str, IPv4Network | None] | None = {}
     subnets: dict[str, Subnet] = {}
     subnets_node = view.get("subnets")
     if subnets_node is not None:
         subnets_view = ctx.mapping(subnets_node, view.path_of("subnets"), null_ok=True)
         if subnets_view is not None:
+            subnet_nets = {}
             subnets = _subnets(ctx, subnets_view, vpc_net, region, subnet_nets)
+        else:
+            subnet_nets = None  # broken section: do not check references to it
 
+    groups = {secgroups.DEFAULT_GROUP: secgroups.default_group()}
+    known_groups: set[str] | None = {secgroups.DEFAULT_GROUP}
     groups_view = _optional_map(ctx, view, "security_groups")
-    known_groups = (
-        secgroups.group_names(ctx, groups_view) if groups_view is not None else {"default"}
-    )
-    groups = (
-        secgroups.parse_groups(ctx, groups_view, known_groups)
-        if groups_view is not None
-        else {secgroups.DEFAULT_GROUP: secgroups.default_group()}
-    )
+    if groups_view is not None:
+        known_groups = secgroups.group_names(ctx, groups_view)
+        groups = secgroups.parse_groups(ctx, groups_view, known_groups)
+    elif "security_groups" in view:
+        known_groups = None  # broken section: do not check references to it
 
-    host_map = {}
+    host_map: dict[str, Host] = {}
     hosts_view = _optional_map(ctx, view, "hosts")
     if hosts_view is not None:
         scope = hosts.HostScope(name, subnet_nets, known_groups, host_owner)

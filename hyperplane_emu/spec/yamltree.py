@@ -95,8 +95,10 @@ def parse(data: bytes | str) -> Document:
         return Document(None, [SpecIssue(FILE, f"YAML syntax: {problem}", at)])
     except yaml.reader.ReaderError as e:
         line = text[: e.position].count("\n") + 1
-        what = f"character {e.character!r}" if isinstance(e.character, str) else "byte"
-        return Document(None, [SpecIssue(FILE, f"{what} not allowed in a YAML file", line)])
+        # PyYAML gives the offending character as its code point.
+        code = e.character if isinstance(e.character, int) else ord(str(e.character)[:1] or "?")
+        message = f"character U+{code:04X} is not allowed in a YAML file (binary data?)"
+        return Document(None, [SpecIssue(FILE, message, line)])
     except (yaml.YAMLError, RecursionError) as e:  # defensive: any other parser failure
         return Document(None, [SpecIssue(FILE, f"YAML: {type(e).__name__}: {e}")])
     if root is None:
