@@ -30,7 +30,7 @@ SETTINGS_RANGES: dict[str, tuple[int, int]] = {
 def build(ctx: Ctx, doc: Document, source: str) -> Topology:
     """Turn a parsed document into a Topology or raise SpecError with all issues."""
     ctx.issues.extend(doc.issues)
-    if doc.root is None or any("alias" in issue.message for issue in doc.issues):
+    if doc.root is None or doc.aliases:
         # Nothing to walk, or aliases left placeholders that would only add noise.
         raise SpecError(ctx.issues, source)
     topology = _topology(ctx, doc.root, source)
@@ -43,7 +43,7 @@ def _topology(ctx: Ctx, root: Node, source: str) -> Topology | None:
     view = ctx.mapping(root, TOP)
     if view is None:
         return None
-    view.path = ""
+    view.path = ""  # its keys are top-level paths (`name`), not `(top level).name`
     view.check_keys((*CORE_KEYS, *TOPOLOGY_SECTIONS), required=("name", "region", "vpcs"))
 
     name = None

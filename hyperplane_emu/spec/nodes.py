@@ -14,7 +14,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hyperplane_emu.spec.errors import SpecIssue
-from hyperplane_emu.spec.yamltree import join, line_of
+from hyperplane_emu.spec.yamltree import ALIAS_TAG, join, line_of
 
 STR = "tag:yaml.org,2002:str"
 NULL = "tag:yaml.org,2002:null"
@@ -136,7 +136,7 @@ class MapView:
         self.path = path
         self._entries: dict[str, tuple[ScalarNode, Node]] = {}
         for key, value in node.value:
-            if isinstance(key, ScalarNode):  # others were reported by yamltree
+            if isinstance(key, ScalarNode) and key.tag != ALIAS_TAG:  # others: see yamltree
                 self._entries[key.value] = (key, value)
 
     def __contains__(self, key: str) -> bool:

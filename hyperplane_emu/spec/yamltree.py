@@ -27,6 +27,7 @@ from hyperplane_emu.spec.errors import FILE, SpecIssue
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 64
 ALIAS_TAG = "tag:hyperplane-emu,2025:refused-alias"
+_ALIAS_MESSAGE = "YAML alias"
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Document:
 
     root: Node | None
     issues: list[SpecIssue] = field(default_factory=list)
+    aliases: int = 0
+    """Aliases found (and refused); their placeholders make the tree unfit to walk."""
 
 
 class _TooDeep(Exception):
@@ -103,7 +106,9 @@ def parse(data: bytes | str) -> Document:
         return Document(None, [SpecIssue(FILE, f"YAML: {type(e).__name__}: {e}")])
     if root is None:
         return Document(None, [SpecIssue(FILE, "the file is empty (no YAML document)", 1)])
-    return Document(root, list(_structure_issues(root)))
+    issues = list(_structure_issues(root))
+    aliases = sum(1 for issue in issues if issue.message.startswith(_ALIAS_MESSAGE))
+    return Document(root, issues, aliases)
 
 
 def _structure_issues(root: Node) -> Iterator[SpecIssue]:
@@ -117,7 +122,7 @@ def _structure_issues(root: Node) -> Iterator[SpecIssue]:
         if isinstance(node, ScalarNode) and node.tag == ALIAS_TAG:
             yield SpecIssue(
                 path or FILE,
-                f"YAML alias *{node.value} is not supported (aliases are refused "
+                f"{_ALIAS_MESSAGE} *{node.value} is not supported (aliases are refused "
                 "altogether); write the value out",
                 line_of(node),
             )
@@ -126,7 +131,10 @@ def _structure_issues(root: Node) -> Iterator[SpecIssue]:
         elif isinstance(node, MappingNode):
             first_line: dict[str, int] = {}
             for key, value in node.value:
-                if not isinstance(key, ScalarNode) or key.tag == ALIAS_TAG:
+                if isinstance(key, ScalarNode) and key.tag == ALIAS_TAG:
+                    stack.append((key, path))  # reported as an alias, at this mapping
+                    continue
+                if not isinstance(key, ScalarNode):
                     yield SpecIssue(
                         path or FILE, "mapping keys must be plain scalars", line_of(key)
                     )
