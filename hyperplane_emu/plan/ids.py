@@ -1,0 +1,27 @@
+"""AWS-shaped ids and MAC addresses, derived from a hash so they are stable.
+
+AWS ids are a type prefix and 17 lower-case hex digits (`vpc-0a1b2c3d4e5f67890`).
+Ours hash the topology name and the object's path inside it: the same file
+gives the same ids on every run (so `plan.json` is byte-identical and a user's
+notes about `eni-…` stay true), and two topologies never share an id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+
+def _digest(topology: str, path: str) -> bytes:
+    return hashlib.sha256(f"hyperplane-emu/{topology}/{path}".encode()).digest()
+
+
+def aws_id(prefix: str, topology: str, path: str) -> str:
+    """`aws_id("eni", "shop", "host/app1/0")` -> `eni-` + 17 hex digits."""
+    return f"{prefix}-{_digest(topology, path).hex()[:17]}"
+
+
+def mac(topology: str, path: str) -> str:
+    """A locally administered unicast MAC (second-lowest bit of octet 0 set, lowest clear)."""
+    b = bytearray(_digest(topology, "mac/" + path)[:6])
+    b[0] = (b[0] & 0xFC) | 0x02
+    return ":".join(f"{x:02x}" for x in b)
