@@ -43,7 +43,6 @@ def build(topology: Topology) -> Plan:
     vpcs: dict[str, PlanVpc] = {}
     hosts: dict[str, PlanHost] = {}
     enis: list[PlanEni] = []
-    owners: list[tuple[int, str]] = []
     pending: list[tuple[str, str, IPv4Address, str]] = []  # (vpc, host, ip, subnet)
 
     for vname, v in topology.vpcs.items():
@@ -92,8 +91,7 @@ def build(topology: Topology) -> Plan:
     if issues:
         raise PlanError(issues, topology.source or "<string>")
 
-    for port, (vname, hname, _, _) in enumerate(pending):
-        owners.append((port, hname))
+    owners = [(port, hname) for port, (_, hname, _, _) in enumerate(pending)]
     fabric_ifs = names.fabric_ifnames(owners)
 
     for port, (vname, hname, ip, sname) in enumerate(pending):
