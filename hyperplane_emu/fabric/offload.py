@@ -1,0 +1,110 @@
+"""Turn off a veth's segmentation and checksum offloads, from Python.
+
+Why: with offloads on, a veth hands AF_PACKET 64 KiB TSO/GSO "super frames"
+and TCP/UDP checksums left for hardware that does not exist (CHECKSUM_PARTIAL).
+The fabric forwards frames as they are, through a raw socket that cannot carry
+that metadata, so the receiver would get oversized frames with bad checksums.
+With these features off, every frame on the wire is a real <= MTU packet with
+valid checksums: what a capture shows is what AWS's network would carry.
+
+How: the classic ethtool ioctl (SIOCETHTOOL) with the per-feature "set"
+commands (ETHTOOL_STSO, _SGSO, _SGRO, _STXCSUM). The kernel still maps them
+onto its feature bits (net/ethtool/ioctl.c, ethtool_set_one_feature), they
+need no generic-netlink family lookup, and they work on any kernel this
+emulator runs on. pyroute2 0.9's `Ethtool` wraps the same ioctl but has no
+setter for these features, so we issue it ourselves.
+
+Both ends of every ENI veth need it: the realize layer calls
+`disable_offloads(name, netns=...)` for the host end, the driver for the
+fabric end (it already runs inside the fabric namespace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import socket
+import struct
+from collections.abc import Iterator
+
+from pyroute2 import netns as _netns
+
+SIOCETHTOOL = 0x8946
+
+# Get/set command pairs (include/uapi/linux/ethtool.h).
+ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM = 0x16, 0x17
+ETHTOOL_GSG, ETHTOOL_SSG = 0x18, 0x19
+ETHTOOL_GTSO, ETHTOOL_STSO = 0x1E, 0x1F
+ETHTOOL_GGSO, ETHTOOL_SGSO = 0x23, 0x24
+ETHTOOL_GGRO, ETHTOOL_SGRO = 0x2B, 0x2C
+
+# Order matters: segmentation first, since the kernel re-derives TSO from
+# tx-checksumming (no checksum offload => no TSO) but not the reverse.
+FEATURES: dict[str, tuple[int, int]] = {
+    "tso": (ETHTOOL_GTSO, ETHTOOL_STSO),
+    "gso": (ETHTOOL_GGSO, ETHTOOL_SGSO),
+    "gro": (ETHTOOL_GGRO, ETHTOOL_SGRO),
+    "tx-checksum": (ETHTOOL_GTXCSUM, ETHTOOL_STXCSUM),
+}
+
+
+def _ethtool_value(sock: socket.socket, ifname: str, cmd: int, data: int = 0) -> int:
+    """One ``struct ethtool_value {u32 cmd; u32 data;}`` ioctl; returns ``data``."""
+    value = ctypes.create_string_buffer(struct.pack("=II", cmd, data), 8)
+    ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
+    fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
+    return int(struct.unpack("=II", value.raw)[1])
+
+
+@contextlib.contextmanager
+def in_netns(name: str | None) -> Iterator[None]:
+    """Run the block with this thread in network namespace ``name`` (None: stay).
+
+    Sockets keep the namespace they were created in, so a socket opened inside
+    the block keeps working after it. Never creates a namespace.
+    """
+    if name is None:
+        yield
+        return
+    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+        try:
+            _netns.setns(target, flags=0)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _netns.setns(here, flags=0)
+    finally:
+        os.close(here)
+
+
+def get_offloads(ifname: str, netns: str | None = None) -> dict[str, bool]:
+    """Current state of the features we manage (``tso``, ``gso``, ``gro``, ``tx-checksum``)."""
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock:
+        return {k: bool(_ethtool_value(sock, ifname, g)) for k, (g, _) in FEATURES.items()}
+
+
+def disable_offloads(ifname: str, netns: str | None = None) -> dict[str, bool]:
+    """Switch TSO, GSO, GRO and tx checksum offload off on ``ifname``; returns the new state.
+
+    A feature the driver does not have (EOPNOTSUPP) is skipped: it cannot
+    produce what we are protecting against.
+    """
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock:
+        for _, setter in FEATURES.values():
+            try:
+                _ethtool_value(sock, ifname, setter, 0)
+            except OSError as e:
+                if e.errno != errno.EOPNOTSUPP:
+                    raise
+        return {k: bool(_ethtool_value(sock, ifname, g)) for k, (g, _) in FEATURES.items()}
