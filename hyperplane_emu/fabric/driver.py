@@ -1,0 +1,355 @@
+"""The fabric's IO shell: AF_PACKET sockets, epoll, timers, flow-log files, captures.
+
+Everything that decides lives in `core.Fabric`; this module only moves frames
+between the fabric-side veths and `Fabric.handle`, and owns the clock.
+
+One raw socket per host ENI, bound to the ENI's ``fabric_ifname``:
+
+- created with protocol 0 and then bound with ETH_P_ALL, so it never queues
+  frames of *other* interfaces in the instant between socket() and bind();
+- PACKET_IGNORE_OUTGOING: a frame we send on a veth is not looped back to us;
+- PACKET_QDISC_BYPASS: sent frames go straight to the veth's xmit (no qdisc
+  queue to build up, one lock less per frame);
+- SO_RCVBUFFORCE / SO_SNDBUFFORCE (root): 32 MiB, so a burst a Python loop
+  cannot follow at once is queued, not dropped;
+- nonblocking; each wakeup drains up to ``batch`` frames from a ready socket
+  before going back to epoll (level-triggered, so a socket with frames left is
+  reported again: ports are served round-robin).
+
+Single-threaded: the control socket (`control.py`) is served from the same
+epoll loop through `add_reader`, so the core is never touched by two threads.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import select
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
+
+from .core import Fabric
+from .offload import disable_offloads
+from .pcapfile import PcapWriter
+
+log = logging.getLogger("hyperplane_emu.fabric.driver")
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_QDISC_BYPASS = 20
+PACKET_IGNORE_OUTGOING = 23
+SO_RCVBUFFORCE = 33
+SO_SNDBUFFORCE = 32
+SOCKET_BUFFER = 32 << 20
+RECV_SIZE = 65536  # larger than any MTU-sized frame; an offload leak shows up as a big frame
+TICK_INTERVAL = 0.25  # Fabric.tick at least this often (brief: <= 0.5 s)
+DEFAULT_BATCH = 256
+
+
+class Driver:
+    """Moves frames between AF_PACKET sockets and a `Fabric`; owns files and timers.
+
+    Construction opens nothing (so the control logic can be unit-tested without
+    root); `open()` creates the sockets, `run()` loops until `stop()`.
+    """
+
+    def __init__(
+        self,
+        fabric: Fabric,
+        plan: Plan,
+        state_dir: str | Path,
+        *,
+        batch: int = DEFAULT_BATCH,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.fabric = fabric
+        self.plan = plan
+        self.state_dir = Path(state_dir)
+        self.batch = batch
+        self.clock = clock
+        self.started = clock()
+        self.host_enis = [e for e in plan.enis if e.kind == "host" and e.port >= 0]
+        nports = max((e.port for e in self.host_enis), default=-1) + 1
+        self._socks: list[socket.socket | None] = [None] * nports
+        self._sends: list[Callable[[Any], int]] = [_no_send] * nports
+        self.rx = [0] * nports
+        self.tx = [0] * nports
+        self.tx_errors: dict[str, int] = {}
+        self.rx_errors: dict[str, int] = {}
+        self.captures: dict[int, tuple[str, PcapWriter]] = {}  # port -> (path, writer)
+        self._flow_log_files: dict[str, IO[str]] = {}
+        self.flow_log_lines = 0
+        self._epoll: select.epoll | None = None
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._stopping = False
+        self._next_tick = 0.0
+
+    # ------------------------------------------------------------ lifecycle
+
+    def open(self, *, offloads: bool = True) -> None:
+        """Open one socket per host ENI (inside the fabric namespace) and the epoll set."""
+        self._epoll = select.epoll()
+        for eni in self.host_enis:
+            if offloads:
+                disable_offloads(eni.fabric_ifname)
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            try:
+                s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+                s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+                _set_buffer(s, socket.SO_RCVBUF, SO_RCVBUFFORCE)
+                _set_buffer(s, socket.SO_SNDBUF, SO_SNDBUFFORCE)
+                s.bind((eni.fabric_ifname, ETH_P_ALL))
+                s.setblocking(False)
+            except OSError:
+                s.close()
+                raise
+            self.attach(eni.port, s)
+            self.add_reader(s.fileno(), lambda port=eni.port: self._drain(port))  # type: ignore[misc]
+        log.info("fabric driver: %d ports open", len(self.host_enis))
+
+    def attach(self, port: int, sock: socket.socket) -> None:
+        """Use ``sock`` (nonblocking, one frame per datagram) as ``port``'s link.
+
+        `open()` attaches AF_PACKET sockets; tests attach a SOCK_DGRAM socketpair
+        end, which keeps frame boundaries the same way, to run the data path
+        without root.
+        """
+        self._socks[port] = sock
+        self._sends[port] = sock.send
+
+    def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when ``fd`` is readable (control socket, signal pipe…)."""
+        assert self._epoll is not None, "open() first"
+        self._readers[fd] = callback
+        self._epoll.register(fd, select.EPOLLIN)
+
+    def remove_reader(self, fd: int) -> None:
+        if self._readers.pop(fd, None) is not None and self._epoll is not None:
+            self._epoll.unregister(fd)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def run(self) -> None:
+        assert self._epoll is not None, "open() first"
+        poll = self._epoll.poll
+        readers = self._readers
+        clock = self.clock
+        self._next_tick = clock() + TICK_INTERVAL
+        while not self._stopping:
+            timeout = max(0.0, self._next_tick - clock())
+            for fd, _ in poll(timeout):
+                cb = readers.get(fd)
+                if cb is not None:
+                    cb()
+            now = clock()
+            if now >= self._next_tick:
+                self.tick(now)
+                self._next_tick = now + TICK_INTERVAL
+
+    def close(self) -> None:
+        """Flush flow logs and captures, close everything. Idempotent."""
+        self.flush_flow_logs()
+        for port in list(self.captures):
+            self._stop_capture(port)
+        for f in self._flow_log_files.values():
+            f.close()
+        self._flow_log_files.clear()
+        for i, s in enumerate(self._socks):
+            if s is not None:
+                s.close()
+                self._socks[i] = None
+                self._sends[i] = _no_send
+        if self._epoll is not None:
+            self._epoll.close()
+            self._epoll = None
+        self._readers.clear()
+
+    # ----------------------------------------------------------- data path
+
+    def _drain(self, port: int) -> None:
+        """Up to ``batch`` frames from one ready socket through the core."""
+        if self.captures:
+            return self._drain_capturing(port)
+        sock = self._socks[port]
+        assert sock is not None
+        recv = sock.recv
+        handle = self.fabric.handle
+        sends = self._sends
+        tx = self.tx
+        now = self.clock()
+        n = 0
+        batch = self.batch
+        try:
+            while n < batch:
+                frame = recv(RECV_SIZE)
+                n += 1
+                for out_port, out in handle(port, frame, now):
+                    try:
+                        sends[out_port](out)
+                        tx[out_port] += 1
+                    except OSError as e:
+                        self._tx_error(e)
+        except BlockingIOError:
+            pass
+        except OSError as e:  # the veth went away (ENETDOWN, ENXIO): keep serving the rest
+            self._rx_error(port, e)
+        self.rx[port] += n
+
+    def _drain_capturing(self, port: int) -> None:
+        """The same loop, plus mirroring into the pcap of any captured port."""
+        sock = self._socks[port]
+        assert sock is not None
+        caps = self.captures
+        now = self.clock()
+        stamp = time.time_ns()
+        n = 0
+        try:
+            while n < self.batch:
+                frame = sock.recv(RECV_SIZE)
+                n += 1
+                cap = caps.get(port)
+                if cap is not None:
+                    cap[1].write(frame, stamp)
+                for out_port, out in self.fabric.handle(port, frame, now):
+                    cap = caps.get(out_port)
+                    try:
+                        self._sends[out_port](out)
+                        self.tx[out_port] += 1
+                    except OSError as e:
+                        self._tx_error(e)
+                        continue
+                    if cap is not None:
+                        cap[1].write(out, stamp)
+        except BlockingIOError:
+            pass
+        except OSError as e:  # the veth went away (ENETDOWN, ENXIO): keep serving the rest
+            self._rx_error(port, e)
+        self.rx[port] += n
+
+    def _rx_error(self, port: int, e: OSError) -> None:
+        name = errno.errorcode.get(e.errno or 0, str(e.errno))
+        self.rx_errors[name] = self.rx_errors.get(name, 0) + 1
+        if self.rx_errors[name] == 1:
+            log.warning("port %d: receive failed: %s", port, e)
+
+    def _tx_error(self, e: OSError) -> None:
+        # ENOBUFS (send buffer full) or EMSGSIZE (a frame above the MTU, i.e. an
+        # offload left on): the frame is lost, as on a congested link; count it.
+        name = errno.errorcode.get(e.errno or 0, str(e.errno))
+        self.tx_errors[name] = self.tx_errors.get(name, 0) + 1
+
+    # -------------------------------------------------------------- timers
+
+    def tick(self, now: float | None = None) -> None:
+        """Core timers, then write closed flow-log windows and flush captures."""
+        self.fabric.tick(self.clock() if now is None else now)
+        self._write_flow_logs()
+        for _, w in self.captures.values():
+            w.flush()
+
+    def flush_flow_logs(self) -> int:
+        """Close the current window now and write its records; returns how many."""
+        self.fabric.flush_flow_logs(self.clock())
+        return self._write_flow_logs()
+
+    def _write_flow_logs(self) -> int:
+        records = self.fabric.drain_flow_logs()
+        if not records:
+            return 0
+        touched: set[str] = set()
+        for rec in records:
+            f = self._flow_log_files.get(rec.eni_id)
+            if f is None:
+                d = self.state_dir / "flow-logs"
+                d.mkdir(parents=True, exist_ok=True)
+                f = open(d / f"{rec.eni_id}.log", "a", encoding="utf-8")  # noqa: SIM115
+                self._flow_log_files[rec.eni_id] = f
+            f.write(rec.line + "\n")
+            touched.add(rec.eni_id)
+        for eni_id in touched:
+            self._flow_log_files[eni_id].flush()
+        self.flow_log_lines += len(records)
+        return len(records)
+
+    # -------------------------------------------------- control operations
+
+    def status(self) -> dict[str, object]:
+        counters = self.fabric.counters
+        counters["driver.rx"] = sum(self.rx)
+        counters["driver.tx"] = sum(self.tx)
+        counters["driver.flow-log-lines"] = self.flow_log_lines
+        for name, n in self.tx_errors.items():
+            counters[f"driver.tx-error.{name}"] = n
+        for name, n in self.rx_errors.items():
+            counters[f"driver.rx-error.{name}"] = n
+        return {
+            "counters": counters,
+            "flows": self.fabric.conntrack.count,
+            "ports": [
+                {
+                    "port": e.port,
+                    "eni": e.id,
+                    "ifname": e.fabric_ifname,
+                    "host": e.owner,
+                    "ip": e.ip,
+                    "rx": self.rx[e.port],
+                    "tx": self.tx[e.port],
+                    "capture": self.captures[e.port][0] if e.port in self.captures else None,
+                }
+                for e in self.host_enis
+            ],
+            "uptime": round(self.clock() - self.started, 3),
+            "pid": os.getpid(),
+        }
+
+    def conntrack(self) -> list[dict[str, object]]:
+        return self.fabric.conntrack_dump()
+
+    def replace_sg(self, sg: PlanSecurityGroup) -> None:
+        known = {g.id for v in self.plan.vpcs.values() for g in v.security_groups.values()}
+        if sg.id not in known:
+            raise KeyError(f"unknown security group {sg.id}")
+        self.fabric.replace_security_group(sg)
+
+    def capture_start(self, eni_id: str, path: str) -> None:
+        port = self._port_of(eni_id)
+        if port in self.captures:
+            raise ValueError(f"{eni_id} is already being captured to {self.captures[port][0]}")
+        self.captures[port] = (path, PcapWriter.open(path))
+
+    def capture_stop(self, eni_id: str) -> int:
+        """Stop capturing ``eni_id``; returns the number of frames written."""
+        port = self._port_of(eni_id)
+        if port not in self.captures:
+            raise ValueError(f"{eni_id} is not being captured")
+        return self._stop_capture(port)
+
+    def _stop_capture(self, port: int) -> int:
+        _, w = self.captures.pop(port)
+        w.close()
+        return w.frames
+
+    def _port_of(self, eni_id: str) -> int:
+        for e in self.host_enis:
+            if e.id == eni_id:
+                return e.port
+        raise KeyError(f"unknown ENI {eni_id} (or not a host ENI)")
+
+
+def _no_send(frame: Any) -> int:
+    raise OSError(errno.ENODEV, "port has no socket")
+
+
+def _set_buffer(s: socket.socket, opt: int, force_opt: int) -> None:
+    # The FORCE variants ignore net.core.[rw]mem_max (root only); fall back if refused.
+    try:
+        s.setsockopt(socket.SOL_SOCKET, force_opt, SOCKET_BUFFER)
+    except PermissionError:
+        s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
