@@ -1,0 +1,296 @@
+"""The `hyperplane-emu` command: each verb parses, makes one library call, renders.
+
+Verbs that touch the kernel need root and say so in one line; `validate` and
+`--help` do not. Errors are one clear message (with YAML paths for spec
+errors) and exit status 1; never a traceback for a user mistake.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from hyperplane_emu import spec
+from hyperplane_emu.cli import render
+from hyperplane_emu.plan import PlanError
+from hyperplane_emu.realize import KernelError
+from hyperplane_emu.runtime import lifecycle
+from hyperplane_emu.runtime.status import read_plan, running, status
+from hyperplane_emu.spec.errors import SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EPILOG = """\b
+Examples:
+  hyperplane-emu validate examples/basic.yaml
+  sudo hyperplane-emu up examples/basic.yaml
+  sudo hyperplane-emu status basic
+  sudo hyperplane-emu exec basic client -- curl -s http://10.0.1.10:8080/
+  sudo hyperplane-emu capture basic app1 -c 10
+  sudo hyperplane-emu flow-logs basic --now
+  sudo hyperplane-emu down basic
+Docs: README.md, docs/topology.md, docs/architecture.md, docs/fabric.md
+"""
+
+
+def needs_root(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        if os.geteuid() != 0:
+            verb = click.get_current_context().info_name
+            raise click.ClickException(
+                f"`{verb}` needs root (it works on network namespaces): "
+                f"try sudo hyperplane-emu {verb} …"
+            )
+        return fn(*a, **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def friendly(fn: F) -> F:
+    """Turn the library's typed errors into one-line (or one-block) messages."""
+
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        try:
+            return fn(*a, **kw)
+        except (SpecError, PlanError) as e:
+            raise click.ClickException(str(e)) from None
+        except lifecycle.RuntimeFailure as e:
+            raise click.ClickException(str(e)) from None
+        except KernelError as e:
+            raise click.ClickException(f"kernel refused: {e}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Steps:
+    """Progress on stderr: one line per finished step, with elapsed time."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.t0 = time.monotonic()
+        self.quiet = quiet
+
+    def __call__(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(f"  [{time.monotonic() - self.t0:5.2f}s] {text}", err=True)
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hyperplane-emu")
+def main() -> None:
+    """Emulate the AWS networking under API Gateway private APIs on one Linux box.
+
+    A topology file (YAML: VPCs, subnets, security groups, hosts) becomes network
+    namespaces joined through a Python "Hyperplane" fabric that routes, filters
+    and logs real packets the way AWS does. Watch them with tcpdump.
+    """
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--plan", "show_plan", is_flag=True, help="Also print the plan (ids, addresses).")
+def validate(file: str, as_json: bool, show_plan: bool) -> None:
+    """Check a topology file without root; list every problem with its YAML path."""
+    v = spec.validate(file)
+    plan_json = None
+    issues = [{"path": i.path, "line": i.line, "message": i.message} for i in v.issues]
+    if v.ok and v.topology is not None:
+        from hyperplane_emu import plan
+
+        try:
+            p = plan.build(v.topology)
+            plan_json = plan.to_json(p)
+        except PlanError as e:
+            issues = [{"path": i.path, "line": i.line, "message": i.message} for i in e.issues]
+    ok = not issues
+    if as_json:
+        out: dict[str, Any] = {
+            "ok": ok,
+            "file": file,
+            "issues": issues,
+            "warnings": list(v.warnings),
+        }
+        if show_plan and plan_json:
+            out["plan"] = json.loads(plan_json)
+        click.echo(json.dumps(out, indent=2))
+    else:
+        for w in v.warnings:
+            click.echo(f"warning: {w}", err=True)
+        if ok:
+            click.echo(f"{file}: ok")
+            if show_plan and plan_json:
+                click.echo(plan_json, nl=False)
+        else:
+            click.echo(f"{file}: {len(issues)} error{'s' if len(issues) != 1 else ''}", err=True)
+            for i in issues:
+                line = f" (line {i['line']})" if i["line"] else ""
+                click.echo(f"  {i['path']}{line}: {i['message']}", err=True)
+    sys.exit(0 if ok else 1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--replace", is_flag=True, help="Take a running topology of the same name down first."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@needs_root
+@friendly
+def up(file: str, replace: bool, quiet: bool) -> None:
+    """Build a topology: namespaces, veths, the fabric and the services. All or nothing."""
+    steps = Steps(quiet)
+    p = lifecycle.up(file, replace=replace, progress=steps)
+    steps(f"{p.name} is up")
+    click.echo(
+        f"{p.name}: up ({len(p.hosts)} hosts, {len(p.enis)} ENIs). "
+        f"Try: hyperplane-emu status {p.name}"
+    )
+
+
+@main.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@needs_root
+@friendly
+def down(name: str, as_json: bool) -> None:
+    """Tear a topology down: processes, namespaces, files. Safe to repeat."""
+    report = lifecycle.down(name)
+    if as_json:
+        click.echo(json.dumps({"removed": report.removed, "errors": report.errors}, indent=2))
+    else:
+        for e in report.errors:
+            click.echo(f"error: {e}", err=True)
+        click.echo(f"{name}: down ({len(report.removed)} objects removed)")
+    sys.exit(1 if report.errors else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@needs_root
+@friendly
+def clean(as_json: bool) -> None:
+    """Remove every leftover he- object of any earlier run (namespaces, processes, files)."""
+    report = lifecycle.clean()
+    if as_json:
+        click.echo(json.dumps({"removed": report.removed, "errors": report.errors}, indent=2))
+    else:
+        for r in report.removed:
+            click.echo(f"removed {r}")
+        for e in report.errors:
+            click.echo(f"error: {e}", err=True)
+        click.echo("clean: nothing left" if not report.errors else "clean: some objects remain")
+    sys.exit(1 if report.errors else 0)
+
+
+@main.command("status")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@needs_root
+@friendly
+def status_cmd(name: str | None, as_json: bool) -> None:
+    """Hosts, ENIs (ids, addresses), subnets, security groups and fabric counters."""
+    names = [name] if name else running()
+    data = [status(n) for n in names]
+    if as_json:
+        click.echo(json.dumps(data[0] if name else data, indent=2))
+        return
+    if not data:
+        click.echo("nothing is up")
+        return
+    for d in data:
+        render.status(d)
+
+
+@main.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("host")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@needs_root
+@friendly
+def exec_cmd(name: str, host: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside HOST's namespace (its resolv.conf too); exit code passed through.
+
+    \b
+    Examples:
+      hyperplane-emu exec shop client -- curl -s http://10.0.1.10:8080/
+      hyperplane-emu exec shop app1 -- tcpdump -ni eth0
+    """
+    _, p = read_plan(name)
+    ns = p.fabric_namespace if host == "fabric" else None
+    if ns is None:
+        if host not in p.hosts:
+            raise click.ClickException(
+                f"{name} has no host {host!r} (hosts: {', '.join(p.hosts)}, or fabric)"
+            )
+        ns = p.hosts[host].namespace
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    # `ip netns exec` also bind-mounts /etc/netns/<ns>/resolv.conf and remounts /sys.
+    os.execv(ip, [ip, "netns", "exec", ns, *command])
+
+
+@main.command("flow-logs")
+@click.argument("name")
+@click.option("--eni", "eni_id", help="Only this ENI (an eni- id or a host name).")
+@click.option("--now", is_flag=True, help="Close the current aggregation window first.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new records.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+@needs_root
+@friendly
+def flow_logs(name: str, eni_id: str | None, now: bool, follow: bool, as_json: bool) -> None:
+    """VPC Flow Logs records (default format v2), per ENI, as the fabric wrote them."""
+    from hyperplane_emu.cli import flowlogs
+
+    state, p = read_plan(name)
+    flowlogs.show(state, p, eni_id, now=now, follow=follow, as_json=as_json)
+
+
+@main.command()
+@click.argument("name")
+@click.argument("eni")
+@click.option("-w", "write", type=click.Path(dir_okay=False), help="Write pcap here (- = stdout).")
+@click.option("-c", "count", type=int, help="Stop after this many packets.")
+@click.option("--timeout", type=float, help="Stop after this many seconds.")
+@click.argument("filter_expr", nargs=-1)
+@needs_root
+@friendly
+def capture(
+    name: str,
+    eni: str,
+    write: str | None,
+    count: int | None,
+    timeout: float | None,
+    filter_expr: tuple[str, ...],
+) -> None:
+    """Capture frames of an ENI (an eni- id or a host name) as they cross the fabric.
+
+    Without -w, prints decoded packets (tcpdump). FILTER_EXPR is a pcap filter.
+    """
+    from hyperplane_emu.cli import capture as cap
+
+    _, p = read_plan(name)
+    sys.exit(cap.run(p, eni, write, count, timeout, list(filter_expr)))
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Leave the topology up at the end.")
+@needs_root
+@friendly
+def demo(keep: bool) -> None:
+    """The main job: bring up the example, send real traffic, show what AWS would do."""
+    from hyperplane_emu.cli import demo as demo_mod
+
+    sys.exit(demo_mod.run(keep=keep))
+
+
+if __name__ == "__main__":
+    main()

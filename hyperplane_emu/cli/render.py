@@ -1,0 +1,64 @@
+"""Rich tables for the CLI. Rendering only: the data comes from runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def status(d: dict[str, Any]) -> None:
+    f = d["fabric"]
+    colour = {"running": "green", "dead": "red"}.get(f["health"], "yellow")
+    console.print(
+        f"[bold]{d['name']}[/] ({d['region']})  fabric: [{colour}]{f['health']}[/]"
+        f" pid {f['pid']} in {f['namespace']}   state: {d['state_dir']}"
+    )
+    for v in d["vpcs"]:
+        t = Table(
+            title=f"VPC {v['name']} {v['id']} {v['cidr']} account {v['account']}",
+            title_justify="left",
+        )
+        for col in ("subnet", "id", "cidr", "az"):
+            t.add_column(col)
+        for s in v["subnets"]:
+            t.add_row(s["name"], s["id"], s["cidr"], s["az"])
+        console.print(t)
+        sg = Table(title="security groups", title_justify="left")
+        for col in ("name", "id", "rules"):
+            sg.add_column(col)
+        for g in v["security_groups"]:
+            sg.add_row(g["name"], g["id"], str(g["rules"]))
+        console.print(sg)
+    t = Table(title="ENIs", title_justify="left")
+    for col in ("owner", "eni", "vpc/subnet", "ip", "security groups", "namespace/if", "fabric if"):
+        t.add_column(col)
+    for e in d["enis"]:
+        ns = e["namespace"] if e["namespace_present"] else f"[red]{e['namespace']} (missing)[/]"
+        t.add_row(
+            e["owner"],
+            e["id"],
+            f"{e['vpc']}/{e['subnet']}",
+            e["ip"],
+            "\n".join(e["security_groups"]),
+            f"{ns}/{e['ifname']}",
+            e["fabric_ifname"],
+        )
+    console.print(t)
+    p = Table(title="processes", title_justify="left")
+    for col in ("name", "pid", "state"):
+        p.add_column(col)
+    for x in d["processes"]:
+        p.add_row(x["name"], str(x["pid"]), "[green]running[/]" if x["alive"] else "[red]dead[/]")
+    console.print(p)
+    c = f["counters"]
+    if c:
+        drops = {k[len("dropped.") :]: v for k, v in c.items() if k.startswith("dropped.") and v}
+        console.print(
+            f"fabric: forwarded {c.get('forwarded', 0)}, tracked flows "
+            f"{c.get('conntrack.entries', 0)}/{c.get('conntrack.max', 0)}, dropped "
+            + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "0")
+        )

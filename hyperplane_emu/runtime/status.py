@@ -1,0 +1,90 @@
+"""What is running: read from the state directory and the fabric's control socket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hyperplane_emu import plan as planlib
+from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.realize import Kernel
+from hyperplane_emu.runtime import processes
+from hyperplane_emu.runtime.lifecycle import PROCESS_TOKEN, NotUp, fabric_request
+from hyperplane_emu.runtime.state import StateDir, all_state_dirs
+
+
+def running(root: Path | None = None) -> list[str]:
+    return [s.name for s in all_state_dirs(root) if s.plan_file.exists()]
+
+
+def read_plan(name: str, root: Path | None = None) -> tuple[StateDir, Plan]:
+    state = StateDir.of(name, root)
+    if not state.plan_file.exists():
+        up = running(root)
+        hint = f" (running: {', '.join(up)})" if up else " (nothing is up)"
+        raise NotUp(f"topology {name!r} is not up{hint}")
+    return state, planlib.from_json(state.plan_file.read_text())
+
+
+def status(name: str, root: Path | None = None) -> dict[str, Any]:
+    state, p = read_plan(name, root)
+    procs = []
+    for pname, pid in state.read_pids().items():
+        procs.append({"name": pname, "pid": pid, "alive": processes.alive(pid, PROCESS_TOKEN)})
+    fabric = fabric_request(state, "status", timeout=1.0)
+    fabric_proc = next((x for x in procs if x["name"] == "fabric"), None)
+    present = set(Kernel().netns_list())
+    health = "running"
+    if fabric_proc is None or not fabric_proc["alive"]:
+        health = "dead"
+    elif fabric is None:
+        health = "not answering"
+    sgs = {sg.id: sg.name for v in p.vpcs.values() for sg in v.security_groups.values()}
+    return {
+        "name": p.name,
+        "region": p.region,
+        "state_dir": str(state.path),
+        "fabric": {
+            "health": health,
+            "pid": fabric_proc["pid"] if fabric_proc else None,
+            "namespace": p.fabric_namespace,
+            "counters": (fabric or {}).get("counters", {}),
+            "flows": (fabric or {}).get("flows"),
+        },
+        "processes": procs,
+        "vpcs": [
+            {
+                "name": v.name,
+                "id": v.id,
+                "cidr": v.cidr,
+                "account": v.account_id,
+                "subnets": [
+                    {"name": s.name, "id": s.id, "cidr": s.cidr, "az": s.az}
+                    for s in v.subnets.values()
+                ],
+                "security_groups": [
+                    {"name": g.name, "id": g.id, "rules": len(g.rules)}
+                    for g in v.security_groups.values()
+                ],
+            }
+            for v in p.vpcs.values()
+        ],
+        "enis": [
+            {
+                "id": e.id,
+                "owner": e.owner,
+                "kind": e.kind,
+                "vpc": e.vpc,
+                "subnet": e.subnet,
+                "az": e.az,
+                "ip": e.ip,
+                "mac": e.mac,
+                "security_groups": [f"{sgs.get(g, '?')} ({g})" for g in e.security_groups],
+                "namespace": e.namespace,
+                "namespace_present": e.namespace in present,
+                "ifname": e.ifname,
+                "fabric_ifname": e.fabric_ifname,
+            }
+            for e in p.enis
+        ],
+    }
