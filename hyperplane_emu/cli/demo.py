@@ -74,6 +74,6 @@ def run(keep: bool = False, example: Path | None = None) -> int:
             report = lifecycle.down(p.name)
             click.echo(f"    {len(report.removed)} objects removed")
             failures.extend(report.errors)
-    for f in failures:
-        click.echo(f"demo: {f}", err=True)
+    for failure in failures:
+        click.echo(f"demo: {failure}", err=True)
     return 1 if failures else 0
