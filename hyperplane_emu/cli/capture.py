@@ -1,8 +1,9 @@
-"""`capture`: frames of one ENI as they cross the fabric, via tcpdump on its fabric end.
+"""`capture`: frames of one ENI, both directions, via tcpdump on the ENI itself.
 
-Capturing on the fabric-side veth (not inside the host) shows exactly what the
-Hyperplane received and emitted for that ENI, both directions, and needs no
-tool inside the host's namespace.
+A host ENI is captured on its own end of the veth (`eth0` in the host's
+namespace): that is what the instance's ENI carries on AWS, and it shows the
+frames the fabric emitted too (a capture on the fabric end would miss those,
+since the fabric sends with PACKET_QDISC_BYPASS, which skips packet taps).
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def run(
         ip,
         "netns",
         "exec",
-        p.fabric_namespace,
+        target.namespace,
         tcpdump,
         "-i",
-        target.fabric_ifname,
+        target.ifname,
         "-U",
         "-n",
         "-s",
@@ -55,7 +56,7 @@ def run(
     argv += filter_expr
     click.echo(
         f"capturing {target.id} ({target.owner}, {target.ip}) on "
-        f"{p.fabric_namespace}/{target.fabric_ifname}",
+        f"{target.namespace}/{target.ifname}",
         err=True,
     )
     proc = subprocess.Popen(argv)

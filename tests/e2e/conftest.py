@@ -1,0 +1,149 @@
+"""End-to-end fixtures: real topologies, brought up through the runtime, always torn down."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.realize import Kernel
+from hyperplane_emu.runtime import lifecycle
+from hyperplane_emu.runtime.state import StateDir
+
+_ids = itertools.count()
+
+
+class Topology:
+    """A running topology and the ways tests poke at it."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.kernel = Kernel()
+        self.state = StateDir.of(plan.name)
+
+    def ip(self, host: str) -> str:
+        return next(e.ip for e in self.plan.enis if e.owner == host)
+
+    def eni(self, host: str) -> str:
+        return next(e.id for e in self.plan.enis if e.owner == host)
+
+    def run_in(self, host: str, fn: Callable[[], Any]) -> Any:
+        return self.kernel.in_netns(self.plan.hosts[host].namespace, fn)
+
+    def connect(self, host: str, ip: str, port: int, timeout: float = 2.0) -> str:
+        """'connected', 'refused' or 'timeout' for a TCP connect from `host`."""
+
+        def go() -> str:
+            with socket.socket() as s:
+                s.settimeout(timeout)
+                try:
+                    s.connect((ip, port))
+                except ConnectionRefusedError:
+                    return "refused"
+                except TimeoutError:
+                    return "timeout"
+                return "connected"
+
+        return str(self.run_in(host, go))
+
+    def http_get(self, host: str, ip: str, port: int, path: str = "/") -> bytes:
+        def go() -> bytes:
+            with socket.create_connection((ip, port), timeout=3) as s:
+                s.sendall(f"GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n".encode())
+                chunks = []
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        return b"".join(chunks)
+                    chunks.append(b)
+
+        return bytes(self.run_in(host, go))
+
+    def udp_echo(self, host: str, ip: str, port: int, payload: bytes) -> bytes | None:
+        def go() -> bytes | None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                s.sendto(payload, (ip, port))
+                try:
+                    return s.recv(65536)
+                except TimeoutError:
+                    return None
+
+        return self.run_in(host, go)  # type: ignore[no-any-return]
+
+    def fabric(self, op: str, **args: Any) -> dict[str, Any]:
+        answer = lifecycle.fabric_request(self.state, op, timeout=5.0, **args)
+        assert answer is not None, f"fabric did not answer {op}"
+        return answer
+
+    def flow_logs(self) -> list[list[str]]:
+        self.fabric("flush_flow_logs")
+        lines = []
+        for f in sorted(self.state.flow_logs.glob("*.log")):
+            lines += [ln.split() for ln in f.read_text().splitlines() if ln]
+        return lines
+
+
+def unique_name(stem: str) -> str:
+    return f"{stem}{os.getpid() % 1000}{next(_ids)}"[:16]
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Iterator[Callable[[str], Topology]]:
+    """`topology(yaml_text)` brings it up (name replaced by a unique one); all go down after."""
+    started: list[str] = []
+
+    def make(text: str) -> Topology:
+        name = unique_name("t")
+        text = text.replace("NAME", name)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(text)
+        started.append(name)
+        return Topology(lifecycle.up(path))
+
+    yield make
+    for name in started:
+        if StateDir.of(name).exists():
+            report = lifecycle.down(name)
+            assert not report.errors, report.errors
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+SHOP = """
+name: NAME
+region: us-east-1
+accounts: {customer: "111122223333"}
+vpcs:
+  customer:
+    cidr: 10.0.0.0/16
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+      b: {cidr: 10.0.2.0/24, az: us-east-1b}
+    security_groups:
+      app:
+        ingress:
+          - {port: 8080, source: 10.0.0.0/16}
+          - {protocol: udp, port: 5000, source: 10.0.0.0/16}
+          - {protocol: icmp, source: 10.0.0.0/16}
+    hosts:
+      client: {subnet: a}
+      app1: {subnet: a, security_groups: [app], serve: [echo:8080, echo:9090]}
+      app2: {subnet: b, security_groups: [app], serve: echo:8080}
+"""
