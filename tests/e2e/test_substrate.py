@@ -1,4 +1,4 @@
-"""Substrate end to end: what `up` builds is what the plan says, and `down`/`clean` leave nothing."""
+"""Substrate end to end: `up` builds what the plan says; `down` and `clean` leave nothing."""
 
 from __future__ import annotations
 
