@@ -9,7 +9,6 @@ import signal
 import sys
 from typing import NoReturn
 
-
 _MAIN_PID = os.getpid()
 
 
