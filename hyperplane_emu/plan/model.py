@@ -15,8 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-EniKind = Literal["host"]
-"""What owns an ENI. Later issues add "nlb", "vpce", "vpclink", "alb", "apigw"."""
+EniKind = Literal["host", "nlb", "vpce", "resolver"]
+"""What owns an ENI. host: an instance (veth to its namespace); nlb: a Network
+Load Balancer node (veth to a namespace used only for health checks; data
+flows are rewritten in the fabric); vpce: an interface endpoint (virtual,
+port -1); resolver: the VPC's Amazon DNS server (veth to its namespace).
+Later issues add "vpclink", "alb", "apigw"."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,96 @@ class PlanHost:
 
 
 @dataclass(frozen=True)
+class PlanHealthCheck:
+    protocol: Literal["tcp", "http"]
+    port: int  # resolved: the traffic port unless set
+    path: str
+    interval: int
+    timeout: int
+    healthy_threshold: int
+    unhealthy_threshold: int
+    matcher: str
+
+
+@dataclass(frozen=True)
+class PlanTarget:
+    id: str  # the instance's ENI owner name for instance targets, the address for ip
+    ip: str
+    port: int
+    az: str
+    eni: str | None  # the target's ENI id when it is an ENI of the topology
+
+
+@dataclass(frozen=True)
+class PlanTargetGroup:
+    name: str
+    arn: str
+    protocol: int  # 6 tcp, 17 udp
+    port: int
+    target_type: Literal["instance", "ip"]
+    targets: tuple[PlanTarget, ...]
+    health_check: PlanHealthCheck
+    preserve_client_ip: bool  # resolved from AWS's per-type default
+    proxy_protocol_v2: bool
+
+
+@dataclass(frozen=True)
+class PlanListener:
+    arn: str
+    protocol: int
+    port: int
+    target_group: str  # key of PlanLoadBalancer.target_groups
+    idle_timeout: int
+
+
+@dataclass(frozen=True)
+class PlanLoadBalancer:
+    key: str  # "<vpc>/<name>": names are unique per VPC only
+    name: str
+    id: str  # 16 hex, as in the ARN and DNS name
+    arn: str
+    vpc: str
+    scheme: Literal["internal", "internet-facing"]
+    dns_name: str  # <name>-<16 hex>.elb.<region>.amazonaws.com
+    cross_zone: bool
+    enis: tuple[str, ...]  # one per subnet, in the file's subnet order
+    listeners: tuple[PlanListener, ...]
+    target_groups: dict[str, PlanTargetGroup]
+
+
+@dataclass(frozen=True)
+class PlanEndpointService:
+    key: str  # "<vpc>/<name>"
+    id: str  # vpce-svc-…
+    name: str
+    service_name: str  # com.amazonaws.vpce.<region>.vpce-svc-…
+    vpc: str
+    account_id: str
+    load_balancer: str  # PlanLoadBalancer.key
+    acceptance_required: bool
+    allowed_principals: tuple[str, ...]
+    private_dns_name: str | None
+
+
+@dataclass(frozen=True)
+class PlanEndpoint:
+    key: str  # "<vpc>/<name>"
+    id: str  # vpce-…
+    name: str
+    vpc: str
+    account_id: str
+    service: str  # PlanEndpointService.key, or "execute-api"
+    service_name: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]  # sg ids
+    enis: tuple[str, ...]
+    dns_names: tuple[str, ...]  # regional name first, then one per AZ
+    private_dns: bool
+    private_dns_names: tuple[str, ...]  # names that resolve to the ENIs inside this VPC only
+    state: Literal["available", "pendingAcceptance", "rejected"]  # at `up`
+
+
+@dataclass(frozen=True)
 class PlanSettings:
     conntrack_max: int
     flow_log_interval: int
@@ -137,9 +231,12 @@ class Plan:
     fabric_namespace: str  # "he-<name>-fabric"
     vpcs: dict[str, PlanVpc]
     hosts: dict[str, PlanHost]
-    enis: tuple[PlanEni, ...]  # host ENIs first, in port order
+    enis: tuple[PlanEni, ...]  # ENIs with a port first, in port order; then virtual ones
     settings: PlanSettings
     source: str = ""
+    load_balancers: dict[str, PlanLoadBalancer] = field(default_factory=dict)
+    endpoint_services: dict[str, PlanEndpointService] = field(default_factory=dict)
+    endpoints: dict[str, PlanEndpoint] = field(default_factory=dict)
     extras: dict[str, object] = field(default_factory=dict)
     """Reserved for later issues until they get typed fields."""
 

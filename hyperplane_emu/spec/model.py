@@ -96,6 +96,9 @@ class Vpc:
     """Always contains `default` (ingress from itself, all egress) unless the
     file redefines it."""
     hosts: dict[str, Host]
+    load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
+    endpoint_services: dict[str, EndpointService] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,3 +124,98 @@ class Settings:
     """Seconds per flow-log aggregation window (AWS: 60 or 600; shorter here so
     that tests and the demo see records quickly)."""
     mtu: int = 9001
+
+
+# --------------------------------------------------------------------------
+# Network Load Balancers and PrivateLink (issue 5). Defaults are AWS's
+# (ELB API CreateTargetGroup / CreateListener; VPC CreateVpcEndpoint) unless
+# a comment says the emulator differs.
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """Target-group health check. NLB defaults: TCP on the traffic port, every 30 s,
+    5 successes to become healthy, 2 failures to become unhealthy, 10 s timeout
+    (6 s for HTTP). The emulator accepts intervals from 1 s (AWS: 5-300) so that
+    tests and the demo need not wait."""
+
+    protocol: Literal["tcp", "http"] = "tcp"
+    port: int | None = None  # None: the traffic port (AWS "traffic-port")
+    path: str = "/"
+    interval: int = 30
+    timeout: int = 10
+    healthy_threshold: int = 5
+    unhealthy_threshold: int = 2
+    matcher: str = "200-399"  # HTTP codes counted as success
+
+
+@dataclass(frozen=True)
+class Target:
+    """A registered target: `host` for target type instance, `ip` for type ip."""
+
+    host: str | None = None
+    ip: str | None = None
+    port: int | None = None  # None: the target group's port
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    name: str
+    protocol: Literal["tcp", "udp"]
+    port: int
+    target_type: Literal["instance", "ip"]
+    targets: tuple[Target, ...]
+    health_check: HealthCheck = field(default_factory=HealthCheck)
+    preserve_client_ip: bool | None = None
+    """None: AWS's default for the type (on for instance targets, off for ip
+    targets with TCP, on for UDP)."""
+    proxy_protocol_v2: bool = False
+
+
+@dataclass(frozen=True)
+class Listener:
+    protocol: Literal["tcp", "udp"]
+    port: int
+    target_group: str  # a key of LoadBalancer.target_groups
+    idle_timeout: int = 350  # tcp.idle_timeout.seconds, 60-6000
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    name: str
+    type: Literal["network"]
+    scheme: Literal["internal", "internet-facing"]
+    subnets: tuple[str, ...]  # subnet names of the VPC: one NLB ENI in each
+    listeners: tuple[Listener, ...]
+    target_groups: dict[str, TargetGroup]
+    cross_zone: bool = False
+
+
+@dataclass(frozen=True)
+class EndpointService:
+    """A PrivateLink endpoint service in front of one NLB of the same VPC."""
+
+    name: str
+    load_balancer: str  # a key of Vpc.load_balancers
+    acceptance_required: bool = True
+    allowed_principals: tuple[str, ...] = ()
+    """Account ids (12 digits), `arn:aws:iam::<account>:root`, or `*`. The
+    provider's own account is always allowed (emulator simplification: AWS
+    requires listing it too)."""
+    private_dns_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An interface VPC endpoint: one ENI per subnet, with security groups."""
+
+    name: str
+    service: str
+    """`execute-api` (API Gateway, provided by the emulator) or `<vpc>/<service>`
+    naming an endpoint service of this topology."""
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    """Empty in the file means the VPC's `default` group, as on AWS."""
+    private_dns: bool = False
+    """AWS console default: on for AWS services, off for endpoint services. The
+    loader sets True for `execute-api` when the key is absent."""
