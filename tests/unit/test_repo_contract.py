@@ -50,6 +50,16 @@ def test_scripts_parse(script: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    done = subprocess.run(
+        [shellcheck, *(str(REPO / s) for s in SCRIPTS)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
+
+
 def test_scripts_are_tracked_as_executable_by_git() -> None:
     """A fresh clone (CI, Vagrant) must get the x bit, not only this checkout."""
     if shutil.which("git") is None or not (REPO / ".git").exists():
