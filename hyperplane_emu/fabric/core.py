@@ -463,6 +463,7 @@ class Fabric:
                 self.conntrack.remove(flow)
                 return self._new_flow(eni, p, frame, now)
         elif p.proto == PROTO_UDP and flow.state != UDP_STREAM:
+            same_direction = half.is_reply == flow.last_dir_reply
             if half.is_reply and not flow.last_dir_reply:
                 flow.exchanges += 1
             flow.last_dir_reply = half.is_reply
@@ -475,10 +476,26 @@ class Fabric:
             )
             if state != flow.state:
                 self.conntrack.set_state(flow, state, now)
+            if state != UDP_STREAM:
+                # Not a stream yet: only a change of direction can change the
+                # flow's state, so a run of packets in one direction may take the
+                # fast path (one-way UDP such as iperf3 -u, syslog, statsd), and
+                # the other direction must come back here to count the turnaround.
+                other = flow.orig if half.is_reply else flow.reply
+                if other.fast_key is not None:
+                    self._fast.pop(other.fast_key, None)
+                    other.fast_key = None
+                return self._forward(half, p, frame, now, same_direction)
         return self._forward(half, p, frame, now)
 
-    def _forward(self, half: FlowHalf, p: Packet, frame: bytes, now: float) -> Frames:
-        """Count, remember fragments, install the fast path if eligible, emit."""
+    def _forward(
+        self, half: FlowHalf, p: Packet, frame: bytes, now: float, udp_run: bool = False
+    ) -> Frames:
+        """Count, remember fragments, install the fast path if eligible, emit.
+
+        ``udp_run``: a UDP packet of a not-yet-stream flow in the same direction
+        as the one before it (see `_existing`): its half may go fast until the
+        other direction speaks."""
         if not half.pk:
             half.first = now
         half.pk += 1
@@ -487,7 +504,7 @@ class Fabric:
         flow = half.flow
         if p.first_fragment:
             self._remember_fragment(half, p, now)
-        elif half.fast_key is None and p.ihl == 20 and _fast_eligible(flow):
+        elif half.fast_key is None and p.ihl == 20 and (udp_run or _fast_eligible(flow)):
             key = (half.in_eni.port, p.proto, frame[26:38])
             half.fast_key = key
             self._fast[key] = half
