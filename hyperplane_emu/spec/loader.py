@@ -11,15 +11,19 @@ import dataclasses
 
 from yaml.nodes import Node
 
-from hyperplane_emu.spec import names, vpcs
+from hyperplane_emu.spec import names, refs, vpcs
 from hyperplane_emu.spec.errors import TOP, SpecError
 from hyperplane_emu.spec.model import Settings, Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView
+from hyperplane_emu.spec.privatelink import parse_endpoint_services, parse_endpoints
 from hyperplane_emu.spec.sections import TOPOLOGY_SECTIONS, VPC_SECTIONS
 from hyperplane_emu.spec.yamltree import Document
 
 CORE_KEYS = ("name", "region", "accounts", "settings", "vpcs")
 DEFAULT_ACCOUNT_ID = "111122223333"
+REGISTERED = (parse_endpoint_services, parse_endpoints)
+"""Imported for their `vpc_section` registrations (privatelink imports loadbalancers,
+which registers first: see `sections.VPC_SECTIONS` on order)."""
 SETTINGS_RANGES: dict[str, tuple[int, int]] = {
     "conntrack_max": (1, 10_000_000),
     "flow_log_interval": (1, 600),
@@ -68,6 +72,8 @@ def _topology(ctx: Ctx, root: Node, source: str) -> Topology | None:
         vpcs_view = ctx.mapping(vpcs_node, "vpcs")
         if vpcs_view is not None and len(vpcs_view) == 0:
             ctx.error("vpcs", vpcs_node, "at least one VPC is needed")
+        # Every VPC written, valid or not, for references from sections (spec.refs).
+        refs.declare(ctx, "vpcs", vpcs_view)
         host_owner: dict[str, str] = {}
         for key, path, node in vpcs_view.items() if vpcs_view is not None else ():
             good_name = names.name(ctx, key, vpcs_view.key_node(key), path, "VPC")  # type: ignore[union-attr]
@@ -86,17 +92,24 @@ def _topology(ctx: Ctx, root: Node, source: str) -> Topology | None:
 
 
 def _run_vpc_sections(ctx: Ctx, topology: Topology, vpc_views: dict[str, MapView]) -> Topology:
+    """Each registered section across all VPCs, then the next: a parser may refer to
+    what an earlier-registered section built in any VPC (endpoints -> endpoint
+    services of another VPC), whatever the order of the file."""
     changed = dict(topology.vpcs)
-    for vpc_name, view in vpc_views.items():
-        for key, path, node in view.items():
-            parser = VPC_SECTIONS.get(key)
+    for section, parser in list(VPC_SECTIONS.items()):
+        for vpc_name, view in vpc_views.items():
+            node = view.get(section)
+            if node is None:
+                continue
+            path = view.path_of(section)
+            so_far = dataclasses.replace(topology, vpcs=dict(changed))
             vpc = changed.get(vpc_name)
-            if parser is not None and vpc is not None:
-                changed[vpc_name] = parser(ctx, node, path, vpc, topology)
-            elif parser is not None:
+            if vpc is not None:
+                changed[vpc_name] = parser(ctx, node, path, vpc, so_far)
+            else:
                 # The VPC itself is broken; still let the section report its own problems.
                 stub = Vpc(vpc_name, "", "", {}, {}, {})
-                parser(ctx, node, path, stub, topology)
+                parser(ctx, node, path, stub, so_far)
     return dataclasses.replace(topology, vpcs=changed)
 
 

@@ -151,7 +151,9 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class Target:
-    """A registered target: `host` for target type instance, `ip` for type ip."""
+    """A registered target: `host` for target type instance; `ip` for type ip, or
+    `host` there too, meaning that host's private address (resolved by the plan,
+    as ECS registers a task's address), so files need not pin addresses."""
 
     host: str | None = None
     ip: str | None = None

@@ -56,6 +56,11 @@ class Ctx:
         self.warnings: list[SpecIssue] = []
         # One constructor per load: it caches constructed scalars by node.
         self._constructor = SafeConstructor()
+        self.declared: dict[str, frozenset[str] | None] = {}
+        """Section path (`vpcs`, `vpcs.p.load_balancers`) -> every name written in it,
+        valid or not; None when the section itself was unreadable. Sections read
+        later check references against it, so that a broken declaration is
+        reported once and not again at each reference (see `spec.refs`)."""
 
     def error(self, path: str, node: Node | None, message: str) -> None:
         self.issues.append(SpecIssue(path, message, line_of(node) if node is not None else None))

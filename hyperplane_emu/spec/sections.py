@@ -31,7 +31,11 @@ VpcSection = Callable[[Ctx, Node, str, Vpc, Topology], Vpc]
 TOPOLOGY_SECTIONS: dict[str, TopologySection] = {}
 """Top-level key -> parser, run after all VPCs (and their sections) are read."""
 VPC_SECTIONS: dict[str, VpcSection] = {}
-"""Per-VPC key -> parser, run once every VPC's substrate is read."""
+"""Per-VPC key -> parser, run once every VPC's substrate is read: section by
+section in registration order, each across all VPCs, so that a parser sees (in
+`topology`) what earlier-registered sections built in every VPC. Load
+balancers, then endpoint services, then endpoints (`privatelink` imports
+`loadbalancers` to keep that order)."""
 
 
 def topology_section(name: str) -> Callable[[TopologySection], TopologySection]:
@@ -54,23 +58,25 @@ def _not_emulated(ctx: Ctx, name: str, node: Node, path: str) -> None:
     ctx.warn(path, node, f"section {name!r} is not emulated yet, ignored")
 
 
-def _reserve_topology_section(name: str) -> None:
+def reserved_topology_parser(name: str) -> TopologySection:
+    """A parser that accepts section `name` in any shape, with a warning."""
+
     def parser(ctx: Ctx, node: Node, path: str, topology: Topology) -> Topology:
         _not_emulated(ctx, name, node, path)
         return topology
 
-    TOPOLOGY_SECTIONS.setdefault(name, parser)
+    return parser
 
 
-def _reserve_vpc_section(name: str) -> None:
+def reserved_vpc_parser(name: str) -> VpcSection:
+    """A per-VPC parser that accepts section `name` in any shape, with a warning."""
+
     def parser(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: Topology) -> Vpc:
         _not_emulated(ctx, name, node, path)
         return vpc
 
-    VPC_SECTIONS.setdefault(name, parser)
+    return parser
 
 
 for _name in ("apis", "cloud_map"):
-    _reserve_topology_section(_name)
-for _name in ("load_balancers", "endpoints", "endpoint_services"):
-    _reserve_vpc_section(_name)
+    TOPOLOGY_SECTIONS.setdefault(_name, reserved_topology_parser(_name))

@@ -1,0 +1,332 @@
+"""The `load_balancers` section of a VPC: Network Load Balancers and their listeners.
+
+AWS facts behind the checks (ELB API CreateLoadBalancer / CreateListener):
+- `type` is required here: AWS's default is `application`, which a later issue
+  emulates; until then an application load balancer is accepted with a
+  warning and ignored; `gateway` is refused;
+- scheme `internal` (default here: the emulator has no internet) or
+  `internet-facing`; at least one subnet, at most one per AZ;
+- names at most 32 characters, not starting with `internal-`, unique per
+  account and region (so across the VPCs of one account), and so are target
+  group names;
+- listeners: TCP or UDP (TLS, TCP_UDP not emulated), one per protocol and port
+  (AWS wants a TCP_UDP listener for both on one port: two listeners here),
+  at most 50 per NLB; the target group's protocol must match the listener's;
+  `idle_timeout` (tcp.idle_timeout.seconds, 60-6000, default 350) is for TCP
+  listeners only: UDP flows time out after 120 s, which the model records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal, cast
+
+from yaml.nodes import Node
+
+from hyperplane_emu.spec import names, refs
+from hyperplane_emu.spec.model import Listener, LoadBalancer, TargetGroup, Topology, Vpc
+from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
+from hyperplane_emu.spec.sections import vpc_section
+from hyperplane_emu.spec.targetgroups import TargetScope, parse_target_group
+
+LB_KEYS = ("type", "scheme", "subnets", "cross_zone", "listeners", "target_groups")
+LISTENER_KEYS = ("port", "protocol", "target_group", "idle_timeout")
+TYPES = ("network",)
+APPLICATION = "application"
+TYPES_NOT_EMULATED = {"gateway": "gateway load balancers are not emulated"}
+SCHEMES = ("internal", "internet-facing")
+LISTENER_PROTOCOLS = ("tcp", "udp")
+LISTENER_PROTOCOLS_NOT_EMULATED = {
+    "tls": "TLS listeners are not emulated (no certificates); use tcp",
+    "tcp_udp": "write two listeners on the same port, one tcp and one udp",
+    "http": "is an application load balancer protocol; NLB listeners are tcp or udp",
+    "https": "is an application load balancer protocol; NLB listeners are tcp or udp",
+}
+IDLE_TIMEOUT = (60, 6000)
+UDP_IDLE_TIMEOUT = 120
+"""Seconds a UDP flow through an NLB stays tracked without traffic (fixed by AWS)."""
+MAX_LISTENERS = 50
+RESERVED_LB_PREFIX = "internal-"
+APPLICATION_KEY = "#application"
+"""Suffix of the `ctx.declared` entry listing application load balancers (accepted,
+not emulated) so that endpoint services can say why they cannot use one."""
+
+
+def section_path(vpc_path: str) -> str:
+    return f"{vpc_path}.load_balancers"
+
+
+@vpc_section("load_balancers")
+def parse_load_balancers(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: Topology) -> Vpc:
+    view = ctx.mapping(node, path, null_ok=True)
+    refs.declare(ctx, path, view)
+    if view is None:
+        return vpc
+    applications: set[str] = set()
+    tg_owner = _target_group_owners(vpc, topology)
+    result: dict[str, LoadBalancer] = {}
+    for key, lb_path, lb_node in view.items():
+        good_name = _lb_name(ctx, key, view.key_node(key), lb_path, vpc, topology)
+        lb_view = ctx.mapping(lb_node, lb_path)
+        if lb_view is None:
+            continue
+        if _is_application(ctx, lb_view):
+            applications.add(key)
+            continue
+        lb = _load_balancer(ctx, key, lb_view, vpc, topology, tg_owner)
+        if good_name and lb is not None:
+            result[key] = lb
+    ctx.declared[path + APPLICATION_KEY] = frozenset(applications)
+    return dataclasses.replace(vpc, load_balancers=result)
+
+
+def _lb_name(ctx: Ctx, name: str, node: Node, path: str, vpc: Vpc, topology: Topology) -> bool:
+    if not names.name(ctx, name, node, path, "load balancer"):
+        return False
+    if name.startswith(RESERVED_LB_PREFIX):
+        ctx.error(
+            path, node, f"load balancer names may not start with {RESERVED_LB_PREFIX!r} (AWS)"
+        )
+        return False
+    for other in topology.vpcs.values():
+        if other.name != vpc.name and other.account == vpc.account and name in other.load_balancers:
+            ctx.error(
+                path,
+                node,
+                f"account {vpc.account!r} already has a load balancer {name!r} (in VPC "
+                f"{other.name!r}); AWS names are unique per account and region",
+            )
+            return False
+    return True
+
+
+def _target_group_owners(vpc: Vpc, topology: Topology) -> dict[str, str]:
+    """Target group name -> `VPC/NLB` owning it, in the VPCs of this account read so far."""
+    owners: dict[str, str] = {}
+    for other in topology.vpcs.values():
+        if other.account == vpc.account and other.name != vpc.name:
+            for lb in other.load_balancers.values():
+                owners.update(dict.fromkeys(lb.target_groups, f"{other.name}/{lb.name}"))
+    return owners
+
+
+def _is_application(ctx: Ctx, view: MapView) -> bool:
+    """An ALB: accepted with a warning until it is emulated (a later issue)."""
+    node = view.get("type")
+    if node is None or getattr(node, "value", None) != APPLICATION:
+        return False
+    ctx.warn(
+        view.path_of("type"),
+        node,
+        "application load balancers are not emulated yet, ignored",
+    )
+    return True
+
+
+def _load_balancer(
+    ctx: Ctx,
+    name: str,
+    view: MapView,
+    vpc: Vpc,
+    topology: Topology,
+    tg_owner: dict[str, str],
+) -> LoadBalancer | None:
+    view.check_keys(LB_KEYS, required=("subnets",))
+    issues_before = len(ctx.issues)
+
+    type_node = view.get("type")
+    if type_node is None:
+        ctx.error(
+            view.path_of("type"),
+            view.node,
+            "required key 'type' is missing (AWS's default is application; write type: network)",
+        )
+    else:
+        refs.choice(
+            ctx, type_node, view.path_of("type"), "load balancer type", TYPES, TYPES_NOT_EMULATED
+        )
+
+    scheme = "internal"
+    scheme_node = view.get("scheme")
+    if scheme_node is not None:
+        scheme = refs.choice(ctx, scheme_node, view.path_of("scheme"), "scheme", SCHEMES) or ""
+
+    subnets: tuple[str, ...] | None = None
+    subnets_node = view.get("subnets")
+    if subnets_node is not None:
+        subnets = refs.subnet_list(
+            ctx, subnets_node, view.path_of("subnets"), vpc, "a load balancer"
+        )
+    zones = (
+        frozenset(vpc.subnets[s].az for s in subnets)
+        if subnets is not None and refs.substrate_known(vpc)
+        else None
+    )
+
+    cross_zone = False
+    cross_node = view.get("cross_zone")
+    if cross_node is not None:
+        cross_zone = bool(ctx.boolean(cross_node, view.path_of("cross_zone")))
+
+    scope = TargetScope(vpc, topology, name, zones)
+    groups, written_groups = _target_groups(ctx, view, scope, tg_owner)
+    listeners = _listeners(ctx, view, groups, written_groups)
+
+    if len(ctx.issues) > issues_before or subnets is None or not scheme:
+        return None
+    return LoadBalancer(
+        name=name,
+        type="network",
+        scheme=cast(Literal["internal", "internet-facing"], scheme),
+        subnets=subnets,
+        listeners=listeners,
+        target_groups=groups,
+        cross_zone=cross_zone,
+    )
+
+
+def _target_groups(
+    ctx: Ctx, view: MapView, scope: TargetScope, tg_owner: dict[str, str]
+) -> tuple[dict[str, TargetGroup], frozenset[str] | None]:
+    """The valid groups, and every name written (None: the section was unreadable)."""
+    node = view.get("target_groups")
+    if node is None:
+        return {}, frozenset()
+    groups_view = ctx.mapping(node, view.path_of("target_groups"), null_ok=True)
+    if groups_view is None:
+        return {}, None
+    result: dict[str, TargetGroup] = {}
+    for key, tg_path, tg_node in groups_view.items():
+        key_node = groups_view.key_node(key)
+        good_name = names.name(ctx, key, key_node, tg_path, "target group")
+        if good_name and key in tg_owner:
+            ctx.error(
+                tg_path,
+                key_node,
+                f"target group {key!r} already exists in this account (NLB {tg_owner[key]}); "
+                "AWS names are unique per account and region",
+            )
+            good_name = False
+        group = parse_target_group(ctx, key, tg_node, tg_path, scope)
+        tg_owner[key] = f"{scope.vpc.name}/{scope.lb}"
+        if good_name and group is not None:
+            result[key] = group
+    return result, frozenset(key for key, _, _ in groups_view.items())
+
+
+def _listeners(
+    ctx: Ctx,
+    view: MapView,
+    groups: dict[str, TargetGroup],
+    written_groups: frozenset[str] | None,
+) -> tuple[Listener, ...]:
+    node = view.get("listeners")
+    items = ctx.sequence(node, view.path_of("listeners")) if node is not None else []
+    if items is None:
+        return ()
+    if len(items) > MAX_LISTENERS:
+        ctx.error(
+            view.path_of("listeners"),
+            node,
+            f"{len(items)} listeners; AWS allows at most {MAX_LISTENERS} per load balancer",
+        )
+    result: list[Listener] = []
+    used: set[str] = set()
+    seen: dict[tuple[str, int], str] = {}
+    for item_path, item in items:
+        listener = _listener(ctx, item, item_path, groups, written_groups, used)
+        if listener is None:
+            continue
+        key = (listener.protocol, listener.port)
+        if key in seen:
+            ctx.error(
+                f"{item_path}.port",
+                item,
+                f"a {listener.protocol} listener on port {listener.port} is already defined "
+                f"({seen[key]})",
+            )
+            continue
+        seen[key] = item_path.rsplit(".", 1)[-1]
+        result.append(listener)
+    groups_path = view.path_of("target_groups")
+    for group in sorted((written_groups or frozenset()) - used):
+        groups_node = view.get("target_groups")
+        ctx.warn(
+            f"{groups_path}.{group}",
+            groups_node,
+            f"target group {group!r} is used by no listener: its targets get no traffic",
+        )
+    return tuple(result)
+
+
+def _listener(
+    ctx: Ctx,
+    node: Node,
+    path: str,
+    groups: dict[str, TargetGroup],
+    written_groups: frozenset[str] | None,
+    used: set[str],
+) -> Listener | None:
+    view = ctx.mapping(node, path)
+    if view is None:
+        return None
+    view.check_keys(LISTENER_KEYS, required=("port", "target_group"))
+    issues_before = len(ctx.issues)
+
+    port_node = view.get("port")
+    port = ctx.integer(port_node, view.path_of("port"), 1, 65535) if port_node else None
+
+    protocol: str | None = "tcp"
+    proto_node = view.get("protocol")
+    if proto_node is not None:
+        protocol = refs.choice(
+            ctx,
+            proto_node,
+            view.path_of("protocol"),
+            "listener protocol",
+            LISTENER_PROTOCOLS,
+            LISTENER_PROTOCOLS_NOT_EMULATED,
+        )
+
+    group: str | None = None
+    group_node = view.get("target_group")
+    if group_node is not None:
+        group = ctx.text(group_node, view.path_of("target_group"), "a target group name")
+    if group is not None and group_node is not None:
+        used.add(group)
+        if written_groups is not None and group not in written_groups:
+            ctx.error(
+                view.path_of("target_group"),
+                group_node,
+                f"no target group {group!r} in this load balancer"
+                f"{did_you_mean(group, written_groups)}",
+            )
+        elif group in groups and protocol is not None and groups[group].protocol != protocol:
+            ctx.error(
+                view.path_of("target_group"),
+                group_node,
+                f"a {protocol} listener cannot forward to {groups[group].protocol} target group "
+                f"{group!r}: the protocols must match",
+            )
+
+    idle_timeout = UDP_IDLE_TIMEOUT if protocol == "udp" else Listener.idle_timeout
+    idle_node = view.get("idle_timeout")
+    if idle_node is not None and protocol == "udp":
+        ctx.error(
+            view.path_of("idle_timeout"),
+            idle_node,
+            f"idle_timeout is for tcp listeners; AWS times UDP flows out after "
+            f"{UDP_IDLE_TIMEOUT} s",
+        )
+    elif idle_node is not None:
+        low, high = IDLE_TIMEOUT
+        idle_timeout = ctx.integer(idle_node, view.path_of("idle_timeout"), low, high) or 0
+
+    if len(ctx.issues) > issues_before or port is None or protocol is None or group is None:
+        return None
+    return Listener(
+        protocol=cast(Literal["tcp", "udp"], protocol),
+        port=port,
+        target_group=group,
+        idle_timeout=idle_timeout,
+    )
