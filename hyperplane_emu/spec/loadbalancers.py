@@ -39,8 +39,8 @@ LISTENER_PROTOCOLS = ("tcp", "udp")
 LISTENER_PROTOCOLS_NOT_EMULATED = {
     "tls": "TLS listeners are not emulated (no certificates); use tcp",
     "tcp_udp": "write two listeners on the same port, one tcp and one udp",
-    "http": "is an application load balancer protocol; NLB listeners are tcp or udp",
-    "https": "is an application load balancer protocol; NLB listeners are tcp or udp",
+    "http": "an application load balancer protocol; NLB listeners are tcp or udp",
+    "https": "an application load balancer protocol; NLB listeners are tcp or udp",
 }
 IDLE_TIMEOUT = (60, 6000)
 UDP_IDLE_TIMEOUT = 120
@@ -187,11 +187,12 @@ def _load_balancer(
 
 def _target_groups(
     ctx: Ctx, view: MapView, scope: TargetScope, tg_owner: dict[str, str]
-) -> tuple[dict[str, TargetGroup], frozenset[str] | None]:
-    """The valid groups, and every name written (None: the section was unreadable)."""
+) -> tuple[dict[str, TargetGroup], dict[str, Node] | None]:
+    """The valid groups, and every name written with its key node (None: the
+    section was unreadable, so references to it are not checked)."""
     node = view.get("target_groups")
     if node is None:
-        return {}, frozenset()
+        return {}, {}
     groups_view = ctx.mapping(node, view.path_of("target_groups"), null_ok=True)
     if groups_view is None:
         return {}, None
@@ -211,14 +212,14 @@ def _target_groups(
         tg_owner[key] = f"{scope.vpc.name}/{scope.lb}"
         if good_name and group is not None:
             result[key] = group
-    return result, frozenset(key for key, _, _ in groups_view.items())
+    return result, {key: groups_view.key_node(key) for key, _, _ in groups_view.items()}
 
 
 def _listeners(
     ctx: Ctx,
     view: MapView,
     groups: dict[str, TargetGroup],
-    written_groups: frozenset[str] | None,
+    written_groups: dict[str, Node] | None,
 ) -> tuple[Listener, ...]:
     node = view.get("listeners")
     items = ctx.sequence(node, view.path_of("listeners")) if node is not None else []
@@ -248,14 +249,13 @@ def _listeners(
             continue
         seen[key] = item_path.rsplit(".", 1)[-1]
         result.append(listener)
-    groups_path = view.path_of("target_groups")
-    for group in sorted((written_groups or frozenset()) - used):
-        groups_node = view.get("target_groups")
-        ctx.warn(
-            f"{groups_path}.{group}",
-            groups_node,
-            f"target group {group!r} is used by no listener: its targets get no traffic",
-        )
+    for group, key_node in (written_groups or {}).items():
+        if group not in used:
+            ctx.warn(
+                f"{view.path_of('target_groups')}.{group}",
+                key_node,
+                f"target group {group!r} is used by no listener: its targets get no traffic",
+            )
     return tuple(result)
 
 
@@ -264,7 +264,7 @@ def _listener(
     node: Node,
     path: str,
     groups: dict[str, TargetGroup],
-    written_groups: frozenset[str] | None,
+    written_groups: dict[str, Node] | None,
     used: set[str],
 ) -> Listener | None:
     view = ctx.mapping(node, path)

@@ -54,8 +54,8 @@ TG_PROTOCOLS = ("tcp", "udp")
 TG_PROTOCOLS_NOT_EMULATED = {
     "tls": "TLS target groups are not emulated; use tcp",
     "tcp_udp": "TCP_UDP is not emulated; use one tcp and one udp target group",
-    "http": "is an application load balancer protocol; NLB target groups are tcp or udp",
-    "https": "is an application load balancer protocol; NLB target groups are tcp or udp",
+    "http": "an application load balancer protocol; NLB target groups are tcp or udp",
+    "https": "an application load balancer protocol; NLB target groups are tcp or udp",
 }
 TARGET_TYPES = ("instance", "ip")
 TARGET_TYPES_NOT_EMULATED = {
