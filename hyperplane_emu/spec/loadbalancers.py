@@ -131,8 +131,8 @@ def _load_balancer(
     topology: Topology,
     tg_owner: dict[str, str],
 ) -> LoadBalancer | None:
+    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(LB_KEYS, required=("subnets",))
-    issues_before = len(ctx.issues)
 
     type_node = view.get("type")
     if type_node is None:
@@ -270,8 +270,8 @@ def _listener(
     view = ctx.mapping(node, path)
     if view is None:
         return None
+    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(LISTENER_KEYS, required=("port", "target_group"))
-    issues_before = len(ctx.issues)
 
     port_node = view.get("port")
     port = ctx.integer(port_node, view.path_of("port"), 1, 65535) if port_node else None

@@ -79,8 +79,8 @@ def _service(
     view = ctx.mapping(node, path)
     if view is None:
         return None
+    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(SERVICE_KEYS, required=("load_balancer",))
-    issues_before = len(ctx.issues)
 
     lb_node = view.get("load_balancer")
     lb = None
@@ -253,8 +253,8 @@ def _endpoint(
     view = ctx.mapping(node, path)
     if view is None:
         return None
+    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(ENDPOINT_KEYS, required=("service", "subnets"))
-    issues_before = len(ctx.issues)
 
     type_node = view.get("type")
     if type_node is not None:

@@ -97,8 +97,8 @@ def parse_target_group(
     view = ctx.mapping(node, path)
     if view is None:
         return None
+    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(TG_KEYS, required=("port",))
-    issues_before = len(ctx.issues)
 
     protocol = "tcp"
     proto_node = view.get("protocol")
@@ -228,6 +228,7 @@ def _target(ctx: Ctx, node: Node, path: str, target_type: str, scope: TargetScop
             f"expected a host name or a mapping like {{host: app1}}, got {describe(node)}",
         )
         return None
+    issues_before = len(ctx.issues)
     view = MapView(ctx, node, path)
     if target_type == "instance":
         view.check_keys(("host", "port", "ip"), required=() if "ip" in view else ("host",))
@@ -239,7 +240,6 @@ def _target(ctx: Ctx, node: Node, path: str, target_type: str, scope: TargetScop
         if ("ip" in view) == ("host" in view):
             ctx.error(path, node, "an ip target has exactly one of 'ip' or 'host'")
             return None
-    issues_before = len(ctx.issues)
     port_node = view.get("port")
     if port_node is not None:
         port = ctx.integer(port_node, view.path_of("port"), 1, 65535)
@@ -339,8 +339,8 @@ def _health_check(ctx: Ctx, node: Node, path: str) -> HealthCheck | None:
     view = ctx.mapping(node, path, null_ok=True)
     if view is None:
         return None
+    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(HEALTH_KEYS)
-    issues_before = len(ctx.issues)
 
     protocol: str | None = "tcp"
     proto_node = view.get("protocol")
