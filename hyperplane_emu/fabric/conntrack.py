@@ -114,6 +114,10 @@ class FlowHalf:
         "out_eni",
         "fast_key",
         "rmac",
+        "nat",
+        "ipd",
+        "l4d",
+        "log",
     )
 
     def __init__(self, flow: Flow, is_reply: bool, now: float) -> None:
@@ -129,6 +133,15 @@ class FlowHalf:
         self.out_eni: Any = None  # ... of the receiver
         self.fast_key: Any = None  # key in the core's fast-path cache, if installed
         self.rmac = b""  # router MAC the sender addresses (checked on the fast path)
+        # Address translation (NLB, PrivateLink): the 12 bytes src, dst, sport,
+        # dport to write, and the one's-complement deltas for the IP and L4
+        # checksums (constant per half, since the old values are too).
+        self.nat: bytes | None = None
+        self.ipd = 0
+        self.l4d = 0
+        # Flow-log observations when the tuple differs per ENI along the path:
+        # ((eni id, FiveTuple), ...); None: in_eni and out_eni see the flow's tuple.
+        self.log: Any = None
 
 
 class Flow:
@@ -154,6 +167,9 @@ class Flow:
         "fin_reply",
         "exchanges",
         "last_dir_reply",
+        "rkey",
+        "via",
+        "max_idle",
     )
 
     def __init__(
@@ -187,6 +203,9 @@ class Flow:
         self.fin_reply = False
         self.exchanges = 0  # orig->reply turnarounds (UDP stream detection)
         self.last_dir_reply = False
+        self.rkey: FlowKey | None = None  # reply key when translated (another VPC, addresses)
+        self.via: Any = None  # the endpoint or load balancer a translated flow goes through
+        self.max_idle = 0.0  # cap on every state's timeout (NLB idle timeout); 0: none
 
     @property
     def untracked(self) -> bool:
@@ -201,6 +220,8 @@ class Flow:
         return (self.vpc, self.proto, self.src, self.dst, self.sport, self.dport)
 
     def reply_key(self) -> FlowKey:
+        if self.rkey is not None:
+            return self.rkey
         return (self.vpc, self.proto, self.dst, self.src, self.dport, self.sport)
 
 
@@ -230,13 +251,17 @@ class ConnTrack:
         self.table[flow.key()] = flow.orig
         self.table[flow.reply_key()] = flow.reply
         self.count += 1
-        self._file(flow, _due(now, self._timeout[flow.state]))
+        self._file(flow, _due(now, self._timeout_of(flow, flow.state)))
         return True
+
+    def _timeout_of(self, flow: Flow, state: int) -> float:
+        t = self._timeout[state]
+        return flow.max_idle if flow.max_idle and flow.max_idle < t else t
 
     def set_state(self, flow: Flow, state: int, now: float) -> None:
         """Change state; files the flow earlier if its new deadline is sooner."""
         flow.state = state
-        bucket = _due(now, self._timeout[state])
+        bucket = _due(now, self._timeout_of(flow, state))
         if bucket < flow.scheduled:
             self._file(flow, bucket)
 
@@ -249,7 +274,7 @@ class ConnTrack:
         self.count -= 1
 
     def deadline(self, flow: Flow) -> float:
-        return flow.last + self._timeout[flow.state]
+        return flow.last + self._timeout_of(flow, flow.state)
 
     def expire(self, now: float) -> list[Flow]:
         """Forget flows idle past their state's timeout; returns them (already removed)."""
@@ -260,7 +285,7 @@ class ConnTrack:
             for flow in self._buckets.pop(b, ()):
                 if flow.dead or flow.scheduled != b:
                     continue  # expired already, or re-filed earlier/later
-                d = flow.last + self._timeout[flow.state]
+                d = flow.last + self._timeout_of(flow, flow.state)
                 if d <= now:
                     self.remove(flow)
                     gone.append(flow)

@@ -66,6 +66,7 @@ from .conntrack import (
 )
 from .events import DropEvent, Event, FiveTuple, FlowLogRecord, TraceHop
 from .flowlog import ACCEPT, FORMATS, REJECT, FlowLogger
+from .nlb import NAT_PORTS, EndpointState, LoadBalancerState, TargetState, flow_hash
 from .packet import (
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
@@ -116,10 +117,18 @@ class EniState:
         "source_dest_check",
         "groups",
         "policy",
+        "kind",
+        "az",
+        "unfiltered",
     )
 
     def __init__(self, eni: PlanEni, vpc: VpcState, policy: EniPolicy) -> None:
         self.id = eni.id
+        self.kind = eni.kind
+        self.az = eni.az
+        # NLB nodes have no security groups (classic NLBs); the Amazon DNS server's
+        # traffic is not filtered by security groups at all (EC2 User Guide).
+        self.unfiltered = eni.kind in ("nlb", "resolver")
         self.port = eni.port
         self.vpc = vpc
         self.ip = _ip(eni.ip)
@@ -146,6 +155,8 @@ class VpcState:
         "enis",
         "routers",
         "services",
+        "resolver",
+        "dns_addresses",
     )
 
     def __init__(self, index: int, vpc: PlanVpc) -> None:
@@ -160,7 +171,9 @@ class VpcState:
         self.enis: dict[int, EniState] = {}
         self.routers = frozenset(_ip(s.router_ip) for s in vpc.subnets.values())
         # Addresses the router itself owns: subnet routers, the resolver.
-        self.services = self.routers | {_ip(vpc.dns_ip), AMAZON_DNS_LINK_LOCAL}
+        self.dns_addresses = frozenset((_ip(vpc.dns_ip), AMAZON_DNS_LINK_LOCAL))
+        self.services = self.routers | self.dns_addresses
+        self.resolver: EniState | None = None
 
     def contains(self, ip: int) -> bool:
         return ip & self.mask == self.net
@@ -209,6 +222,23 @@ class Fabric:
             accounts[e.id] = vpc.account_id
             if e.port >= 0:
                 self._ports[e.port] = st
+        for st in self.enis.values():
+            if st.kind == "resolver":
+                st.vpc.resolver = st
+        self.load_balancers: dict[str, LoadBalancerState] = {
+            key: LoadBalancerState(lb, self.vpcs[lb.vpc], self.enis)
+            for key, lb in plan.load_balancers.items()
+        }
+        self._lb_of_node = {n.id: lb for lb in self.load_balancers.values() for n in lb.nodes}
+        self.endpoints: dict[str, EndpointState] = {}
+        self._endpoint_of_eni: dict[str, EndpointState] = {}
+        for ep in plan.endpoints.values():
+            svc = plan.endpoint_services.get(ep.service)
+            lb = self.load_balancers[svc.load_balancer] if svc else None
+            es = EndpointState(ep.id, ep.key, ep.state, lb, svc.id if svc else ep.service)
+            self.endpoints[ep.id] = es
+            for eni_id in ep.enis:
+                self._endpoint_of_eni[eni_id] = es
         formats = {k: FORMATS[v] for k, v in (flow_log_formats or {}).items()}
         self.flowlog = FlowLogger(
             plan.settings.flow_log_interval, accounts, formats, clock_start=clock_start
@@ -271,6 +301,8 @@ class Fabric:
                     out[0:12] = h.l2
                     out[22] -= 1
                     c = TTL_DECREMENT_CSUM[(frame[24] << 8) | frame[25]]
+                    if h.nat is not None:
+                        c = _translate(out, h, c, proto, 34)
                     out[24] = c >> 8
                     out[25] = c & 0xFF
                     self._fast_forwarded += 1
@@ -358,7 +390,12 @@ class Fabric:
         if eni.source_dest_check and p.src != eni.ip:
             return self._drop("src-dst-check", eni, p, now, "source is not the ENI's address")
         vpc = eni.vpc
-        if p.dst in vpc.services:
+        if p.dst in vpc.services and not (
+            p.dst in vpc.dns_addresses
+            and vpc.resolver is not None
+            and p.dport == 53
+            and p.proto in (PROTO_TCP, PROTO_UDP)
+        ):
             return self._to_router(eni, p, frame, now)
         if p.ttl <= 1:
             return self._drop("ttl-expired", eni, p, now)
@@ -389,36 +426,51 @@ class Fabric:
 
     def _new_flow(self, eni: EniState, p: Packet, frame: bytes, now: float) -> Frames:
         vpc = eni.vpc
-        route = vpc.routes.lookup(p.dst)
-        if route is None:
-            return self._drop("no-route", eni, p, now)
-        handler = self.route_handlers.get(route.kind)
-        if handler is None:
-            return self._drop("route-target-not-emulated", eni, p, now, str(route))
-        dst = handler(vpc, route, p)
-        if isinstance(dst, str):
-            return self._drop(dst, eni, p, now, str(route))
-        if dst.source_dest_check and p.dst != dst.ip:
-            return self._drop("src-dst-check", dst, p, now, "destination is not the ENI's address")
+        route: Route | None
+        if p.dst in vpc.dns_addresses and vpc.resolver is not None:
+            route, dst = None, vpc.resolver
+        else:
+            route = vpc.routes.lookup(p.dst)
+            if route is None:
+                return self._drop("no-route", eni, p, now)
+            handler = self.route_handlers.get(route.kind)
+            if handler is None:
+                return self._drop("route-target-not-emulated", eni, p, now, str(route))
+            found = handler(vpc, route, p)
+            if isinstance(found, str):
+                return self._drop(found, eni, p, now, str(route))
+            dst = found
         tracing = self.trace or (
             bool(self.trace_addresses)
             and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
         )
+        if dst.kind == "nlb" or dst.kind == "vpce":
+            return self._load_balanced(eni, dst, p, frame, now, tracing)
+        if dst.source_dest_check and p.dst != dst.ip:
+            return self._drop("src-dst-check", dst, p, now, "destination is not the ENI's address")
         a, b = _sg_ports(p)
         peer = vpc.enis.get(p.dst)
-        ve = eni.policy.evaluate(EGRESS, p.proto, a, b, p.dst, peer.groups if peer else _NO_GROUPS)
+        if eni.unfiltered or dst.kind == "resolver":
+            ve = Verdict(True, EGRESS, eni.id, None, None, False)
+        else:
+            ve = eni.policy.evaluate(
+                EGRESS, p.proto, a, b, p.dst, peer.groups if peer else _NO_GROUPS
+            )
         if tracing:
             self._trace(now, p, "egress-sg", eni.id, ve)
         if not ve.allowed:
             self.flowlog.add(eni.id, REJECT, _five(p), p.tot_len, now)
             return self._drop("sg-egress", eni, p, now, "no rule matched")
         src_peer = vpc.enis.get(p.src)
-        vi = dst.policy.evaluate(
-            INGRESS, p.proto, a, b, p.src, src_peer.groups if src_peer else _NO_GROUPS
-        )
+        if dst.unfiltered:
+            vi = Verdict(True, INGRESS, dst.id, None, None, False)
+        else:
+            vi = dst.policy.evaluate(
+                INGRESS, p.proto, a, b, p.src, src_peer.groups if src_peer else _NO_GROUPS
+            )
         if tracing:
             self.events.append(
-                TraceHop(now, _five(p), "route", vpc.id, "FORWARD", f"{route} ({dst.id})")
+                TraceHop(now, _five(p), "route", vpc.id, "FORWARD", f"{route or 'dns'} ({dst.id})")
             )
             self._trace(now, p, "ingress-sg", dst.id, vi)
         if not vi.allowed:
@@ -443,6 +495,167 @@ class Fabric:
                 TraceHop(now, _five(p), "deliver", dst.id, "FORWARD", f"port {dst.port}")
             )
         return self._forward(o, p, frame, now)
+
+    def _load_balanced(
+        self, eni: EniState, front: EniState, p: Packet, frame: bytes, now: float, tracing: bool
+    ) -> Frames:
+        """A new flow to an NLB node or an interface endpoint: pick a target, translate."""
+        if p.proto not in (PROTO_TCP, PROTO_UDP) or p.later_fragment:
+            return self._drop("nlb-protocol-not-forwarded", front, p, now)
+        client_ft = _five(p)
+        a, b = _sg_ports(p)
+        if eni.unfiltered:
+            ve = Verdict(True, EGRESS, eni.id, None, None, False)
+        else:
+            ve = eni.policy.evaluate(EGRESS, p.proto, a, b, p.dst, front.groups)
+        if tracing:
+            self._trace(now, p, "egress-sg", eni.id, ve)
+        if not ve.allowed:
+            self.flowlog.add(eni.id, REJECT, client_ft, p.tot_len, now)
+            return self._drop("sg-egress", eni, p, now, "no rule matched")
+        endpoint: EndpointState | None = None
+        verdicts: tuple[Verdict, ...] = (ve,)
+        if front.kind == "vpce":
+            endpoint = self._endpoint_of_eni[front.id]
+            vi = front.policy.evaluate(INGRESS, p.proto, a, b, p.src, eni.groups)
+            if tracing:
+                self._trace(now, p, "ingress-sg", front.id, vi)
+            if not vi.allowed:
+                self.flowlog.add(eni.id, ACCEPT, client_ft, p.tot_len, now)
+                self.flowlog.add(front.id, REJECT, client_ft, p.tot_len, now)
+                return self._drop("sg-ingress", front, p, now, "no rule matched")
+            verdicts += (vi,)
+            if endpoint.state != "available":
+                self.flowlog.add(eni.id, ACCEPT, client_ft, p.tot_len, now)
+                self.flowlog.add(front.id, REJECT, client_ft, p.tot_len, now)
+                return self._drop(f"endpoint-{endpoint.state}", front, p, now, endpoint.id)
+            lb = endpoint.lb
+            if lb is None:
+                return self._drop("service-not-emulated", front, p, now, endpoint.service_id)
+            node = lb.node_for(front.az)
+            preserve: bool | None = False  # PrivateLink: targets see the NLB's address
+        else:
+            lb = self._lb_of_node[front.id]
+            node = front
+            preserve = None
+        listener = lb.listeners.get((p.proto, p.dport))
+        if listener is None:
+            return self._drop("nlb-no-listener", front, p, now, lb.name)
+        tg, idle = listener
+        seq = 0
+        if p.proto == PROTO_TCP:
+            if p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN:
+                return self._drop("nlb-no-flow", front, p, now, "not a SYN and no tracked flow")
+            off = 14 + p.ihl + 4
+            seq = int.from_bytes(frame[off : off + 4], "big")
+        h = flow_hash(p.proto, p.src, p.dst, p.sport, p.dport, seq)
+        target = tg.choose(node.az, lb.cross_zone, h)
+        if isinstance(target, str):
+            return self._drop(target, node, p, now, f"{lb.name} {tg.name}")
+        t_eni = target.eni
+        if t_eni is None or t_eni.port < 0:
+            return self._drop("target-not-emulated", node, p, now, target.id)
+        if preserve is None:
+            preserve = tg.preserve_client_ip
+        pvpc = lb.vpc
+        if preserve:
+            new_src, new_sport = p.src, p.sport
+        else:
+            new_src = node.ip
+            port = self._nat_port(pvpc.index, p.proto, target, node.ip, h)
+            if port is None:
+                return self._drop("nat-ports-exhausted", node, p, now, lb.name)
+            new_sport = port
+        prov_ft = FiveTuple(p.proto, new_src, target.ip, new_sport, target.port)
+        if tracing:
+            self.events.append(
+                TraceHop(
+                    now,
+                    client_ft,
+                    "nlb",
+                    node.id,
+                    "FORWARD",
+                    f"{lb.name} {tg.name} -> {target.id} ({prov_ft})",
+                )
+            )
+        vt = t_eni.policy.evaluate(
+            INGRESS, p.proto, target.port, 0, new_src, eni.groups if preserve else _NO_GROUPS
+        )
+        if tracing:
+            self._trace(now, p, "ingress-sg", t_eni.id, vt)
+        if not vt.allowed:
+            self.flowlog.add(eni.id, ACCEPT, client_ft, p.tot_len, now)
+            self.flowlog.add(t_eni.id, REJECT, prov_ft, p.tot_len, now)
+            return self._drop("sg-ingress", t_eni, p, now, "no rule matched")
+        flow = Flow(eni.vpc.index, p.proto, p.src, p.dst, p.sport, p.dport, _initial_state(p), now)
+        flow.rkey = (pvpc.index, p.proto, target.ip, new_src, target.port, new_sport)
+        flow.via = endpoint or lb
+        if p.proto == PROTO_TCP:
+            flow.max_idle = float(idle)
+        if not self.conntrack.add(flow, now):
+            self._counts["conntrack.full"] += 1
+            return self._drop("conntrack-full", eni, p, now)
+        flow.verdicts = (*verdicts, vt)
+        o, r = flow.orig, flow.reply
+        o.in_eni, o.out_eni, o.out_port, o.l2 = eni, t_eni, t_eni.port, t_eni.l2_to
+        r.in_eni, r.out_eni, r.out_port, r.l2 = t_eni, eni, eni.port, eni.l2_to
+        o.rmac, r.rmac = eni.fabric_mac, t_eni.fabric_mac
+        _set_nat(o, p.src, p.dst, p.sport, p.dport, new_src, target.ip, new_sport, target.port)
+        _set_nat(r, target.ip, new_src, target.port, new_sport, p.dst, p.src, p.dport, p.sport)
+        path_in = [(eni.id, client_ft), (front.id, client_ft)]
+        if node is not front or not preserve:
+            path_in.append((node.id, prov_ft))
+        path_in.append((t_eni.id, prov_ft))
+        o.log = tuple(path_in)
+        r.log = tuple((e, _reverse(ft)) for e, ft in reversed(path_in))
+        self._counts["conntrack.created"] += 1
+        self._counts["nlb.flows"] += 1
+        return self._forward(o, p, frame, now)
+
+    def _nat_port(
+        self, vpc_index: int, proto: int, target: TargetState, src: int, h: int
+    ) -> int | None:
+        lo, hi = NAT_PORTS
+        span = hi - lo + 1
+        table = self.conntrack.table
+        start = h % span
+        for i in range(256):
+            port = lo + (start + i * 7919) % span
+            if (vpc_index, proto, target.ip, src, target.port, port) not in table:
+                return port
+        return None
+
+    # ------------------------------------------------- NLB / PrivateLink control
+
+    def set_target_health(
+        self, lb_key: str, target_group: str, target_id: str, state: str, reason: str = ""
+    ) -> None:
+        """Health checker's verdict for one target (`initial`/`healthy`/`unhealthy`)."""
+        tg = self.load_balancers[lb_key].target_groups[target_group]
+        for t in tg.targets:
+            if t.id == target_id:
+                if t.health != state:
+                    self._counts[f"nlb.health.{state}"] += 1
+                t.health = state
+                t.reason = reason
+                return
+        raise KeyError(target_id)
+
+    def set_endpoint_state(self, endpoint_id: str, state: str) -> None:
+        """Connection state of an interface endpoint (accept / reject by the provider).
+
+        Rejecting an available connection ends the flows that went through it."""
+        ep = self.endpoints[endpoint_id]
+        ep.state = state
+        if state != "available":
+            for flow in self.conntrack.flows():
+                if flow.via is ep:
+                    self.flowlog.retire(flow)
+                    self._forget_fast(flow)
+                    self.conntrack.remove(flow)
+
+    def load_balancer_status(self) -> list[dict[str, object]]:
+        return [lb.describe() for lb in self.load_balancers.values()]
 
     def _existing(
         self, half: FlowHalf, eni: EniState, p: Packet, frame: bytes, now: float
@@ -509,7 +722,16 @@ class Fabric:
             half.fast_key = key
             self._fast[key] = half
         self._counts["forwarded"] += 1
-        return [(half.out_port, _rewrite(frame, half.l2))]  # type: ignore[list-item]
+        out = _rewrite(frame, half.l2)
+        if half.nat is not None:
+            c = (out[24] << 8) | out[25]
+            if p.later_fragment:  # no L4 header here: addresses only
+                c = _translate_addresses(out, half, c)
+            else:
+                c = _translate(out, half, c, p.proto, 14 + p.ihl)
+            out[24] = c >> 8
+            out[25] = c & 0xFF
+        return [(half.out_port, out)]  # type: ignore[list-item]
 
     def _rejudge(self, flow: Flow, half: FlowHalf, p: Packet, now: float) -> Frames | None:
         """Untracked flow: the rules decide every packet (AWS), tracked sides pass."""
@@ -601,7 +823,7 @@ class Fabric:
 
     def _route_local(self, vpc: VpcState, route: Route, p: Packet) -> EniState | str:
         dst = vpc.enis.get(p.dst)
-        if dst is None or dst.port < 0:
+        if dst is None or (dst.port < 0 and dst.kind != "vpce"):
             return "no-eni"  # AWS drops silently
         return dst
 
@@ -699,3 +921,68 @@ def _echo_reply(eni: EniState, p: Packet, frame: bytes) -> bytes | None:
     hdr[16:20] = p.src.to_bytes(4, "big")
     hdr[10:12] = internet_checksum(hdr).to_bytes(2, "big")
     return eni.l2_to + b"\x08\x00" + bytes(hdr) + icmp_out
+
+
+def _pack(src: int, dst: int, sport: int, dport: int) -> bytes:
+    return (
+        src.to_bytes(4, "big")
+        + dst.to_bytes(4, "big")
+        + sport.to_bytes(2, "big")
+        + dport.to_bytes(2, "big")
+    )
+
+
+def _fold(x: int) -> int:
+    while x >> 16:
+        x = (x & 0xFFFF) + (x >> 16)
+    return x
+
+
+def _set_nat(
+    half: FlowHalf,
+    src: int,
+    dst: int,
+    sport: int,
+    dport: int,
+    nsrc: int,
+    ndst: int,
+    nsport: int,
+    ndport: int,
+) -> None:
+    """Translation of one direction, with RFC 1624 deltas: sum(~old + new) per word."""
+    old = _pack(src, dst, sport, dport)
+    new = _pack(nsrc, ndst, nsport, ndport)
+    words = [
+        (~((old[i] << 8) | old[i + 1]) & 0xFFFF) + ((new[i] << 8) | new[i + 1])
+        for i in range(0, 12, 2)
+    ]
+    half.nat = new
+    half.ipd = _fold(sum(words[:4]))  # IP header: the two addresses
+    half.l4d = _fold(sum(words))  # TCP/UDP: pseudo-header addresses and the ports
+
+
+def _translate_addresses(out: bytearray, h: FlowHalf, c: int) -> int:
+    out[26:34] = h.nat[:8]  # type: ignore[index]
+    s = (~c & 0xFFFF) + h.ipd
+    return ~_fold(s) & 0xFFFF
+
+
+def _translate(out: bytearray, h: FlowHalf, c: int, proto: int, l4: int) -> int:
+    """Write the translated addresses and ports; fix the L4 checksum; return the IP one."""
+    nat = h.nat
+    assert nat is not None
+    out[26:34] = nat[:8]
+    out[l4 : l4 + 4] = nat[8:]
+    o = l4 + (16 if proto == PROTO_TCP else 6)
+    old = (out[o] << 8) | out[o + 1]
+    if not (proto == PROTO_UDP and old == 0):  # UDP checksum 0: none was computed
+        n = ~_fold((~old & 0xFFFF) + h.l4d) & 0xFFFF
+        if proto == PROTO_UDP and n == 0:
+            n = 0xFFFF
+        out[o] = n >> 8
+        out[o + 1] = n & 0xFF
+    return ~_fold((~c & 0xFFFF) + h.ipd) & 0xFFFF
+
+
+def _reverse(ft: FiveTuple) -> FiveTuple:
+    return FiveTuple(ft.proto, ft.dst, ft.src, ft.dport, ft.sport)

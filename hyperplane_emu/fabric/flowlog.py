@@ -146,6 +146,12 @@ class FlowLogger:
     def _take(self, flow: Flow, half: FlowHalf) -> None:
         if not half.pk:
             return
+        if half.log is not None:
+            for eni_id, ft in half.log:
+                self._accumulate(eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last)
+            half.pk = 0
+            half.by = 0
+            return
         if half.is_reply:
             ft = FiveTuple(
                 flow.proto, flow.dst, flow.src, _port(flow, flow.dport), _port(flow, flow.sport)

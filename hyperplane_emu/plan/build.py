@@ -1,33 +1,43 @@
 """spec.Topology -> Plan: pure and deterministic.
 
 Iteration follows the file's order (YAML mappings keep it), never set or hash
-order, so the same file always gives the same plan, and ports, addresses and
-names of existing hosts do not move when a host is appended.
+order, so the same file always gives the same plan. Addresses are handed out
+per subnet in a fixed order: hosts, then NLB nodes, then endpoint ENIs, so
+adding a load balancer or an endpoint never moves a host. Ports (the fabric's
+index of ENIs that are veths) follow the same order, then one resolver per VPC;
+virtual ENIs (interface endpoints) have no port.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
-from hyperplane_emu.plan import ids, names
+from hyperplane_emu.plan import elb, ids, names, privatelink
 from hyperplane_emu.plan.addresses import SubnetAllocator, dns, router
 from hyperplane_emu.plan.model import (
     PLAN_VERSION,
+    EniKind,
     Plan,
+    PlanEndpoint,
+    PlanEndpointService,
     PlanEni,
     PlanHost,
+    PlanLoadBalancer,
     PlanRoute,
     PlanSecurityGroup,
     PlanServe,
     PlanSettings,
     PlanSgRule,
     PlanSubnet,
+    PlanTarget,
     PlanVpc,
 )
 from hyperplane_emu.spec.errors import SpecError, SpecIssue
 from hyperplane_emu.spec.model import SecurityGroup, Topology, Vpc
 
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "all": -1}
+AMAZON_DNS_LINK_LOCAL = "169.254.169.253"
 
 
 class PlanError(SpecError):
@@ -37,17 +47,159 @@ class PlanError(SpecError):
     """
 
 
-def build(topology: Topology) -> Plan:
-    t = topology.name
-    issues: list[SpecIssue] = []
-    vpcs: dict[str, PlanVpc] = {}
-    hosts: dict[str, PlanHost] = {}
-    enis: list[PlanEni] = []
-    pending: list[tuple[str, str, IPv4Address, str]] = []  # (vpc, host, ip, subnet)
+@dataclass
+class _EniRequest:
+    """An ENI to be given an address and, if it is a veth, a port."""
 
-    for vname, v in topology.vpcs.items():
-        vpc_net = ip_network(v.cidr)
-        assert isinstance(vpc_net, IPv4Network)
+    kind: EniKind
+    path: str  # id seed and error path
+    vpc: str
+    subnet: str
+    owner: str
+    description: str
+    groups: tuple[str, ...]
+    source_dest_check: bool
+    namespace: str
+    ip: IPv4Address | None = None
+    prefixlen: int = 0
+    veth: bool = True
+
+
+def build(topology: Topology) -> Plan:
+    return _Builder(topology).build()
+
+
+class _Builder:
+    def __init__(self, topology: Topology) -> None:
+        self.topo = topology
+        self.t = topology.name
+        self.region = topology.region
+        self.issues: list[SpecIssue] = []
+        self.vpcs: dict[str, PlanVpc] = {}
+        self.allocators: dict[str, dict[str, SubnetAllocator]] = {}
+
+    def build(self) -> Plan:
+        topo, t = self.topo, self.t
+        for vname, v in topo.vpcs.items():
+            self.vpcs[vname] = self._vpc(vname, v)
+            self.allocators[vname] = _allocators(v)
+
+        requests: list[_EniRequest] = []
+        for vname, v in topo.vpcs.items():
+            for hname, h in v.hosts.items():
+                ip = IPv4Address(h.private_ip) if h.private_ip else None
+                requests.append(
+                    _EniRequest(
+                        "host",
+                        f"vpcs.{vname}.hosts.{hname}",
+                        vname,
+                        h.subnet,
+                        hname,
+                        f"Primary network interface of {hname}",
+                        tuple(self.vpcs[vname].security_groups[g].id for g in h.security_groups),
+                        h.source_dest_check,
+                        names.namespace(t, hname),
+                        ip,
+                    )
+                )
+        lb_requests: dict[str, list[_EniRequest]] = {}
+        for vname, v in topo.vpcs.items():
+            for lbname, lb in v.load_balancers.items():
+                hexid = elb.lb_hex(t, vname, lbname)
+                reqs = [
+                    _EniRequest(
+                        "nlb",
+                        f"vpcs.{vname}.load_balancers.{lbname}.subnets.{s}",
+                        vname,
+                        s,
+                        lbname,
+                        elb.eni_description(lbname, hexid),
+                        (),
+                        True,
+                        names.namespace(t, f"nlb-{lbname}-{s}"),
+                    )
+                    for s in lb.subnets
+                ]
+                lb_requests[f"{vname}/{lbname}"] = reqs
+                requests += reqs
+        for r in requests:
+            self._address(r)
+        # Resolvers: the VPC's DNS address (base + 2) and the link-local one.
+        for vname, pv in self.vpcs.items():
+            requests.append(
+                _EniRequest(
+                    "resolver",
+                    f"vpcs.{vname}.resolver",
+                    vname,
+                    "",
+                    f"dns-{vname}",
+                    f"Amazon DNS server of {vname}",
+                    (),
+                    False,
+                    names.namespace(t, f"dns-{vname}"),
+                    IPv4Address(pv.dns_ip),
+                    _net(pv.cidr).prefixlen,
+                )
+            )
+        ep_requests: dict[str, list[_EniRequest]] = {}
+        for vname, v in topo.vpcs.items():
+            for ename, ep in v.endpoints.items():
+                groups = ep.security_groups or ("default",)
+                eid = ids.aws_id("vpce", t, f"vpc/{vname}/endpoint/{ename}")
+                reqs = [
+                    _EniRequest(
+                        "vpce",
+                        f"vpcs.{vname}.endpoints.{ename}.subnets.{s}",
+                        vname,
+                        s,
+                        ename,
+                        f"VPC Endpoint Interface {eid}",
+                        tuple(self.vpcs[vname].security_groups[g].id for g in groups),
+                        True,
+                        "",
+                        veth=False,
+                    )
+                    for s in ep.subnets
+                ]
+                for r in reqs:
+                    self._address(r)
+                ep_requests[f"{vname}/{ename}"] = reqs
+                requests += reqs
+        if self.issues:
+            raise PlanError(self.issues, topo.source or "<string>")
+
+        enis = self._enis(requests)
+        by_path = {r.path: e for r, e in zip(requests, enis, strict=True)}
+        hosts = self._hosts(by_path)
+        lbs = self._load_balancers(lb_requests, by_path, enis)
+        services = self._endpoint_services(lbs)
+        endpoints = self._endpoints(ep_requests, by_path, services)
+        self._check_namespaces(enis)
+        if self.issues:
+            raise PlanError(self.issues, topo.source or "<string>")
+        s = topo.settings
+        return Plan(
+            version=PLAN_VERSION,
+            name=t,
+            region=self.region,
+            accounts=dict(topo.accounts),
+            prefix=names.topology_prefix(t),
+            fabric_namespace=names.fabric_namespace(t),
+            vpcs=self.vpcs,
+            hosts=hosts,
+            enis=tuple(enis),
+            settings=PlanSettings(s.conntrack_max, s.flow_log_interval, s.mtu),
+            source=topo.source,
+            load_balancers=lbs,
+            endpoint_services=services,
+            endpoints=endpoints,
+        )
+
+    # ------------------------------------------------------------ pieces
+
+    def _vpc(self, vname: str, v: Vpc) -> PlanVpc:
+        t = self.t
+        vpc_net = _net(v.cidr)
         subnets = {
             sname: PlanSubnet(
                 id=ids.aws_id("subnet", t, f"vpc/{vname}/subnet/{sname}"),
@@ -59,95 +211,245 @@ def build(topology: Topology) -> Plan:
             )
             for sname, s in v.subnets.items()
         }
-        groups = _security_groups(t, vname, v)
-        vpcs[vname] = PlanVpc(
+        return PlanVpc(
             id=ids.aws_id("vpc", t, f"vpc/{vname}"),
             name=vname,
-            account_id=topology.accounts[v.account],
+            account_id=self.topo.accounts[v.account],
             cidr=v.cidr,
             dns_ip=str(dns(vpc_net)),
             subnets=subnets,
-            security_groups=groups,
+            security_groups=_security_groups(t, vname, v),
             routes=(PlanRoute(v.cidr, "local"),),
         )
-        allocators = _allocators(v)
-        for hname, h in v.hosts.items():
-            if h.private_ip is not None:
-                ip: IPv4Address | None = IPv4Address(h.private_ip)
-            else:
-                ip = allocators[h.subnet].take()
-            if ip is None:
-                cap = allocators[h.subnet].capacity
-                issues.append(
+
+    def _address(self, r: _EniRequest) -> None:
+        alloc = self.allocators[r.vpc][r.subnet]
+        r.prefixlen = alloc.subnet.prefixlen
+        if r.ip is not None:
+            return
+        r.ip = alloc.take()
+        if r.ip is None:
+            self.issues.append(
+                SpecIssue(
+                    r.path if r.kind != "host" else f"{r.path}.subnet",
+                    f"subnet {r.subnet} ({alloc.subnet}) has no free address left for this "
+                    f"{_WHAT[r.kind]}: it holds {alloc.capacity} ENIs once AWS's 5 reserved "
+                    "addresses are taken",
+                )
+            )
+
+    def _enis(self, requests: list[_EniRequest]) -> list[PlanEni]:
+        veths = [r for r in requests if r.veth]
+        virtual = [r for r in requests if not r.veth]
+        ifnames = names.fabric_ifnames([(i, r.owner) for i, r in enumerate(veths)])
+        out = []
+        for port, r in [*enumerate(veths), *((-1, r) for r in virtual)]:
+            pv = self.vpcs[r.vpc]
+            eni_path = _id_path(r)
+            assert r.ip is not None
+            out.append(
+                PlanEni(
+                    id=ids.aws_id("eni", self.t, eni_path),
+                    kind=r.kind,
+                    owner=r.owner,
+                    description=r.description,
+                    vpc=r.vpc,
+                    subnet=r.subnet,
+                    az=pv.subnets[r.subnet].az if r.subnet else "",
+                    ip=str(r.ip),
+                    prefixlen=r.prefixlen,
+                    mac=ids.mac(self.t, eni_path),
+                    fabric_mac=ids.mac(self.t, eni_path + "/router"),
+                    security_groups=r.groups,
+                    source_dest_check=r.source_dest_check,
+                    mtu=self.topo.settings.mtu,
+                    namespace=r.namespace,
+                    ifname=names.host_ifname(0) if r.veth else "",
+                    fabric_ifname=ifnames[port] if r.veth else "",
+                    port=port,
+                )
+            )
+        return out
+
+    def _hosts(self, by_path: dict[str, PlanEni]) -> dict[str, PlanHost]:
+        hosts = {}
+        for vname, v in self.topo.vpcs.items():
+            pv = self.vpcs[vname]
+            for hname, h in v.hosts.items():
+                e = by_path[f"vpcs.{vname}.hosts.{hname}"]
+                hosts[hname] = PlanHost(
+                    name=hname,
+                    vpc=vname,
+                    subnet=h.subnet,
+                    namespace=e.namespace,
+                    hostname=_hostname(self.region, IPv4Address(e.ip)),
+                    enis=(e.id,),
+                    gateway=pv.subnets[h.subnet].router_ip,
+                    resolv_conf=_resolv_conf(self.region, pv.dns_ip),
+                    serve=tuple(PlanServe(s.kind, s.port) for s in h.serve),
+                )
+        return hosts
+
+    def _load_balancers(
+        self,
+        lb_requests: dict[str, list[_EniRequest]],
+        by_path: dict[str, PlanEni],
+        enis: list[PlanEni],
+    ) -> dict[str, PlanLoadBalancer]:
+        t, region = self.t, self.region
+        host_enis = {e.owner: e for e in enis if e.kind == "host"}
+        out = {}
+        for vname, v in self.topo.vpcs.items():
+            account = self.vpcs[vname].account_id
+            for lbname, lb in v.load_balancers.items():
+                key = f"{vname}/{lbname}"
+                hexid = elb.lb_hex(t, vname, lbname)
+                groups = {}
+                for tgname, tg in lb.target_groups.items():
+                    targets = []
+                    for i, tgt in enumerate(tg.targets):
+                        port = tgt.port or tg.port
+                        if tgt.host is not None:
+                            he = host_enis[tgt.host]
+                            targets.append(PlanTarget(tgt.host, he.ip, port, he.az, he.id))
+                            continue
+                        assert tgt.ip is not None
+                        owner = next((e for e in enis if e.vpc == vname and e.ip == tgt.ip), None)
+                        az = owner.az if owner else self._az_of(vname, tgt.ip)
+                        if az is None:
+                            self.issues.append(
+                                SpecIssue(
+                                    f"vpcs.{vname}.load_balancers.{lbname}.target_groups."
+                                    f"{tgname}.targets[{i}]",
+                                    f"{tgt.ip} is in no subnet of {vname}",
+                                )
+                            )
+                            continue
+                        targets.append(
+                            PlanTarget(tgt.ip, tgt.ip, port, az, owner.id if owner else None)
+                        )
+                    groups[tgname] = elb.target_group(
+                        t, region, account, vname, lbname, tg, tuple(targets)
+                    )
+                out[key] = PlanLoadBalancer(
+                    key=key,
+                    name=lbname,
+                    id=hexid,
+                    arn=elb.lb_arn(region, account, lbname, hexid),
+                    vpc=vname,
+                    scheme=lb.scheme,
+                    dns_name=elb.dns_name(region, lbname, hexid),
+                    cross_zone=lb.cross_zone,
+                    enis=tuple(by_path[r.path].id for r in lb_requests[key]),
+                    listeners=elb.listeners(t, region, account, vname, lb, hexid),
+                    target_groups=groups,
+                )
+        return out
+
+    def _az_of(self, vname: str, ip: str) -> str | None:
+        a = IPv4Address(ip)
+        for s in self.vpcs[vname].subnets.values():
+            if a in _net(s.cidr):
+                return s.az
+        return None
+
+    def _endpoint_services(
+        self, lbs: dict[str, PlanLoadBalancer]
+    ) -> dict[str, PlanEndpointService]:
+        out = {}
+        for vname, v in self.topo.vpcs.items():
+            for sname, svc in v.endpoint_services.items():
+                key = f"{vname}/{sname}"
+                sid = ids.aws_id("vpce-svc", self.t, f"vpc/{vname}/endpoint-service/{sname}")
+                out[key] = PlanEndpointService(
+                    key=key,
+                    id=sid,
+                    name=sname,
+                    service_name=privatelink.service_name(self.region, sid),
+                    vpc=vname,
+                    account_id=self.vpcs[vname].account_id,
+                    load_balancer=f"{vname}/{svc.load_balancer}",
+                    acceptance_required=svc.acceptance_required,
+                    allowed_principals=svc.allowed_principals,
+                    private_dns_name=svc.private_dns_name,
+                )
+        return out
+
+    def _endpoints(
+        self,
+        ep_requests: dict[str, list[_EniRequest]],
+        by_path: dict[str, PlanEni],
+        services: dict[str, PlanEndpointService],
+    ) -> dict[str, PlanEndpoint]:
+        out = {}
+        for vname, v in self.topo.vpcs.items():
+            pv = self.vpcs[vname]
+            for ename, ep in v.endpoints.items():
+                key = f"{vname}/{ename}"
+                eid = ids.aws_id("vpce", self.t, f"vpc/{vname}/endpoint/{ename}")
+                enis = [by_path[r.path] for r in ep_requests[key]]
+                if ep.service == privatelink.EXECUTE_API:
+                    service_key, service_id, private_name = ep.service, ep.service, None
+                    state = "available"
+                else:
+                    svc = services[ep.service]
+                    service_key, service_id = svc.key, svc.id
+                    private_name = svc.private_dns_name
+                    state = "pendingAcceptance" if svc.acceptance_required else "available"
+                groups = ep.security_groups or ("default",)
+                out[key] = PlanEndpoint(
+                    key=key,
+                    id=eid,
+                    name=ename,
+                    vpc=vname,
+                    account_id=pv.account_id,
+                    service=service_key,
+                    service_name=privatelink.service_name(self.region, service_id),
+                    subnets=ep.subnets,
+                    security_groups=tuple(pv.security_groups[g].id for g in groups),
+                    enis=tuple(e.id for e in enis),
+                    dns_names=privatelink.endpoint_dns_names(
+                        self.region,
+                        eid,
+                        ids.dns_suffix(self.t, key),
+                        service_id,
+                        [e.az for e in enis],
+                    ),
+                    private_dns=ep.private_dns,
+                    private_dns_names=(
+                        privatelink.private_dns_names(self.region, service_id, private_name)
+                        if ep.private_dns
+                        else ()
+                    ),
+                    state=state,  # type: ignore[arg-type]
+                )
+        return out
+
+    def _check_namespaces(self, enis: list[PlanEni]) -> None:
+        seen: dict[str, PlanEni] = {}
+        for e in enis:
+            if not e.namespace:
+                continue
+            other = seen.get(e.namespace)
+            if other is not None and other.owner != e.owner:
+                self.issues.append(
                     SpecIssue(
-                        f"vpcs.{vname}.hosts.{hname}.subnet",
-                        f"subnet {h.subnet} ({v.subnets[h.subnet].cidr}) has no free address "
-                        f"left: it holds {cap} hosts once AWS's 5 reserved addresses are taken",
+                        f"vpcs.{e.vpc}",
+                        f"{_WHAT[e.kind]} {e.owner!r} and {_WHAT[other.kind]} {other.owner!r} "
+                        f"would share namespace {e.namespace}: rename one",
                     )
                 )
-                continue
-            pending.append((vname, hname, ip, h.subnet))
+            seen[e.namespace] = e
 
-    if issues:
-        raise PlanError(issues, topology.source or "<string>")
 
-    owners = [(port, hname) for port, (_, hname, _, _) in enumerate(pending)]
-    fabric_ifs = names.fabric_ifnames(owners)
+_WHAT = {"host": "host", "nlb": "load balancer", "vpce": "endpoint", "resolver": "resolver"}
 
-    for port, (vname, hname, ip, sname) in enumerate(pending):
-        v = topology.vpcs[vname]
-        h = v.hosts[hname]
-        pvpc = vpcs[vname]
-        subnet = pvpc.subnets[sname]
-        eni_path = f"vpc/{vname}/host/{hname}/eni/0"
-        ns = names.namespace(t, hname)
-        eni = PlanEni(
-            id=ids.aws_id("eni", t, eni_path),
-            kind="host",
-            owner=hname,
-            description=f"Primary network interface of {hname}",
-            vpc=vname,
-            subnet=sname,
-            az=subnet.az,
-            ip=str(ip),
-            prefixlen=_net(subnet.cidr).prefixlen,
-            mac=ids.mac(t, eni_path),
-            fabric_mac=ids.mac(t, eni_path + "/router"),
-            security_groups=tuple(pvpc.security_groups[g].id for g in h.security_groups),
-            source_dest_check=h.source_dest_check,
-            mtu=topology.settings.mtu,
-            namespace=ns,
-            ifname=names.host_ifname(0),
-            fabric_ifname=fabric_ifs[port],
-            port=port,
-        )
-        enis.append(eni)
-        hosts[hname] = PlanHost(
-            name=hname,
-            vpc=vname,
-            subnet=sname,
-            namespace=ns,
-            hostname=_hostname(topology.region, ip),
-            enis=(eni.id,),
-            gateway=subnet.router_ip,
-            resolv_conf=_resolv_conf(topology.region, pvpc.dns_ip),
-            serve=tuple(PlanServe(s.kind, s.port) for s in h.serve),
-        )
 
-    s = topology.settings
-    return Plan(
-        version=PLAN_VERSION,
-        name=t,
-        region=topology.region,
-        accounts=dict(topology.accounts),
-        prefix=names.topology_prefix(t),
-        fabric_namespace=names.fabric_namespace(t),
-        vpcs=vpcs,
-        hosts=hosts,
-        enis=tuple(enis),
-        settings=PlanSettings(s.conntrack_max, s.flow_log_interval, s.mtu),
-        source=topology.source,
-    )
+def _id_path(r: _EniRequest) -> str:
+    # Host ENI ids keep the form they had before other kinds existed.
+    if r.kind == "host":
+        return f"vpc/{r.vpc}/host/{r.owner}/eni/0"
+    return r.path.replace(".", "/")
 
 
 def _net(cidr: str) -> IPv4Network:
@@ -166,9 +468,7 @@ def _allocators(v: Vpc) -> dict[str, SubnetAllocator]:
 
 def _security_groups(t: str, vname: str, v: Vpc) -> dict[str, PlanSecurityGroup]:
     group_ids = {g: ids.aws_id("sg", t, f"vpc/{vname}/sg/{g}") for g in v.security_groups}
-    return {
-        g: _security_group(t, vname, sg, group_ids) for g, sg in v.security_groups.items()
-    }
+    return {g: _security_group(t, vname, sg, group_ids) for g, sg in v.security_groups.items()}
 
 
 def _security_group(

@@ -15,9 +15,13 @@ def _digest(topology: str, path: str) -> bytes:
     return hashlib.sha256(f"hyperplane-emu/{topology}/{path}".encode()).digest()
 
 
+def hex_digits(topology: str, path: str, n: int) -> str:
+    return _digest(topology, path).hex()[:n]
+
+
 def aws_id(prefix: str, topology: str, path: str) -> str:
     """`aws_id("eni", "shop", "host/app1/0")` -> `eni-` + 17 hex digits."""
-    return f"{prefix}-{_digest(topology, path).hex()[:17]}"
+    return f"{prefix}-{hex_digits(topology, path, 17)}"
 
 
 def mac(topology: str, path: str) -> str:
@@ -25,3 +29,10 @@ def mac(topology: str, path: str) -> str:
     b = bytearray(_digest(topology, "mac/" + path)[:6])
     b[0] = (b[0] & 0xFC) | 0x02
     return ":".join(f"{x:02x}" for x in b)
+
+
+def dns_suffix(topology: str, path: str) -> str:
+    """The 8-character random-looking part of endpoint DNS names (`vpce-…-abcd1234`)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    d = _digest(topology, "dns/" + path)
+    return "".join(alphabet[b % len(alphabet)] for b in d[:8])

@@ -37,8 +37,18 @@ FABRIC_SYSCTLS = {**NS_SYSCTLS, "net.ipv4.ip_forward": "0"}
 
 
 def namespaces(plan: Plan) -> list[str]:
-    """Every namespace of the plan, fabric first."""
-    return [plan.fabric_namespace, *(h.namespace for h in plan.hosts.values())]
+    """Every namespace of the plan, fabric first, then in ENI port order."""
+    out = [plan.fabric_namespace]
+    for e in plan.enis:
+        if e.port >= 0 and e.namespace not in out:
+            out.append(e.namespace)
+    return out
+
+
+# NLB node namespaces exist only for health checks; their ephemeral ports stay
+# below the range the fabric uses for the NLB's source NAT (fabric.nlb.NAT_PORTS).
+NLB_SYSCTLS = {**NS_SYSCTLS, "net.ipv4.ip_local_port_range": "1024 9999"}
+LINK_LOCAL_DNS = "169.254.169.253"
 
 
 def realize(
@@ -51,25 +61,27 @@ def realize(
 ) -> None:
     """Build the plan's network. Raises KernelError; the caller undoes the journal."""
     _namespace(kernel, record, plan.fabric_namespace, FABRIC_SYSCTLS)
+    kinds = {e.namespace: e.kind for e in plan.enis if e.port >= 0}
+    for ns in namespaces(plan)[1:]:
+        _namespace(kernel, record, ns, NLB_SYSCTLS if kinds[ns] == "nlb" else NS_SYSCTLS)
     for h in plan.hosts.values():
-        _namespace(kernel, record, h.namespace, NS_SYSCTLS)
         record({"kind": "dir", "path": os.path.join(etc_netns, h.namespace)})
         write_resolv_conf(os.path.join(etc_netns, h.namespace), h.resolv_conf)
-    progress(f"{len(plan.hosts) + 1} namespaces")
+    progress(f"{len(namespaces(plan))} namespaces")
 
-    host_enis = [e for e in plan.enis if e.port >= 0]
+    veths = [e for e in plan.enis if e.port >= 0]
     with kernel.session(plan.fabric_namespace) as fab:
-        for e in host_enis:
+        for e in veths:
             fab.veth(e.fabric_ifname, e.namespace, e.ifname)
             fab.configure(e.fabric_ifname, mac=e.fabric_mac, mtu=e.mtu)
             fab.up(e.fabric_ifname)
-    for e in host_enis:
-        _host_side(kernel, e, plan.hosts[e.owner].gateway)
+    for e in veths:
+        _owner_side(kernel, plan, e)
     if offloads is not None:
-        for e in host_enis:
+        for e in veths:
             offloads(e.ifname, e.namespace)
             offloads(e.fabric_ifname, plan.fabric_namespace)
-    progress(f"{len(host_enis)} ENIs")
+    progress(f"{len(veths)} ENIs")
 
 
 def _namespace(kernel: KernelDoor, record: Record, name: str, sysctls: dict[str, str]) -> None:
@@ -81,12 +93,15 @@ def _namespace(kernel: KernelDoor, record: Record, name: str, sysctls: dict[str,
         s.up("lo")
 
 
-def _host_side(kernel: KernelDoor, e: PlanEni, gateway: str) -> None:
+def _owner_side(kernel: KernelDoor, plan: Plan, e: PlanEni) -> None:
     with kernel.session(e.namespace) as s:
         s.configure(e.ifname, mac=e.mac, mtu=e.mtu)
         s.address(e.ifname, e.ip, e.prefixlen)
+        if e.kind == "resolver":
+            s.address(e.ifname, LINK_LOCAL_DNS, 32)
         s.up(e.ifname)
-        s.default_route(gateway, e.ifname)
+        if e.subnet:
+            s.default_route(plan.vpcs[e.vpc].subnets[e.subnet].router_ip, e.ifname)
 
 
 def write_resolv_conf(d: str, content: str) -> None:

@@ -12,9 +12,13 @@ from pathlib import Path
 import pytest
 
 from hyperplane_emu import plan, spec
-from hyperplane_emu.plan import names
+from hyperplane_emu.plan import model, names
 
 GOOD = Path(__file__).parents[2] / "data" / "good"
+
+
+def _hosts(p: plan.Plan) -> list[model.PlanEni]:
+    return [e for e in p.enis if e.kind == "host"]
 
 
 def _load(text: str) -> plan.Plan:
@@ -76,13 +80,13 @@ def test_from_json_refuses_other_versions_and_garbage() -> None:
 
 def test_automatic_addresses_skip_the_four_reserved_at_the_start() -> None:
     p = _load(_topology("      h1: {subnet: a}\n      h2: {subnet: a}"))
-    assert [e.ip for e in p.enis] == ["10.0.1.4", "10.0.1.5"]
+    assert [e.ip for e in _hosts(p)] == ["10.0.1.4", "10.0.1.5"]
 
 
 def test_a_slash_28_holds_eleven_hosts_and_never_the_broadcast() -> None:
     hosts = "\n".join(f"      h{i}: {{subnet: a}}" for i in range(11))
     p = _load(_topology(hosts, subnet="10.0.1.0/28"))
-    ips = [IPv4Address(e.ip) for e in p.enis]
+    ips = [IPv4Address(e.ip) for e in _hosts(p)]
     assert ips[0] == IPv4Address("10.0.1.4")
     assert ips[-1] == IPv4Address("10.0.1.14")
     assert IPv4Address("10.0.1.15") not in ips
@@ -93,19 +97,19 @@ def test_a_full_subnet_is_a_plan_error_naming_the_host() -> None:
     with pytest.raises(plan.PlanError) as err:
         _load(_topology(hosts, subnet="10.0.1.0/28"))
     assert [i.path for i in err.value.issues] == ["vpcs.customer.hosts.h11.subnet"]
-    assert "11 hosts" in err.value.issues[0].message
+    assert "11 ENIs" in err.value.issues[0].message
 
 
 def test_pinned_addresses_are_skipped_by_automatic_ones() -> None:
     p = _load(_topology("      h1: {subnet: a}\n      h2: {subnet: a, private_ip: 10.0.1.4}"))
-    by_owner = {e.owner: e.ip for e in p.enis}
+    by_owner = {e.owner: e.ip for e in _hosts(p)}
     assert by_owner == {"h1": "10.0.1.5", "h2": "10.0.1.4"}
 
 
 def test_appending_a_host_moves_nobody() -> None:
     a = _load(_topology("      h1: {subnet: a}\n      h2: {subnet: a}"))
     b = _load(_topology("      h1: {subnet: a}\n      h2: {subnet: a}\n      h3: {subnet: a}"))
-    assert a.enis == b.enis[:2]
+    assert _hosts(a) == _hosts(b)[:2]
 
 
 def test_ids_are_aws_shaped_and_distinct() -> None:
@@ -149,11 +153,11 @@ def test_interface_names_fit_the_kernel_limit_and_are_unique() -> None:
     long = "h" + "x" * 30
     hosts = f"      {long}a: {{subnet: a}}\n      {long}b: {{subnet: a}}\n      c: {{subnet: a}}"
     p = _load(_topology(hosts))
-    fab = [e.fabric_ifname for e in p.enis]
+    fab = [e.fabric_ifname for e in _hosts(p)]
     assert all(len(n) <= names.IFNAMSIZ and n.startswith("he-") for n in fab)
     assert len(set(fab)) == 3
     assert fab[2] == "he-c"
-    assert {e.ifname for e in p.enis} == {"eth0"}
+    assert {e.ifname for e in _hosts(p)} == {"eth0"}
 
 
 def test_hundred_enis_all_fit() -> None:

@@ -28,11 +28,18 @@ def test_every_namespace_interface_address_and_route_as_planned(tmp_path: Path) 
     p = _plan()
     k = FakeKernel()
     _realize(p, k, tmp_path)
-    assert set(k.ns) == {p.fabric_namespace, *(h.namespace for h in p.hosts.values())}
+    resolvers = {e.namespace for e in p.enis if e.kind == "resolver"}
+    assert resolvers == {f"he-shop-dns-{v}" for v in p.vpcs}
+    nlbs = {e.namespace for e in p.enis if e.kind == "nlb"}
+    assert nlbs == {"he-shop-nlb-orders-nlb-a", "he-shop-nlb-orders-nlb-b"}
+    hosts = {h.namespace for h in p.hosts.values()}
+    assert set(k.ns) == {p.fabric_namespace, *hosts, *resolvers, *nlbs}
+    for ns in nlbs:
+        assert k.ns[ns].sysctls["net.ipv4.ip_local_port_range"] == "1024 9999"
     fab = k.ns[p.fabric_namespace]
     assert fab.sysctls["net.ipv4.ip_forward"] == "0"
     assert fab.addresses == []
-    for e in p.enis:
+    for e in (e for e in p.enis if e.kind == "host"):
         host = k.ns[e.namespace]
         assert host.links["eth0"].mac == e.mac and host.links["eth0"].mtu == 9001
         assert host.links["eth0"].up and host.links["lo"].up
@@ -45,6 +52,18 @@ def test_every_namespace_interface_address_and_route_as_planned(tmp_path: Path) 
         assert (f.mac, f.mtu, f.up) == (e.fabric_mac, 9001, True)
         resolv = tmp_path / "netns" / e.namespace / "resolv.conf"
         assert resolv.read_text() == p.hosts[e.owner].resolv_conf
+
+
+def test_resolver_has_the_vpc_dns_address_and_the_link_local_one(tmp_path: Path) -> None:
+    p = _plan()
+    k = FakeKernel()
+    _realize(p, k, tmp_path)
+    ns = k.ns["he-shop-dns-customer"]
+    assert {(a.ip, a.prefixlen) for a in ns.addresses} == {
+        ("10.0.0.2", 16),
+        ("169.254.169.253", 32),
+    }
+    assert ns.routes == []
 
 
 def test_ipv6_is_off_before_any_interface_exists(tmp_path: Path) -> None:
