@@ -39,7 +39,9 @@ vpcs:
       b: {cidr: 10.0.2.0/24, az: us-east-1b}
     security_groups:
       app:
-        ingress: [{port: 8080, source: 10.0.0.0/16}, {protocol: udp, port: 5353, source: 10.0.0.0/16}]
+        ingress:
+          - {port: 8080, source: 10.0.0.0/16}
+          - {protocol: udp, port: 5353, source: 10.0.0.0/16}
     hosts:
       app1: {subnet: a, security_groups: [app]}
       app2: {subnet: b, security_groups: [app]}
