@@ -51,6 +51,14 @@ class FabricService(Protocol):
 
     def flush_flow_logs(self) -> int: ...
 
+    def set_target_health(
+        self, load_balancer: str, target_group: str, target: str, state: str, reason: str
+    ) -> None: ...
+
+    def set_endpoint_state(self, endpoint_id: str, state: str) -> None: ...
+
+    def load_balancers(self) -> list[dict[str, object]]: ...
+
 
 class RequestError(ValueError):
     """A request the fabric refuses; its text goes back as ``error``."""
@@ -69,6 +77,9 @@ class ControlHandler:
             "capture_start": self._capture_start,
             "capture_stop": self._capture_stop,
             "flush_flow_logs": lambda a: {"records": service.flush_flow_logs()},
+            "set_target_health": self._set_target_health,
+            "set_endpoint_state": self._set_endpoint_state,
+            "load_balancers": lambda a: {"load_balancers": service.load_balancers()},
         }
 
     def handle_line(self, line: bytes) -> bytes:
@@ -100,6 +111,26 @@ class ControlHandler:
         sg = security_group_from_json(req.get("sg"))
         self.service.replace_sg(sg)
         return {"sg_id": sg.id}
+
+    def _set_target_health(self, req: dict[str, Any]) -> dict[str, Any]:
+        state = _str_arg(req, "state")
+        if state not in ("initial", "healthy", "unhealthy"):
+            raise RequestError(f"state: {state!r} is not initial, healthy or unhealthy")
+        self.service.set_target_health(
+            _str_arg(req, "load_balancer"),
+            _str_arg(req, "target_group"),
+            _str_arg(req, "target"),
+            state,
+            str(req.get("reason", "")),
+        )
+        return {}
+
+    def _set_endpoint_state(self, req: dict[str, Any]) -> dict[str, Any]:
+        state = _str_arg(req, "state")
+        if state not in ("available", "pendingAcceptance", "rejected"):
+            raise RequestError(f"state: {state!r} is not available, pendingAcceptance or rejected")
+        self.service.set_endpoint_state(_str_arg(req, "endpoint"), state)
+        return {}
 
     def _capture_start(self, req: dict[str, Any]) -> dict[str, Any]:
         eni = _str_arg(req, "eni")

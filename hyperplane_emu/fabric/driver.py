@@ -74,7 +74,8 @@ class Driver:
         self.batch = batch
         self.clock = clock
         self.started = clock()
-        self.host_enis = [e for e in plan.enis if e.kind == "host" and e.port >= 0]
+        # Every ENI that is a veth: hosts, NLB nodes (health checks), resolvers.
+        self.host_enis = [e for e in plan.enis if e.port >= 0]
         nports = max((e.port for e in self.host_enis), default=-1) + 1
         self._socks: list[socket.socket | None] = [None] * nports
         self._sends: list[Callable[[Any], int]] = [_no_send] * nports
@@ -311,6 +312,17 @@ class Driver:
 
     def conntrack(self) -> list[dict[str, object]]:
         return self.fabric.conntrack_dump()
+
+    def set_target_health(
+        self, load_balancer: str, target_group: str, target: str, state: str, reason: str
+    ) -> None:
+        self.fabric.set_target_health(load_balancer, target_group, target, state, reason)
+
+    def set_endpoint_state(self, endpoint_id: str, state: str) -> None:
+        self.fabric.set_endpoint_state(endpoint_id, state)
+
+    def load_balancers(self) -> list[dict[str, object]]:
+        return self.fabric.load_balancer_status()
 
     def replace_sg(self, sg: PlanSecurityGroup) -> None:
         known = {g.id for v in self.plan.vpcs.values() for g in v.security_groups.values()}
