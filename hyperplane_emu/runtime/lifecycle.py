@@ -103,7 +103,9 @@ def up(
         state.plan_file.write_text(plan.to_json(p))
         _realize(p, k, state, progress)
         _start_fabric(p, state, progress)
+        _start_resolvers(p, state, progress)
         _start_services(p, k, state, progress)
+        _start_health_checks(p, state, progress)
     except BaseException:
         progress("rolling back")
         report = _undo(state, k)
@@ -163,6 +165,47 @@ def _start_fabric(p: Plan, state: StateDir, progress: Progress) -> None:
             return
         time.sleep(0.05)
     raise RuntimeFailure(f"the fabric did not answer within {READY_TIMEOUT:.0f} s")
+
+
+def _start_resolvers(p: Plan, state: StateDir, progress: Progress) -> None:
+    """One Amazon DNS server per VPC, in its own namespace, serving that VPC's zone."""
+    from hyperplane_emu.plan.dns import zone_to_json, zones
+
+    zone_dir = state.path / "dns"
+    zone_dir.mkdir(mode=0o700, exist_ok=True)
+    started = []
+    for vname, zone in zones(p).items():
+        resolver = next(e for e in p.enis if e.kind == "resolver" and e.vpc == vname)
+        zone_file = zone_dir / f"{vname}.json"
+        zone_file.write_text(zone_to_json(zone))
+        ready = zone_dir / f"{vname}.ready"
+        argv = [
+            sys.executable, "-m", "hyperplane_emu.services.dns",
+            "--zone", str(zone_file), "--listen", resolver.ip,
+            "--listen", "169.254.169.253", "--name", f"he-dns-{vname}",
+            "--ready-file", str(ready),
+        ]  # fmt: skip
+        name = f"dns-{vname}"
+        started.append((name, _spawn(state, name, argv, resolver.namespace), ready))
+    deadline = time.monotonic() + READY_TIMEOUT
+    for name, pid, ready in started:
+        while not ready.exists():
+            if not processes.alive(pid):
+                raise RuntimeFailure(f"{name} exited during start:\n{_log_tail(state, name)}")
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"{name} was not ready within {READY_TIMEOUT:.0f} s")
+            time.sleep(0.02)
+    if started:
+        progress(f"{len(started)} DNS resolvers")
+
+
+def _start_health_checks(p: Plan, state: StateDir, progress: Progress) -> None:
+    if not any(lb.target_groups for lb in p.load_balancers.values()):
+        return
+    argv = [sys.executable, "-m", "hyperplane_emu.services.healthcheck", "--state-dir",
+            str(state.path)]  # fmt: skip
+    pid = _spawn(state, "health", argv, None)
+    progress(f"NLB health checks running (pid {pid})")
 
 
 def _start_services(p: Plan, k: KernelDoor, state: StateDir, progress: Progress) -> None:
