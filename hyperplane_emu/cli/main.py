@@ -281,6 +281,51 @@ def capture(
     sys.exit(cap.run(p, eni, write, count, timeout, list(filter_expr)))
 
 
+@main.command("endpoint-connections")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@needs_root
+@friendly
+def endpoint_connections(name: str, as_json: bool) -> None:
+    """Interface endpoints and their connection state (pendingAcceptance, available, …)."""
+    from hyperplane_emu.runtime import endpoints
+
+    state, p = read_plan(name)
+    rows = endpoints.connections(state, p)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        render.endpoint_connections(rows)
+
+
+def _decide(name: str, endpoint: str, verb: str) -> None:
+    from hyperplane_emu.runtime import endpoints
+
+    state, p = read_plan(name)
+    ep, old, new = endpoints.decide(state, p, endpoint, verb)
+    click.echo(f"{ep.id} ({ep.key}): {old} -> {new}")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("endpoint")
+@needs_root
+@friendly
+def accept(name: str, endpoint: str) -> None:
+    """Accept a pending endpoint connection (as the endpoint service's owner)."""
+    _decide(name, endpoint, "accept")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("endpoint")
+@needs_root
+@friendly
+def reject(name: str, endpoint: str) -> None:
+    """Reject an endpoint connection: no traffic flows through it any more."""
+    _decide(name, endpoint, "reject")
+
+
 @main.command()
 @click.option("--keep", is_flag=True, help="Leave the topology up at the end.")
 @needs_root

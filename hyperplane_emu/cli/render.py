@@ -54,6 +54,10 @@ def status(d: dict[str, Any]) -> None:
     for x in d["processes"]:
         p.add_row(x["name"], str(x["pid"]), "[green]running[/]" if x["alive"] else "[red]dead[/]")
     console.print(p)
+    if d.get("load_balancers"):
+        load_balancers(d["load_balancers"])
+    if d.get("endpoints"):
+        endpoint_connections(d["endpoints"])
     c = f["counters"]
     if c:
         drops = {k[len("dropped.") :]: v for k, v in c.items() if k.startswith("dropped.") and v}
@@ -62,3 +66,31 @@ def status(d: dict[str, Any]) -> None:
             f"{c.get('conntrack.entries', 0)}/{c.get('conntrack.max', 0)}, dropped "
             + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "0")
         )
+
+
+def endpoint_connections(rows: list[dict[str, Any]]) -> None:
+    t = Table(title="endpoint connections", title_justify="left")
+    for col in ("endpoint", "name", "service", "consumer", "state"):
+        t.add_column(col)
+    colours = {"available": "green", "pendingAcceptance": "yellow", "rejected": "red"}
+    for r in rows:
+        c = colours.get(r["state"], "white")
+        t.add_row(
+            r["endpoint"], r["name"], r["service"], r["consumer_account"], f"[{c}]{r['state']}[/]"
+        )
+    console.print(t)
+
+
+def load_balancers(lbs: list[dict[str, Any]]) -> None:
+    for lb in lbs:
+        t = Table(title=f"NLB {lb['name']} {lb['dns_name']}", title_justify="left")
+        for col in ("target group", "target", "port", "az", "health", "reason"):
+            t.add_column(col)
+        colours = {"healthy": "green", "unhealthy": "red"}
+        for tg, targets in lb["target_groups"].items():
+            for x in targets:
+                c = colours.get(x["health"], "yellow")
+                t.add_row(
+                    tg, x["id"], str(x["port"]), x["az"], f"[{c}]{x['health']}[/]", x["reason"]
+                )
+        console.print(t)

@@ -311,7 +311,9 @@ class _Builder:
                         port = tgt.port or tg.port
                         if tgt.host is not None:
                             he = host_enis[tgt.host]
-                            targets.append(PlanTarget(tgt.host, he.ip, port, he.az, he.id))
+                            # An ip target written as a host name is that host's address.
+                            tid = tgt.host if tg.target_type == "instance" else he.ip
+                            targets.append(PlanTarget(tid, he.ip, port, he.az, he.id))
                             continue
                         assert tgt.ip is not None
                         owner = next((e for e in enis if e.vpc == vname and e.ip == tgt.ip), None)

@@ -249,7 +249,7 @@ def _wait_listening(
 
 
 def fabric_request(
-    state: StateDir, op: str, timeout: float = 2.0, **args: Any
+    state: StateDir, op: str, /, timeout: float = 2.0, **args: Any
 ) -> dict[str, Any] | None:
     """One control-socket request; None when the fabric is not there or not answering."""
     if not state.control_socket.exists():

@@ -40,7 +40,49 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
     elif fabric is None:
         health = "not answering"
     sgs = {sg.id: sg.name for v in p.vpcs.values() for sg in v.security_groups.values()}
+    from hyperplane_emu.runtime import endpoints
+
+    lbs_live = fabric_request(state, "load_balancers", timeout=1.0) or {}
+    live_lbs = {lb["key"]: lb for lb in lbs_live.get("load_balancers", [])}
+    load_balancers = []
+    for key, lb in p.load_balancers.items():
+        live = live_lbs.get(key, {}).get("target_groups", {})
+        load_balancers.append(
+            {
+                "key": key,
+                "name": lb.name,
+                "arn": lb.arn,
+                "dns_name": lb.dns_name,
+                "scheme": lb.scheme,
+                "cross_zone": lb.cross_zone,
+                "enis": list(lb.enis),
+                "listeners": [
+                    {"protocol": li.protocol, "port": li.port, "target_group": li.target_group}
+                    for li in lb.listeners
+                ],
+                "target_groups": {
+                    name: live.get(name)
+                    or [
+                        {"id": t.id, "port": t.port, "az": t.az, "health": "unknown", "reason": ""}
+                        for t in tg.targets
+                    ]
+                    for name, tg in lb.target_groups.items()
+                },
+            }
+        )
     return {
+        "load_balancers": load_balancers,
+        "endpoint_services": [
+            {
+                "key": s.key,
+                "id": s.id,
+                "service_name": s.service_name,
+                "acceptance_required": s.acceptance_required,
+                "load_balancer": s.load_balancer,
+            }
+            for s in p.endpoint_services.values()
+        ],
+        "endpoints": endpoints.connections(state, p),
         "name": p.name,
         "region": p.region,
         "state_dir": str(state.path),
