@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import logging
 import os
 import signal
@@ -50,6 +51,7 @@ TTL = 60
 _UDP_PLAIN_LIMIT = 512  # RFC 1035 §4.2.1, unless the query's EDNS OPT allows more
 _TCP_IDLE = 10.0  # seconds a TCP client may stay silent between queries
 _CLOSE_GRACE = 2.0
+_PORT_ATTEMPTS = 20  # --port 0 only
 _PR_SET_NAME = 15
 _TASK_COMM_LEN = 16  # kernel limit including the NUL, hence 15 visible characters
 _CLASS_IN, _CLASS_ANY = 1, 255  # dnslib's CLASS table has no name for ANY
@@ -200,8 +202,23 @@ class DnsServer:
 
     async def start(self) -> int:
         """Bind everything; return the port (the kernel's choice when asked for 0)."""
+        if self.port != 0:
+            await self._bind_all(self.port)
+            return self.port
+        # The port the kernel picks for the first UDP socket may be taken for
+        # TCP or on another address (some client's ephemeral port): try again.
+        for attempt in range(_PORT_ATTEMPTS):
+            try:
+                self.port = await self._bind_all(0)
+                return self.port
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE or attempt == _PORT_ATTEMPTS - 1:
+                    raise
+                await self._unbind_all()
+        raise AssertionError("unreachable")
+
+    async def _bind_all(self, port: int) -> int:
         loop = asyncio.get_running_loop()
-        port = self.port
         for addr in self.addresses:
             udp = _bound(socket.SOCK_DGRAM, addr, port)
             port = udp.getsockname()[1]
@@ -211,8 +228,16 @@ class DnsServer:
             self._udp.append(transport)
             tcp = _bound(socket.SOCK_STREAM, addr, port)
             self._tcp.append(await asyncio.start_server(self._tcp_client, sock=tcp))
-        self.port = port
         return port
+
+    async def _unbind_all(self) -> None:
+        for t in self._udp:
+            t.close()
+        for s in self._tcp:
+            s.close()
+            await s.wait_closed()
+        self._udp.clear()
+        self._tcp.clear()
 
     async def close(self) -> None:
         for t in self._udp:
