@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -285,6 +286,26 @@ def test_bad_zone_or_address_exits_2(tmp_path: Path) -> None:
         [*base, "--zone", str(good), "--listen", "192.0.2.1"], capture_output=True, timeout=DEADLINE
     )
     assert r.returncode == 2 and b"cannot listen" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("dig") is None, reason="dig not installed (scripts/setup adds it)")
+@pytest.mark.parametrize("transport", ["+notcp", "+tcp"])
+def test_dig_accepts_the_answers(dns: Running, transport: str) -> None:
+    """A real resolver client: dig also rejects replies from an unexpected source."""
+    base = ["dig", "-p", str(dns.port), "+time=5", "+tries=1", transport]
+    r = subprocess.run(
+        [*base, "@127.0.0.2", "+short", "abc." + API], capture_output=True, timeout=DEADLINE
+    )
+    assert r.returncode == 0, r
+    assert r.stdout.decode().split() == ["10.0.1.70", "10.0.2.70"]
+    r = subprocess.run(
+        [*base, "@127.0.0.1", "nope.example"], capture_output=True, timeout=DEADLINE, text=True
+    )
+    assert "status: NXDOMAIN" in r.stdout and " ra" in r.stdout, r.stdout
+    r = subprocess.run(
+        [*base, "@127.0.0.2", "+short", "-x", "10.0.1.10"], capture_output=True, timeout=DEADLINE
+    )
+    assert r.stdout.decode().split() == ["ip-10-0-1-10.ec2.internal."]
 
 
 # The answer logic in-process: cases awkward to provoke over the wire.
