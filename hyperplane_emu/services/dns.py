@@ -20,7 +20,7 @@ for all the others (tests). Once every socket is bound, one line
 `dns listening on 10.0.0.2:53 169.254.169.253:53` goes to stdout and, with
 `--ready-file`, that file appears (written atomically) holding the port.
 SIGHUP re-reads the zone file (a bad file is logged and the old zone kept);
-SIGTERM and SIGINT close everything and exit 0.
+SIGTERM and SIGINT close everything, remove the ready file and exit 0.
 """
 
 from __future__ import annotations
@@ -336,6 +336,9 @@ async def serve(args: argparse.Namespace) -> int:
         _write_ready(Path(args.ready_file), port)
     await stop.wait()
     await server.close()
+    if args.ready_file:
+        # A stale ready file would tell the next start we are up before we are.
+        Path(args.ready_file).unlink(missing_ok=True)
     log.info("dns stopped after %d queries", resolver.queries)
     return 0
 

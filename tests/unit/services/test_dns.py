@@ -267,8 +267,10 @@ def _poll(cond: object, deadline: float = DEADLINE) -> None:
 
 
 def test_sigterm_exits_zero_with_open_tcp_client(fresh_dns: Running) -> None:
+    assert fresh_dns.ready.exists()
     with socket.create_connection(("127.0.0.1", fresh_dns.port), timeout=DEADLINE):
         assert _stop(fresh_dns) == 0
+    assert not fresh_dns.ready.exists()
 
 
 def test_bad_zone_or_address_exits_2(tmp_path: Path) -> None:
@@ -293,19 +295,16 @@ def test_bad_zone_or_address_exits_2(tmp_path: Path) -> None:
 def test_dig_accepts_the_answers(dns: Running, transport: str) -> None:
     """A real resolver client: dig also rejects replies from an unexpected source."""
     base = ["dig", "-p", str(dns.port), "+time=5", "+tries=1", transport]
-    r = subprocess.run(
-        [*base, "@127.0.0.2", "+short", "abc." + API], capture_output=True, timeout=DEADLINE
-    )
-    assert r.returncode == 0, r
-    assert r.stdout.decode().split() == ["10.0.1.70", "10.0.2.70"]
-    r = subprocess.run(
-        [*base, "@127.0.0.1", "nope.example"], capture_output=True, timeout=DEADLINE, text=True
-    )
-    assert "status: NXDOMAIN" in r.stdout and " ra" in r.stdout, r.stdout
-    r = subprocess.run(
-        [*base, "@127.0.0.2", "+short", "-x", "10.0.1.10"], capture_output=True, timeout=DEADLINE
-    )
-    assert r.stdout.decode().split() == ["ip-10-0-1-10.ec2.internal."]
+
+    def dig(*args: str) -> str:
+        r = subprocess.run([*base, *args], capture_output=True, timeout=DEADLINE, text=True)
+        assert r.returncode == 0, r
+        return r.stdout
+
+    assert dig("@127.0.0.2", "+short", "abc." + API).split() == ["10.0.1.70", "10.0.2.70"]
+    full = dig("@127.0.0.1", "nope.example")
+    assert "status: NXDOMAIN" in full and " ra" in full, full
+    assert dig("@127.0.0.2", "+short", "-x", "10.0.1.10").split() == ["ip-10-0-1-10.ec2.internal."]
 
 
 # The answer logic in-process: cases awkward to provoke over the wire.
