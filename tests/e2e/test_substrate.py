@@ -44,15 +44,19 @@ def test_up_builds_exactly_the_plan(topology: Callable[[str], Topology]) -> None
     p = t.plan
     k = t.kernel
     assert set(k.netns_list()) >= {p.fabric_namespace, *(h.namespace for h in p.hosts.values())}
+    assert {e.kind for e in p.enis} == {"host", "resolver"}
     for e in p.enis:
         with k.session(e.namespace) as s:
             links = {ln.ifname: ln for ln in s.links()}
             eth = links[e.ifname]
             assert (eth.mac, eth.mtu, eth.up, eth.kind) == (e.mac, 9001, True, "veth")
-            assert [(a.ip, a.prefixlen) for a in s.addresses() if a.ifname == "eth0"] == [
-                (e.ip, e.prefixlen)
-            ]
+            addresses = [(a.ip, a.prefixlen) for a in s.addresses() if a.ifname == "eth0"]
             routes = {r.dst: r for r in s.routes()}
+            if e.kind == "resolver":
+                assert addresses == [(e.ip, 16), ("169.254.169.253", 32)]
+                assert "0.0.0.0/0" not in routes
+                continue
+            assert addresses == [(e.ip, e.prefixlen)]
             assert routes["0.0.0.0/0"].gateway == p.hosts[e.owner].gateway
             assert routes["0.0.0.0/0"].ifname == "eth0"
         with k.session(p.fabric_namespace) as s:
