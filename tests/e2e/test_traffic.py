@@ -181,5 +181,5 @@ def test_status_json_reports_fabric_health_and_counters(shop: Topology) -> None:
     d = json.loads(r.stdout)
     assert d["fabric"]["health"] == "running"
     assert d["fabric"]["counters"]["forwarded"] >= 3
-    assert {e["owner"] for e in d["enis"]} == {"client", "app1", "app2"}
+    assert {e["owner"] for e in d["enis"] if e["kind"] == "host"} == {"client", "app1", "app2"}
     assert all(p["alive"] for p in d["processes"])
