@@ -113,6 +113,7 @@ class Topology:
     """Path of the file it was loaded from, for messages."""
     warnings: tuple[str, ...] = ()
     """Things accepted but not acted on (e.g. sections not emulated yet), one line each."""
+    apis: dict[str, Api] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -221,3 +222,78 @@ class Endpoint:
     private_dns: bool = False
     """AWS console default: on for AWS services, off for endpoint services. The
     loader sets True for `execute-api` when the key is absent."""
+
+
+# --------------------------------------------------------------------------
+# API Gateway (issues 6 and 7): top-level `apis`. REST APIs (v1) and HTTP APIs (v2).
+
+
+@dataclass(frozen=True)
+class Integration:
+    """How a route reaches its backend (API Gateway's integration request)."""
+
+    type: Literal["HTTP_PROXY", "HTTP", "MOCK"]
+    connection_type: Literal["INTERNET", "VPC_LINK"] = "INTERNET"
+    connection_id: str | None = None
+    """A VPC link name of the same API, or `${stageVariables.<name>}`."""
+    uri: str | None = None
+    """REST: `http(s)://host[:port]/path/{param}`; with VPC_LINK the host only sets
+    `Host` (the link routes). HTTP APIs: `integration_uri` (an NLB listener
+    `<vpc>/<nlb>:<port>` in later issues) is stored here too."""
+    timeout_ms: int = 29000  # REST default 29 s; 50 ms minimum
+    mock_status: int = 200
+    mock_body: str = ""
+
+
+@dataclass(frozen=True)
+class Route:
+    """`"GET /orders/{id}": {integration: …}` — REST resource+method, or an HTTP API route."""
+
+    method: str  # GET, POST, …, or ANY
+    path: str  # "/orders", "/orders/{id}", "/{proxy+}"; "$default" for HTTP APIs
+    integration: Integration
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyStatement:
+    """One resource-policy statement, condition keys as AWS names them.
+
+    Every listed condition must hold for the statement to apply (AWS ANDs
+    condition keys); values within one key are ORed.
+    """
+
+    effect: Literal["Allow", "Deny"]
+    source_vpce: tuple[str, ...] = ()  # `<vpc>/<endpoint>` of the topology, or a vpce- id
+    source_vpc: tuple[str, ...] = ()  # VPC names of the topology, or vpc- ids
+    source_ip: tuple[str, ...] = ()  # CIDRs (aws:SourceIp: regional APIs, public callers)
+    not_source_vpce: tuple[str, ...] = ()  # StringNotEquals aws:SourceVpce
+    resources: tuple[str, ...] = ("*",)  # "*" or "<METHOD> <path>" patterns, e.g. "GET /orders/*"
+
+
+@dataclass(frozen=True)
+class VpcLink:
+    """REST (v1): `target` = `<vpc>/<nlb>`. HTTP (v2): `vpc` + `subnets` + `security_groups`."""
+
+    name: str
+    target: str | None = None
+    vpc: str | None = None
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Api:
+    name: str
+    type: Literal["rest", "http"]
+    endpoint: Literal["regional", "private"] = "regional"
+    policy: tuple[PolicyStatement, ...] | None = None
+    vpc_links: dict[str, VpcLink] = field(default_factory=dict)
+    stages: dict[str, Stage] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    account: str = "customer"  # the account key that owns the API
