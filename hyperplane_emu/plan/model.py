@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-EniKind = Literal["host", "nlb", "vpce", "resolver"]
+EniKind = Literal["host", "nlb", "vpce", "resolver", "apigw", "vpce-ingress"]
 """What owns an ENI. host: an instance (veth to its namespace); nlb: a Network
 Load Balancer node (veth to a namespace used only for health checks; data
 flows are rewritten in the fabric); vpce: an interface endpoint (virtual,
@@ -209,6 +209,65 @@ class PlanEndpoint:
     private_dns: bool
     private_dns_names: tuple[str, ...]  # names that resolve to the ENIs inside this VPC only
     state: Literal["available", "pendingAcceptance", "rejected"]  # at `up`
+    ingress_enis: tuple[str, ...] = ()
+    """execute-api endpoints: one virtual ENI per AZ in API Gateway's VPC whose address
+    is the source of this endpoint's traffic there (empty for NLB-backed services,
+    whose traffic comes from the NLB nodes)."""
+
+
+@dataclass(frozen=True)
+class PlanApiGateway:
+    """API Gateway's own account and VPC, created when the file has APIs."""
+
+    vpc: str  # key of Plan.vpcs ("apigateway")
+    account_id: str
+    host: str  # key of Plan.hosts: the data plane's namespace
+    eni: str
+    ip: str
+    ports: tuple[int, ...]  # 443 (TLS) and 80
+
+
+@dataclass(frozen=True)
+class PlanIntegration:
+    type: str  # HTTP_PROXY, HTTP, MOCK
+    connection_type: str  # INTERNET, VPC_LINK
+    connection_id: str | None  # a vpc link id, or ${stageVariables.x}
+    uri: str | None
+    timeout_ms: int
+    mock_status: int
+    mock_body: str
+
+
+@dataclass(frozen=True)
+class PlanApiRoute:
+    method: str
+    path: str
+    integration: PlanIntegration
+
+
+@dataclass(frozen=True)
+class PlanVpcLink:
+    id: str  # 6 lower-case alphanumerics, as AWS's
+    name: str
+    target: str  # PlanLoadBalancer.key
+    endpoint_service: str  # PlanEndpointService.key (in the target's VPC)
+    endpoint: str  # PlanEndpoint.key (in API Gateway's VPC)
+    status: str  # AVAILABLE once up
+
+
+@dataclass(frozen=True)
+class PlanApi:
+    id: str  # 10 lower-case alphanumerics
+    name: str
+    type: Literal["rest", "http"]
+    endpoint: Literal["regional", "private"]
+    account_id: str
+    arn_prefix: str  # arn:aws:execute-api:<region>:<account>:<id>
+    hostname: str  # <id>.execute-api.<region>.amazonaws.com
+    policy: str | None  # IAM policy document (JSON text) with real ids
+    stages: dict[str, dict[str, str]]  # stage -> variables (vpc link names resolved to ids)
+    routes: tuple[PlanApiRoute, ...]
+    vpc_links: dict[str, PlanVpcLink]  # by id
 
 
 @dataclass(frozen=True)
@@ -237,6 +296,8 @@ class Plan:
     load_balancers: dict[str, PlanLoadBalancer] = field(default_factory=dict)
     endpoint_services: dict[str, PlanEndpointService] = field(default_factory=dict)
     endpoints: dict[str, PlanEndpoint] = field(default_factory=dict)
+    api_gateway: PlanApiGateway | None = None
+    apis: dict[str, PlanApi] = field(default_factory=dict)  # by api id
     extras: dict[str, object] = field(default_factory=dict)
     """Reserved for later issues until they get typed fields."""
 
