@@ -44,7 +44,17 @@ import collections
 import ipaddress
 from collections.abc import Callable
 
-from hyperplane_emu.plan.model import Plan, PlanEni, PlanSecurityGroup, PlanVpc
+from hyperplane_emu.plan.model import (
+    Plan,
+    PlanEni,
+    PlanHealthCheck,
+    PlanListener,
+    PlanLoadBalancer,
+    PlanSecurityGroup,
+    PlanTarget,
+    PlanTargetGroup,
+    PlanVpc,
+)
 
 from . import arp
 from .checksum import TTL_DECREMENT_CSUM, csum_replace16, internet_checksum
@@ -128,7 +138,7 @@ class EniState:
         self.az = eni.az
         # NLB nodes have no security groups (classic NLBs); the Amazon DNS server's
         # traffic is not filtered by security groups at all (EC2 User Guide).
-        self.unfiltered = eni.kind in ("nlb", "resolver")
+        self.unfiltered = eni.kind in ("nlb", "resolver", "apigw", "vpce-ingress")
         self.port = eni.port
         self.vpc = vpc
         self.ip = _ip(eni.ip)
@@ -232,10 +242,14 @@ class Fabric:
         self._lb_of_node = {n.id: lb for lb in self.load_balancers.values() for n in lb.nodes}
         self.endpoints: dict[str, EndpointState] = {}
         self._endpoint_of_eni: dict[str, EndpointState] = {}
+        front = self._execute_api_front(plan)
         for ep in plan.endpoints.values():
             svc = plan.endpoint_services.get(ep.service)
-            lb = self.load_balancers[svc.load_balancer] if svc else None
+            lb = self.load_balancers[svc.load_balancer] if svc else front
             es = EndpointState(ep.id, ep.key, ep.state, lb, svc.id if svc else ep.service)
+            for eni_id in ep.ingress_enis:
+                node = self.enis[eni_id]
+                es.nodes[node.az] = node
             self.endpoints[ep.id] = es
             for eni_id in ep.enis:
                 self._endpoint_of_eni[eni_id] = es
@@ -532,7 +546,10 @@ class Fabric:
             lb = endpoint.lb
             if lb is None:
                 return self._drop("service-not-emulated", front, p, now, endpoint.service_id)
-            node = lb.node_for(front.az)
+            if endpoint.nodes:
+                node = endpoint.nodes.get(front.az) or next(iter(endpoint.nodes.values()))
+            else:
+                node = lb.node_for(front.az)
             preserve: bool | None = False  # PrivateLink: targets see the NLB's address
         else:
             lb = self._lb_of_node[front.id]
@@ -578,9 +595,12 @@ class Fabric:
                     f"{lb.name} {tg.name} -> {target.id} ({prov_ft})",
                 )
             )
-        vt = t_eni.policy.evaluate(
-            INGRESS, p.proto, target.port, 0, new_src, eni.groups if preserve else _NO_GROUPS
-        )
+        if t_eni.unfiltered:
+            vt = Verdict(True, INGRESS, t_eni.id, None, None, False)
+        else:
+            vt = t_eni.policy.evaluate(
+                INGRESS, p.proto, target.port, 0, new_src, eni.groups if preserve else _NO_GROUPS
+            )
         if tracing:
             self._trace(now, p, "ingress-sg", t_eni.id, vt)
         if not vt.allowed:
@@ -611,6 +631,33 @@ class Fabric:
         self._counts["conntrack.created"] += 1
         self._counts["nlb.flows"] += 1
         return self._forward(o, p, frame, now)
+
+    def _execute_api_front(self, plan: Plan) -> LoadBalancerState | None:
+        """API Gateway's side of `execute-api` endpoints: one listener per data-plane port.
+
+        Built like an NLB so that PrivateLink handles it alike; its nodes are each
+        endpoint's own ingress addresses (EndpointState.nodes), so the data plane
+        can tell endpoints apart by source address."""
+        agw = plan.api_gateway
+        if agw is None:
+            return None
+        groups = {
+            f"port-{port}": PlanTargetGroup(
+                f"port-{port}", "", PROTO_TCP, port, "ip",
+                (PlanTarget(agw.host, agw.ip, port, self.enis[agw.eni].az, agw.eni),),
+                PlanHealthCheck("tcp", port, "/", 30, 10, 5, 2, "200-399"), False, False,
+            )
+            for port in agw.ports
+        }  # fmt: skip
+        front = PlanLoadBalancer(
+            key=f"{agw.vpc}/execute-api", name="execute-api", id="", arn="", vpc=agw.vpc,
+            scheme="internal", dns_name="", cross_zone=True, enis=(),
+            listeners=tuple(
+                PlanListener("", PROTO_TCP, port, f"port-{port}", 350) for port in agw.ports
+            ),
+            target_groups=groups,
+        )  # fmt: skip
+        return LoadBalancerState(front, self.vpcs[agw.vpc], self.enis)
 
     def _nat_port(
         self, vpc_index: int, proto: int, target: TargetState, src: int, h: int

@@ -125,8 +125,11 @@ class EndpointState:
         self.id = endpoint_id
         self.key = key
         self.state = state
-        self.lb = lb  # None: a service the fabric does not front with an NLB (execute-api)
+        self.lb = lb  # None: a service the fabric does not emulate
         self.service_id = service_id
+        # Per-AZ source addresses in the service's VPC that stand for this endpoint
+        # (execute-api); empty: the NLB's nodes are the source, as for endpoint services.
+        self.nodes: dict[str, EniState] = {}
 
 
 def flow_hash(proto: int, src: int, dst: int, sport: int, dport: int, seq: int) -> int:

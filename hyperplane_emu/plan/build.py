@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
-from hyperplane_emu.plan import elb, ids, names, privatelink
+from hyperplane_emu.plan import apigateway, elb, ids, names, privatelink
 from hyperplane_emu.plan.addresses import SubnetAllocator, dns, router
 from hyperplane_emu.plan.model import (
     PLAN_VERSION,
     EniKind,
     Plan,
+    PlanApiGateway,
     PlanEndpoint,
     PlanEndpointService,
     PlanEni,
@@ -71,6 +72,21 @@ def build(topology: Topology) -> Plan:
 
 class _Builder:
     def __init__(self, topology: Topology) -> None:
+        if apigateway.VPC in topology.vpcs or any(
+            apigateway.HOST in v.hosts for v in topology.vpcs.values()
+        ):
+            raise PlanError(
+                [
+                    SpecIssue(
+                        "vpcs",
+                        f"{apigateway.VPC!r} is the name of API Gateway's own VPC "
+                        "and host in the emulator: rename yours",
+                    )
+                ],
+                topology.source or "<string>",
+            )
+        self.user_vpcs = set(topology.vpcs)
+        topology = apigateway.expand(topology)
         self.topo = topology
         self.t = topology.name
         self.region = topology.region
@@ -102,6 +118,20 @@ class _Builder:
                         ip,
                     )
                 )
+        if apigateway.VPC in topo.vpcs:
+            requests.append(
+                _EniRequest(
+                    "apigw",
+                    "apigateway.data-plane",
+                    apigateway.VPC,
+                    next(iter(topo.vpcs[apigateway.VPC].subnets)),
+                    apigateway.HOST,
+                    "API Gateway data plane",
+                    (),
+                    True,
+                    names.namespace(t, apigateway.HOST),
+                )
+            )
         lb_requests: dict[str, list[_EniRequest]] = {}
         for vname, v in topo.vpcs.items():
             for lbname, lb in v.load_balancers.items():
@@ -165,6 +195,10 @@ class _Builder:
                     self._address(r)
                 ep_requests[f"{vname}/{ename}"] = reqs
                 requests += reqs
+                if ep.service == privatelink.EXECUTE_API:
+                    ingress = self._ingress_requests(vname, ename, eid, ep.subnets)
+                    ep_requests[f"{vname}/{ename}/ingress"] = ingress
+                    requests += ingress
         if self.issues:
             raise PlanError(self.issues, topo.source or "<string>")
 
@@ -174,6 +208,8 @@ class _Builder:
         lbs = self._load_balancers(lb_requests, by_path, enis)
         services = self._endpoint_services(lbs)
         endpoints = self._endpoints(ep_requests, by_path, services)
+        api_gw = self._api_gateway(by_path)
+        apis = apigateway.apis(topo, self.vpcs, endpoints, lbs)
         self._check_namespaces(enis)
         if self.issues:
             raise PlanError(self.issues, topo.source or "<string>")
@@ -193,6 +229,8 @@ class _Builder:
             load_balancers=lbs,
             endpoint_services=services,
             endpoints=endpoints,
+            api_gateway=api_gw,
+            apis=apis,
         )
 
     # ------------------------------------------------------------ pieces
@@ -273,6 +311,19 @@ class _Builder:
 
     def _hosts(self, by_path: dict[str, PlanEni]) -> dict[str, PlanHost]:
         hosts = {}
+        agw = by_path.get("apigateway.data-plane")
+        if agw is not None:
+            pv = self.vpcs[apigateway.VPC]
+            hosts[apigateway.HOST] = PlanHost(
+                name=apigateway.HOST,
+                vpc=apigateway.VPC,
+                subnet=agw.subnet,
+                namespace=agw.namespace,
+                hostname=_hostname(self.region, IPv4Address(agw.ip)),
+                enis=(agw.id,),
+                gateway=pv.subnets[agw.subnet].router_ip,
+                resolv_conf=_resolv_conf(self.region, pv.dns_ip),
+            )
         for vname, v in self.topo.vpcs.items():
             pv = self.vpcs[vname]
             for hname, h in v.hosts.items():
@@ -424,8 +475,45 @@ class _Builder:
                         else ()
                     ),
                     state=state,  # type: ignore[arg-type]
+                    ingress_enis=tuple(
+                        by_path[r.path].id for r in ep_requests.get(f"{key}/ingress", [])
+                    ),
                 )
         return out
+
+    def _ingress_requests(
+        self, vname: str, ename: str, eid: str, subnets: tuple[str, ...]
+    ) -> list[_EniRequest]:
+        """Per AZ of an execute-api endpoint: its source address in API Gateway's VPC."""
+        agw = self.topo.vpcs[apigateway.VPC]
+        by_az = {s.az: name for name, s in agw.subnets.items()}
+        consumer = self.topo.vpcs[vname]
+        out = []
+        for s in subnets:
+            target = by_az.get(consumer.subnets[s].az, next(iter(agw.subnets)))
+            r = _EniRequest(
+                "vpce-ingress",
+                f"vpcs.{vname}.endpoints.{ename}.ingress.{s}",
+                apigateway.VPC,
+                target,
+                ename,
+                f"PrivateLink ingress of {eid}",
+                (),
+                True,
+                "",
+                veth=False,
+            )
+            self._address(r)
+            out.append(r)
+        return out
+
+    def _api_gateway(self, by_path: dict[str, PlanEni]) -> PlanApiGateway | None:
+        e = by_path.get("apigateway.data-plane")
+        if e is None:
+            return None
+        return PlanApiGateway(
+            apigateway.VPC, apigateway.ACCOUNT_ID, apigateway.HOST, e.id, e.ip, apigateway.PORTS
+        )
 
     def _check_namespaces(self, enis: list[PlanEni]) -> None:
         seen: dict[str, PlanEni] = {}
@@ -444,7 +532,14 @@ class _Builder:
             seen[e.namespace] = e
 
 
-_WHAT = {"host": "host", "nlb": "load balancer", "vpce": "endpoint", "resolver": "resolver"}
+_WHAT = {
+    "host": "host",
+    "nlb": "load balancer",
+    "vpce": "endpoint",
+    "resolver": "resolver",
+    "apigw": "API Gateway",
+    "vpce-ingress": "endpoint",
+}
 
 
 def _id_path(r: _EniRequest) -> str:

@@ -172,6 +172,17 @@ def zones(plan: Plan) -> dict[str, Zone]:
             if ep.service == "execute-api":
                 own.add(f"*.execute-api.{plan.region}.amazonaws.com", ips)
 
+    # Private APIs: `<api-id>-<vpce-id>.execute-api.<region>.amazonaws.com` is a public
+    # record of the endpoint's addresses (Developer Guide, "Invoke a private API"),
+    # so it works from any VPC and from on premises, private DNS or not.
+    for api in plan.apis.values():
+        if api.endpoint != "private":
+            continue
+        for ep in plan.endpoints.values():
+            if ep.service == "execute-api":
+                ips = tuple(enis[e].ip for e in ep.enis)
+                everywhere(f"{api.id}-{ep.id}.execute-api.{plan.region}.amazonaws.com", ips)
+
     return {name: b.zone() for name, b in builders.items()}
 
 

@@ -1,0 +1,214 @@
+"""API Gateway's side of the plan: its own account and VPC, and what APIs create there.
+
+AWS (seed post; API Gateway Developer Guide, "Private REST APIs", "VPC links"):
+API Gateway runs in its own account and VPC. A private API is reached through
+an `execute-api` interface endpoint in the customer's VPC; a REST VPC link is
+an endpoint service that AWS creates on the customer's NLB (API Gateway's
+account allow-listed, so the connection is accepted at once) plus an interface
+endpoint in API Gateway's VPC. `expand` adds exactly those objects to the
+topology, as if the user had written them, so the rest of the plan (addresses,
+PrivateLink, DNS) treats them like any other; `apis` then resolves names to ids.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from typing import Any
+
+from hyperplane_emu.plan import ids
+from hyperplane_emu.plan.model import (
+    PlanApi,
+    PlanApiRoute,
+    PlanEndpoint,
+    PlanIntegration,
+    PlanLoadBalancer,
+    PlanVpc,
+    PlanVpcLink,
+)
+from hyperplane_emu.spec.model import (
+    Api,
+    Endpoint,
+    EndpointService,
+    SecurityGroup,
+    SgRule,
+    Subnet,
+    Topology,
+    Vpc,
+)
+
+VPC = "apigateway"
+ACCOUNT_KEY = "apigateway"
+ACCOUNT_ID = "392220576650"
+"""API Gateway's service account, as the emulator shows it (AWS's differs per region)."""
+CIDR = "10.255.0.0/16"
+HOST = "apigateway"
+LINK_GROUP = "vpc-links"
+PORTS = (443, 80)
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def needed(t: Topology) -> bool:
+    return bool(t.apis) or any(
+        ep.service == "execute-api" for v in t.vpcs.values() for ep in v.endpoints.values()
+    )
+
+
+def link_key(api: str, link: str) -> str:
+    return f"vpclink-{api}-{link}"
+
+
+def expand(t: Topology) -> Topology:
+    """The topology plus API Gateway's VPC, and an endpoint service + endpoint per REST VPC link."""
+    if not needed(t):
+        return t
+    azs = sorted({s.az for v in t.vpcs.values() for s in v.subnets.values()}) or [f"{t.region}a"]
+    subnets = {az[-1]: Subnet(az[-1], f"10.255.{i + 1}.0/24", az) for i, az in enumerate(azs[:6])}
+    everything = SgRule("ingress", "all", 0, 65535, CIDR, "API Gateway's own traffic")
+    out_all = SgRule("egress", "all", 0, 65535, "0.0.0.0/0")
+    groups = {
+        "default": SecurityGroup("default", "default VPC security group", (), (out_all,)),
+        LINK_GROUP: SecurityGroup(LINK_GROUP, "VPC link endpoints", (everything,), (out_all,)),
+    }
+    vpcs = dict(t.vpcs)
+    endpoints: dict[str, Endpoint] = {}
+    for aname, api in t.apis.items():
+        if api.type != "rest":
+            continue
+        for lname, link in api.vpc_links.items():
+            if link.target is None:
+                continue
+            tvpc, nlb = link.target.split("/", 1)
+            key = link_key(aname, lname)
+            service = EndpointService(key, nlb, False, (ACCOUNT_ID,))
+            v = vpcs[tvpc]
+            vpcs[tvpc] = replace(v, endpoint_services={**v.endpoint_services, key: service})
+            lb_azs = {v.subnets[s].az for s in v.load_balancers[nlb].subnets}
+            chosen = tuple(s for s, sub in subnets.items() if sub.az in lb_azs) or (
+                next(iter(subnets)),
+            )
+            endpoints[key] = Endpoint(key, f"{tvpc}/{key}", chosen, (LINK_GROUP,), False)
+    vpcs[VPC] = Vpc(VPC, CIDR, ACCOUNT_KEY, subnets, groups, {}, {}, {}, endpoints)
+    return replace(t, vpcs=vpcs, accounts={**t.accounts, ACCOUNT_KEY: ACCOUNT_ID})
+
+
+def _short(t: str, path: str, n: int) -> str:
+    d = ids.hex_digits(t, path, 2 * n)
+    return "".join(_ALNUM[int(d[2 * i : 2 * i + 2], 16) % 36] for i in range(n))
+
+
+def api_id(t: str, name: str) -> str:
+    return _short(t, f"api/{name}", 10)
+
+
+def vpc_link_id(t: str, api: str, link: str) -> str:
+    return _short(t, f"api/{api}/vpclink/{link}", 6)
+
+
+def apis(
+    t: Topology,
+    vpcs: dict[str, PlanVpc],
+    endpoints: dict[str, PlanEndpoint],
+    lbs: dict[str, PlanLoadBalancer],
+) -> dict[str, PlanApi]:
+    out = {}
+    for aname, api in t.apis.items():
+        aid = api_id(t.name, aname)
+        account = t.accounts.get(api.account, next(iter(t.accounts.values())))
+        arn = f"arn:aws:execute-api:{t.region}:{account}:{aid}"
+        links = {}
+        for lname, link in api.vpc_links.items():
+            if link.target is None:
+                continue  # HTTP API links (issue 7)
+            key = link_key(aname, lname)
+            lid = vpc_link_id(t.name, aname, lname)
+            links[lname] = PlanVpcLink(
+                lid,
+                lname,
+                link.target,
+                f"{link.target.split('/')[0]}/{key}",
+                f"{VPC}/{key}",
+                "AVAILABLE",
+            )
+        by_name = {n: lk.id for n, lk in links.items()}
+        stages = {
+            s.name: {k: by_name.get(v, v) for k, v in s.variables.items()}
+            for s in api.stages.values()
+        }
+        routes = tuple(
+            PlanApiRoute(r.method, r.path, _integration(r.integration, by_name, api, lbs))
+            for r in api.routes
+        )
+        out[aid] = PlanApi(
+            id=aid,
+            name=aname,
+            type=api.type,
+            endpoint=api.endpoint,
+            account_id=account,
+            arn_prefix=arn,
+            hostname=f"{aid}.execute-api.{t.region}.amazonaws.com",
+            policy=_policy(api, arn, t, vpcs, endpoints),
+            stages=stages,
+            routes=routes,
+            vpc_links={lk.id: lk for lk in links.values()},
+        )
+    return out
+
+
+def _integration(
+    i: Any, by_name: dict[str, str], api: Api, lbs: dict[str, PlanLoadBalancer]
+) -> PlanIntegration:
+    cid = i.connection_id
+    uri = i.uri
+    if cid is not None and cid in by_name:
+        link = api.vpc_links[cid]
+        cid = by_name[cid]
+        # `http://orders-nlb:80/…` (the NLB's name, as the design's examples write it)
+        # becomes the NLB's DNS name, which is what AWS users put in the uri.
+        lb = lbs.get(link.target or "")
+        if uri and lb is not None:
+            uri = re.sub(
+                rf"^(https?://){re.escape(lb.name)}(?=[:/]|$)", rf"\g<1>{lb.dns_name}", uri
+            )
+    return PlanIntegration(
+        i.type, i.connection_type, cid, uri, i.timeout_ms, i.mock_status, i.mock_body
+    )
+
+
+def _policy(
+    api: Api, arn: str, t: Topology, vpcs: dict[str, PlanVpc], endpoints: dict[str, PlanEndpoint]
+) -> str | None:
+    if api.policy is None:
+        return None
+    statements = []
+    for st in api.policy:
+        cond: dict[str, dict[str, list[str]]] = {}
+        if st.source_vpce:
+            cond.setdefault("StringEquals", {})["aws:SourceVpce"] = [
+                endpoints[x].id if x in endpoints else x for x in st.source_vpce
+            ]
+        if st.source_vpc:
+            cond.setdefault("StringEquals", {})["aws:SourceVpc"] = [
+                vpcs[x].id if x in vpcs else x for x in st.source_vpc
+            ]
+        if st.not_source_vpce:
+            cond.setdefault("StringNotEquals", {})["aws:SourceVpce"] = [
+                endpoints[x].id if x in endpoints else x for x in st.not_source_vpce
+            ]
+        if st.source_ip:
+            cond.setdefault("IpAddress", {})["aws:SourceIp"] = list(st.source_ip)
+        resources = [
+            f"{arn}/*" if r == "*" else f"{arn}/*/{r.split(' ', 1)[0]}{r.split(' ', 1)[1]}"
+            for r in st.resources
+        ]
+        statement: dict[str, Any] = {
+            "Effect": st.effect,
+            "Principal": "*",
+            "Action": "execute-api:Invoke",
+            "Resource": resources,
+        }
+        if cond:
+            statement["Condition"] = cond
+        statements.append(statement)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
