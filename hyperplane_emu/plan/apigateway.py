@@ -212,3 +212,57 @@ def _policy(
             statement["Condition"] = cond
         statements.append(statement)
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def data_plane_config(plan: Any, cert: str, key: str) -> dict[str, Any]:
+    """The API Gateway process's config (services/apigateway reads it), from the plan."""
+    agw = plan.api_gateway
+    assert agw is not None
+    enis = {e.id: e for e in plan.enis}
+    vpc_ids = {name: v.id for name, v in plan.vpcs.items()}
+    sources = {}
+    for ep in plan.endpoints.values():
+        for eni_id in ep.ingress_enis:
+            sources[enis[eni_id].ip] = {
+                "vpce": ep.id,
+                "vpc": vpc_ids[ep.vpc],
+                "private_dns": ep.private_dns,
+            }
+    apis_out = {}
+    for api in plan.apis.values():
+        links = {}
+        for lk in api.vpc_links.values():
+            ep = plan.endpoints[lk.endpoint]
+            links[lk.id] = {"name": lk.name, "status": lk.status, "address": enis[ep.enis[0]].ip}
+        apis_out[api.id] = {
+            "name": api.name,
+            "type": api.type,
+            "endpoint": api.endpoint,
+            "account_id": api.account_id,
+            "policy": json.loads(api.policy) if api.policy else None,
+            "stages": {name: {"variables": dict(v)} for name, v in api.stages.items()},
+            "routes": [
+                {
+                    "method": r.method,
+                    "path": r.path,
+                    "integration": {
+                        "type": r.integration.type,
+                        "connection_type": r.integration.connection_type,
+                        "connection_id": r.integration.connection_id,
+                        "uri": r.integration.uri,
+                        "timeout_ms": r.integration.timeout_ms,
+                        "mock_status": r.integration.mock_status,
+                        "mock_body": r.integration.mock_body,
+                    },
+                }
+                for r in api.routes
+            ],
+            "vpc_links": links,
+        }
+    return {
+        "region": plan.region,
+        "listen": [{"ip": agw.ip, "port": port, "tls": port == 443} for port in agw.ports],
+        "tls": {"cert": cert, "key": key},
+        "endpoints": sources,
+        "apis": apis_out,
+    }

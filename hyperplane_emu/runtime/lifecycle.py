@@ -105,6 +105,7 @@ def up(
         _start_fabric(p, state, progress)
         _start_resolvers(p, state, progress)
         _start_services(p, k, state, progress)
+        _start_api_gateway(p, state, progress)
         _start_health_checks(p, state, progress)
     except BaseException:
         progress("rolling back")
@@ -197,6 +198,27 @@ def _start_resolvers(p: Plan, state: StateDir, progress: Progress) -> None:
             time.sleep(0.02)
     if started:
         progress(f"{len(started)} DNS resolvers")
+
+
+def _start_api_gateway(p: Plan, state: StateDir, progress: Progress) -> None:
+    if p.api_gateway is None:
+        return
+    from hyperplane_emu.runtime import apigw
+
+    argv, ready = apigw.prepare(p, state.path)
+    apigw.trust(p, state.path / "apigw" / "ca.pem")
+    host = p.hosts[p.api_gateway.host]
+    pid = _spawn(state, "apigateway", argv, host.namespace)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ready.exists():
+        if not processes.alive(pid):
+            raise RuntimeFailure(
+                f"API Gateway exited during start:\n{_log_tail(state, 'apigateway')}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"API Gateway was not ready within {READY_TIMEOUT:.0f} s")
+        time.sleep(0.02)
+    progress(f"API Gateway data plane running ({len(p.apis)} APIs, pid {pid})")
 
 
 def _start_health_checks(p: Plan, state: StateDir, progress: Progress) -> None:

@@ -1,0 +1,70 @@
+"""Starting API Gateway's data plane: its CA, its certificate, its config, its trust.
+
+At `up` the runtime makes a CA for this topology (`<state>/apigw/ca.pem`), issues
+the data plane a certificate for `*.execute-api.<region>.amazonaws.com` and the
+`vpce` names, and adds the CA to the trust store that `ip netns exec` shows every
+emulated host (`/etc/netns/<ns>/ssl`, bind-mounted over /etc/ssl), so a plain
+`curl https://<api-id>.execute-api.<region>.amazonaws.com/prod/…` works in `exec`.
+Other clients: `--cacert /run/hyperplane-emu/<name>/apigw/ca.pem`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from hyperplane_emu.plan import apigateway
+from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.realize.network import ETC_NETNS
+
+SYSTEM_SSL = Path("/etc/ssl")
+BUNDLE = Path("certs/ca-certificates.crt")
+
+
+def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
+    """Write CA, certificate and config; returns (argv of the data plane, ready file)."""
+    from hyperplane_emu.services.apigateway import ca
+
+    d = state_dir / "apigw"
+    d.mkdir(mode=0o700, exist_ok=True)
+    ca_cert, ca_key = ca.make_ca(d, p.name)
+    names = [
+        f"*.execute-api.{p.region}.amazonaws.com",
+        f"*.{p.region}.vpce.amazonaws.com",
+        f"*.execute-api.{p.region}.vpce.amazonaws.com",
+        *(f"*.vpce-svc-{s.id.split('-', 2)[2]}.{p.region}.vpce.amazonaws.com"
+          for s in p.endpoint_services.values()),
+        *(n for ep in p.endpoints.values() for n in ep.dns_names),
+    ]  # fmt: skip
+    cert, key = ca.issue((ca_cert, ca_key), names, d)
+    config = d / "config.json"
+    config.write_text(
+        json.dumps(apigateway.data_plane_config(p, str(cert), str(key)), indent=2, sort_keys=True)
+    )
+    ready = d / "ready"
+    argv = [
+        sys.executable, "-m", "hyperplane_emu.services.apigateway", "--config", str(config),
+        "--ready-file", str(ready), "--name", "he-apigw",
+    ]  # fmt: skip
+    return argv, ready
+
+
+def trust(p: Plan, ca_cert: Path, etc_netns: str = ETC_NETNS) -> None:
+    """Every host namespace trusts the topology's CA (system roots kept)."""
+    pem = ca_cert.read_text()
+    system = (SYSTEM_SSL / BUNDLE).read_text() if (SYSTEM_SSL / BUNDLE).exists() else ""
+    for h in p.hosts.values():
+        ssl_dir = Path(etc_netns) / h.namespace / "ssl"
+        if ssl_dir.exists():
+            shutil.rmtree(ssl_dir)
+        if SYSTEM_SSL.is_dir():
+            shutil.copytree(SYSTEM_SSL, ssl_dir, symlinks=True)
+        (ssl_dir / "certs").mkdir(parents=True, exist_ok=True)
+        bundle = ssl_dir / BUNDLE
+        if bundle.is_symlink():
+            bundle.unlink()
+        bundle.write_text(system + ("\n" if system and not system.endswith("\n") else "") + pem)
+        os.chmod(bundle, 0o644)
