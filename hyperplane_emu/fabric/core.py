@@ -206,6 +206,10 @@ class Fabric:
         self.plan = plan
         self.events: collections.deque[Event] = collections.deque(maxlen=EVENTS_MAX)
         self.drop_events = True  # False: count drops only (no DropEvent objects)
+        # Virtual ENIs (endpoints, NLB nodes) being captured: their frames are copied
+        # to `mirror_out` as (eni id, frame) while the fast path is off.
+        self.mirror: set[str] = set()
+        self.mirror_out: list[tuple[str, bytes]] = []
         self.trace = False  # True: trace hops of every slow-path decision
         self.trace_addresses: set[int] = set()  # trace flows from/to these IPv4 (ints)
         self._counts: collections.Counter[str] = collections.Counter()
@@ -287,7 +291,8 @@ class Fabric:
         # Fast path: untagged IPv4, 20-byte header, not a fragment, TTL > 1, to the
         # router MAC, header checksum valid, no SYN/FIN/RST; else the slow path decides.
         if (
-            len(frame) >= 42
+            not self.mirror
+            and len(frame) >= 42
             and frame[12] == 8
             and frame[13] == 0
             and frame[14] == 0x45
@@ -778,7 +783,31 @@ class Fabric:
                 c = _translate(out, half, c, p.proto, 14 + p.ihl)
             out[24] = c >> 8
             out[25] = c & 0xFF
+            if self.mirror and half.log is not None:
+                self._mirror(half, p, frame, out)
         return [(half.out_port, out)]  # type: ignore[list-item]
+
+    def _mirror(self, half: FlowHalf, p: Packet, frame: bytes, out: bytearray) -> None:
+        """Copy what a captured virtual ENI on this path carries: the packet as it
+        looks on that ENI's side of the translation."""
+        for eni_id, ft in half.log:
+            # Host ENIs are captured on their own veth; data flows never cross an
+            # NLB node's veth (it carries health checks only), so it is mirrored too.
+            if eni_id in self.mirror and self.enis[eni_id].kind != "host":
+                seen = frame if (ft.src == p.src and ft.dst == p.dst) else out
+                self.mirror_out.append((eni_id, bytes(seen)))
+
+    def mirror_start(self, eni_id: str) -> None:
+        if eni_id not in self.enis:
+            raise KeyError(f"no ENI {eni_id}")
+        self.mirror.add(eni_id)
+
+    def mirror_stop(self, eni_id: str) -> None:
+        self.mirror.discard(eni_id)
+
+    def drain_mirror(self) -> list[tuple[str, bytes]]:
+        out, self.mirror_out = self.mirror_out, []
+        return out
 
     def _rejudge(self, flow: Flow, half: FlowHalf, p: Packet, now: float) -> Frames | None:
         """Untracked flow: the rules decide every packet (AWS), tracked sides pass."""

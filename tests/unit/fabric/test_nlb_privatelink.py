@@ -321,3 +321,25 @@ def test_dns_queries_reach_the_resolver_whatever_the_security_groups(w: World) -
     for dst in ("10.0.0.2", "169.254.169.253"):
         out = w.send("client", dst, UDP(sport=33000, dport=53) / b"q")
         assert [p for p, _ in out] == [resolver.port]
+
+
+def test_a_captured_endpoint_and_nlb_node_see_their_own_side_of_the_translation(
+    w: World,
+) -> None:
+    vpce_eni, node = w.eni("orders", "vpce", "a"), w.eni("orders-nlb", "nlb", "a")
+    w.fab.mirror_start(vpce_eni.id)
+    w.fab.mirror_start(node.id)
+    vip = vpce_ip(w, "a")
+    _, syn = w.send("client", vip, TCP(sport=49700, dport=80, flags="S"))[0]
+    w.send("app1", syn[IP].src, TCP(sport=8080, dport=syn[TCP].sport, flags="SA"))
+    w.send("client", vip, TCP(sport=49700, dport=80, flags="A"))  # established: still mirrored
+    seen = [(eni, Ether(f)) for eni, f in w.fab.drain_mirror()]
+    on_vpce = [(p[IP].src, p[IP].dst) for e, p in seen if e == vpce_eni.id]
+    on_node = [(p[IP].src, p[IP].dst) for e, p in seen if e == node.id]
+    client, app1 = w.eni("client").ip, w.eni("app1").ip
+    assert on_vpce == [(client, vip), (vip, client), (client, vip)]
+    assert on_node == [(node.ip, app1), (app1, node.ip), (node.ip, app1)]
+    w.fab.mirror_stop(vpce_eni.id)
+    w.fab.mirror_stop(node.id)
+    w.send("client", vip, TCP(sport=49700, dport=80, flags="A"))
+    assert w.fab.drain_mirror() == []
