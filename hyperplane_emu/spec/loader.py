@@ -12,6 +12,7 @@ import dataclasses
 from yaml.nodes import Node
 
 from hyperplane_emu.spec import names, refs, vpcs
+from hyperplane_emu.spec.apis import parse_apis
 from hyperplane_emu.spec.errors import TOP, SpecError
 from hyperplane_emu.spec.model import Settings, Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView
@@ -21,9 +22,9 @@ from hyperplane_emu.spec.yamltree import Document
 
 CORE_KEYS = ("name", "region", "accounts", "settings", "vpcs")
 DEFAULT_ACCOUNT_ID = "111122223333"
-REGISTERED = (parse_endpoint_services, parse_endpoints)
-"""Imported for their `vpc_section` registrations (privatelink imports loadbalancers,
-which registers first: see `sections.VPC_SECTIONS` on order)."""
+REGISTERED = (parse_endpoint_services, parse_endpoints, parse_apis)
+"""Imported for their section registrations (privatelink imports loadbalancers,
+which registers first: see `sections.VPC_SECTIONS` on order; `apis` is top-level)."""
 SETTINGS_RANGES: dict[str, tuple[int, int]] = {
     "conntrack_max": (1, 10_000_000),
     "flow_log_interval": (1, 600),

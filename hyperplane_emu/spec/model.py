@@ -272,6 +272,9 @@ class PolicyStatement:
     source_vpce: tuple[str, ...] = ()  # `<vpc>/<endpoint>` of the topology, or a vpce- id
     source_vpc: tuple[str, ...] = ()  # VPC names of the topology, or vpc- ids
     source_ip: tuple[str, ...] = ()  # CIDRs (aws:SourceIp: regional APIs, public callers)
+    vpc_source_ip: tuple[str, ...] = ()
+    """CIDRs (aws:VpcSourceIp): the caller's private address, for calls through an
+    execute-api endpoint (aws:SourceIp does not apply there: the endpoint rewrites it)."""
     not_source_vpce: tuple[str, ...] = ()  # StringNotEquals aws:SourceVpce
     resources: tuple[str, ...] = ("*",)  # "*" or "<METHOD> <path>" patterns, e.g. "GET /orders/*"
 

@@ -78,5 +78,5 @@ def reserved_vpc_parser(name: str) -> VpcSection:
     return parser
 
 
-for _name in ("apis", "cloud_map"):
+for _name in ("cloud_map",):
     TOPOLOGY_SECTIONS.setdefault(_name, reserved_topology_parser(_name))
