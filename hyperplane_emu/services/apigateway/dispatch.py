@@ -1,0 +1,273 @@
+"""One request in, one decision out: error, mock answer, or upstream request (pure).
+
+The order of checks (docs/apigateway.md explains each choice):
+
+1. the API the Host / `x-apigw-api-id` names must exist, else 403 Forbidden;
+2. endpoint type against where the connection came from: a private API only
+   through an interface endpoint, a regional/edge API never through one
+   (else 403 Forbidden: "an execute-api endpoint only reaches private APIs");
+3. stage, resource and method, else 403 Missing Authentication Token;
+4. resource policy (a private API without one is denied), else 403 with the
+   anonymous-not-authorized message;
+5. the integration: MOCK answers here; a configuration problem is 500;
+   HTTP/HTTP_PROXY become an `UpstreamRequest` for the server to send.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hyperplane_emu.services.apigateway import errors
+from hyperplane_emu.services.apigateway.config import EndpointInfo, GatewayConfig, RestApi
+from hyperplane_emu.services.apigateway.errors import GatewayError
+from hyperplane_emu.services.apigateway.integration import (
+    Headers,
+    Resolved,
+    build_target,
+    request_headers,
+    resolve,
+    trace_id_of,
+)
+from hyperplane_emu.services.apigateway.policy import Decision, RequestContext, request_arn
+from hyperplane_emu.services.apigateway.router import (
+    ResourceTree,
+    host_pattern,
+    select_api,
+    split_stage,
+    split_target,
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The connection a request arrived on."""
+
+    ip: str  # source address as seen (after the fabric's rewrite)
+    tls: bool
+    local_port: int
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Identifiers for the response headers and the access log."""
+
+    request_id: str
+    apigw_id: str
+    trace_id: str = ""
+    api_id: str = ""
+    stage: str = ""
+    resource: str = ""
+
+
+@dataclass(frozen=True)
+class ErrorAction:
+    info: RequestInfo
+    error: GatewayError
+
+
+@dataclass(frozen=True)
+class MockAction:
+    info: RequestInfo
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    connect_host: str  # address (VPC link) or name to resolve (INTERNET)
+    port: int
+    tls: bool
+    server_name: str  # TLS SNI: the uri's host
+    method: str
+    target: str
+    headers: Headers
+    timeout_s: float  # the integration timeout: connect + response
+    connect_timeout_s: float
+    via_link: str | None = None
+
+
+@dataclass(frozen=True)
+class ForwardAction:
+    info: RequestInfo
+    upstream: UpstreamRequest
+
+
+Action = ErrorAction | MockAction | ForwardAction
+
+
+def new_apigw_id() -> str:
+    # Looks like AWS's: 16 characters of base64 ending in "=".
+    return base64.b64encode(os.urandom(11)).decode()
+
+
+@dataclass
+class _CompiledApi:
+    api: RestApi
+    tree: ResourceTree[int]
+    # (route index, stage) -> integration for that stage
+    resolved: dict[tuple[int, str], Resolved]
+
+
+class Gateway:
+    """The data plane's decision logic for one configuration (rebuild on reload)."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.host_re = host_pattern(config.region)
+        self.connect_timeout_s = config.connect_timeout_ms / 1000.0
+        self.apis: dict[str, _CompiledApi] = {}
+        self.problems: list[str] = []  # configuration errors that will answer 500
+        for api_id, api in config.apis.items():
+            tree: ResourceTree[int] = ResourceTree()
+            resolved: dict[tuple[int, str], Resolved] = {}
+            for i, route in enumerate(api.routes):
+                tree.add(route.path, route.method, i)
+                for stage in api.stages.values():
+                    r = resolve(route.integration, stage, api)
+                    if r.failure:
+                        self.problems.append(
+                            f"{api_id} {stage.name} {route.method} {route.path}: {r.failure}"
+                        )
+                    resolved[(i, stage.name)] = r
+            self.apis[api_id] = _CompiledApi(api, tree, resolved)
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[bytes, bytes]],
+        caller: Caller,
+        body_length: int,
+    ) -> Action:
+        """Decide what to do with a request (`headers`: names in lower case, as h11 gives)."""
+        info = RequestInfo(str(uuid.uuid4()), new_apigw_id())
+        host = api_header = None
+        for name, value in headers:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"x-apigw-api-id":
+                api_header = value.decode("latin-1")
+        sel = select_api(host, api_header, self.host_re)
+        if sel is None:
+            return ErrorAction(info, errors.FORBIDDEN.with_reason("no API named by Host"))
+        compiled = self.apis.get(sel.api_id)
+        if compiled is None:
+            return ErrorAction(
+                info, errors.FORBIDDEN.with_reason(f"no API {sel.api_id} in this region")
+            )
+        api = compiled.api
+        endpoint = self.config.endpoints.get(caller.ip)
+        if api.private and endpoint is None:
+            return ErrorAction(
+                info, errors.FORBIDDEN.with_reason("private API called from outside an endpoint")
+            )
+        if not api.private and endpoint is not None:
+            return ErrorAction(
+                info,
+                errors.FORBIDDEN.with_reason(
+                    f"{api.endpoint} API called through {endpoint.vpce}: endpoints reach only "
+                    "private APIs"
+                ),
+            )
+        path, query = split_target(target)
+        stage_name, resource_path = split_stage(path)
+        info = RequestInfo(info.request_id, info.apigw_id, "", api.id, stage_name)
+        if stage_name not in api.stages:
+            return ErrorAction(
+                info, errors.MISSING_AUTH_TOKEN.with_reason(f"no stage {stage_name!r}")
+            )
+        match = compiled.tree.match(resource_path, method)
+        if match is None or match.route is None:
+            why = "no resource" if match is None else f"no {method} on {match.resource}"
+            return ErrorAction(info, errors.MISSING_AUTH_TOKEN.with_reason(why))
+        info = RequestInfo(
+            info.request_id, info.apigw_id, trace_id_of(headers), api.id, stage_name,
+            match.resource,
+        )
+        denial = self._authorize(api, stage_name, method, resource_path, caller, endpoint,
+                                 headers)
+        if denial is not None:
+            return ErrorAction(info, denial)
+        resolved = compiled.resolved[(match.route, stage_name)]
+        if resolved.failure:
+            return ErrorAction(info, errors.INTERNAL.with_reason(resolved.failure))
+        if resolved.type == "MOCK":
+            return MockAction(info, resolved.mock_status, resolved.mock_body)
+        upstream = UpstreamRequest(
+            connect_host=resolved.connect_host,
+            port=resolved.port,
+            tls=resolved.tls,
+            server_name=resolved.uri_host,
+            method=method,
+            target=build_target(resolved, match.raw_params, query),
+            headers=request_headers(
+                headers,
+                resolved=resolved,
+                api_id=api.id,
+                caller_ip=caller.ip,
+                proto="https" if caller.tls else "http",
+                listener_port=caller.local_port,
+                trace_id=info.trace_id,
+                endpoint=endpoint,
+                private=api.private,
+                body_length=body_length,
+                method=method,
+            ),
+            timeout_s=resolved.timeout_s,
+            connect_timeout_s=self.connect_timeout_s,
+            via_link=resolved.via_link,
+        )
+        return ForwardAction(info, upstream)
+
+    def _authorize(
+        self,
+        api: RestApi,
+        stage: str,
+        method: str,
+        resource_path: str,
+        caller: Caller,
+        endpoint: EndpointInfo | None,
+        headers: Sequence[tuple[bytes, bytes]],
+    ) -> GatewayError | None:
+        if api.policy is None:
+            if api.private:
+                # Developer Guide: a private API needs a resource policy to be invoked.
+                arn = request_arn(api.arn_prefix, stage, method, resource_path)
+                return errors.access_denied(arn, explicit=False).with_reason(
+                    "private API without a resource policy"
+                )
+            return None
+        arn = request_arn(api.arn_prefix, stage, method, resource_path)
+        decision = api.policy.evaluate(RequestContext(arn, condition_keys(caller, endpoint,
+                                                                          headers)))
+        if decision is Decision.ALLOW:
+            return None
+        return errors.access_denied(arn, explicit=decision is Decision.EXPLICIT_DENY)
+
+
+def condition_keys(
+    caller: Caller, endpoint: EndpointInfo | None, headers: Sequence[tuple[bytes, bytes]]
+) -> dict[str, str]:
+    """Global condition keys present for this request (lower-case names).
+
+    Through an endpoint: aws:SourceVpce and aws:SourceVpc, and no aws:SourceIp
+    (the endpoint hides the public address; aws:VpcSourceIp would be the
+    client's private address, which the fabric's rewrite hides from this
+    process, so it is absent too). Public callers: aws:SourceIp.
+    """
+    keys = {"aws:securetransport": "true" if caller.tls else "false"}
+    if endpoint is not None:
+        keys["aws:sourcevpce"] = endpoint.vpce
+        keys["aws:sourcevpc"] = endpoint.vpc
+    else:
+        keys["aws:sourceip"] = caller.ip
+    for name, value in headers:
+        if name == b"user-agent":
+            keys["aws:useragent"] = value.decode("latin-1")
+        elif name == b"referer":
+            keys["aws:referer"] = value.decode("latin-1")
+    return keys
