@@ -100,7 +100,9 @@ async def serve(args: argparse.Namespace) -> int:
         Path(args.ready_file).unlink(missing_ok=True)
     log.info(
         "apigw stopped after %d requests (%d upstream connections opened, %d reuses)",
-        server.requests, server.pool.opened, server.pool.reused,
+        server.requests,
+        server.pool.opened,
+        server.pool.reused,
     )
     return 0
 

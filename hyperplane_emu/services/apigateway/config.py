@@ -164,8 +164,14 @@ class _Parser:
             return {}
         return node
 
-    def string(self, node: Mapping[str, Any], key: str, path: str, default: str | None = None,
-               required: bool = True) -> str | None:
+    def string(
+        self,
+        node: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: str | None = None,
+        required: bool = True,
+    ) -> str | None:
         value = node.get(key, default)
         if value is None:
             if required:
@@ -176,8 +182,9 @@ class _Parser:
             return None
         return value
 
-    def integer(self, node: Mapping[str, Any], key: str, path: str, default: int, lo: int,
-                hi: int) -> int:
+    def integer(
+        self, node: Mapping[str, Any], key: str, path: str, default: int, lo: int, hi: int
+    ) -> int:
         value = node.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             self.err(f"{path}.{key}", f"must be an integer in [{lo}, {hi}], not {value!r}")
@@ -385,8 +392,9 @@ class _Parser:
                 self.err(f"{path}.uri", "missing")
             else:
                 self.check_uri(uri, f"{path}.uri", route_path)
-        timeout = self.integer(n, "timeout_ms", path, DEFAULT_TIMEOUT_MS, TIMEOUT_MIN_MS,
-                               TIMEOUT_MAX_MS)
+        timeout = self.integer(
+            n, "timeout_ms", path, DEFAULT_TIMEOUT_MS, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS
+        )
         mock_status = self.integer(n, "mock_status", path, 200, 100, 599)
         mock_body = n.get("mock_body", "")
         if not isinstance(mock_body, str):

@@ -185,11 +185,14 @@ class Gateway:
             why = "no resource" if match is None else f"no {method} on {match.resource}"
             return ErrorAction(info, errors.MISSING_AUTH_TOKEN.with_reason(why))
         info = RequestInfo(
-            info.request_id, info.apigw_id, trace_id_of(headers), api.id, stage_name,
+            info.request_id,
+            info.apigw_id,
+            trace_id_of(headers),
+            api.id,
+            stage_name,
             match.resource,
         )
-        denial = self._authorize(api, stage_name, method, resource_path, caller, endpoint,
-                                 headers)
+        denial = self._authorize(api, stage_name, method, resource_path, caller, endpoint, headers)
         if denial is not None:
             return ErrorAction(info, denial)
         resolved = compiled.resolved[(match.route, stage_name)]
@@ -242,8 +245,9 @@ class Gateway:
                 )
             return None
         arn = request_arn(api.arn_prefix, stage, method, resource_path)
-        decision = api.policy.evaluate(RequestContext(arn, condition_keys(caller, endpoint,
-                                                                          headers)))
+        decision = api.policy.evaluate(
+            RequestContext(arn, condition_keys(caller, endpoint, headers))
+        )
         if decision is Decision.ALLOW:
             return None
         return errors.access_denied(arn, explicit=decision is Decision.EXPLICIT_DENY)

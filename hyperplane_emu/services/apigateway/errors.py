@@ -36,9 +36,7 @@ TIMEOUT = GatewayError(
     504, b'{"message": "Endpoint request timed out"}', "InternalServerErrorException", ""
 )
 BAD_REQUEST = GatewayError(400, b'{"message":"Bad Request"}', "BadRequestException", "")
-TOO_LARGE = GatewayError(
-    413, b'{"message":"Request Too Long"}', "RequestTooLargeException", ""
-)
+TOO_LARGE = GatewayError(413, b'{"message":"Request Too Long"}', "RequestTooLargeException", "")
 
 
 def access_denied(resource_arn: str, explicit: bool) -> GatewayError:

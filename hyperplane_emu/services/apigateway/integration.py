@@ -123,9 +123,7 @@ def substitute_stage_vars(text: str, variables: Mapping[str, str]) -> tuple[str,
 def resolve(integ: Integration, stage: Stage, api: RestApi) -> Resolved:
     timeout_s = integ.timeout_ms / 1000.0
     if integ.type == "MOCK":
-        return Resolved(
-            "MOCK", timeout_s, integ.mock_status, integ.mock_body.encode("utf-8")
-        )
+        return Resolved("MOCK", timeout_s, integ.mock_status, integ.mock_body.encode("utf-8"))
     uri, missing = substitute_stage_vars(integ.uri or "", stage.variables)
     if missing:
         return Resolved(integ.type, timeout_s, failure=f"undefined stage variable(s) {missing}")

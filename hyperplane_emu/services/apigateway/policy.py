@@ -110,8 +110,14 @@ def _value_matcher(base: str, value: str, path: str, errors: list[str]) -> Match
     if base in ("StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase"):
         folded = value.casefold()
         return lambda v: v.casefold() == folded
-    if base in ("StringLike", "StringNotLike", "ArnLike", "ArnNotLike", "ArnEquals",
-                "ArnNotEquals"):
+    if base in (
+        "StringLike",
+        "StringNotLike",
+        "ArnLike",
+        "ArnNotLike",
+        "ArnEquals",
+        "ArnNotEquals",
+    ):
         # ArnEquals also takes wildcards (IAM: "ArnEquals and ArnLike behave the same").
         rx = glob_regex(value)
         return lambda v: rx.fullmatch(v) is not None

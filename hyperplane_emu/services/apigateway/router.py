@@ -42,7 +42,8 @@ def strip_port(host: str) -> str:
 
 def host_pattern(region: str) -> re.Pattern[str]:
     return re.compile(
-        r"^([a-z0-9]+)(?:-(vpce-[a-z0-9]+))?\.execute-api\." + re.escape(region.lower())
+        r"^([a-z0-9]+)(?:-(vpce-[a-z0-9]+))?\.execute-api\."
+        + re.escape(region.lower())
         + r"\.amazonaws\.com\.?$"
     )
 
@@ -54,9 +55,9 @@ class ApiTarget:
     via: str  # "host", "vpce-host" or "header"
 
 
-def select_api(host: str | None, api_id_header: str | None, pattern: re.Pattern[str]) -> (
-    ApiTarget | None
-):
+def select_api(
+    host: str | None, api_id_header: str | None, pattern: re.Pattern[str]
+) -> ApiTarget | None:
     """The API a request names, or None (then API Gateway answers 403 Forbidden)."""
     if host:
         m = pattern.match(strip_port(host))
@@ -158,9 +159,7 @@ class ResourceTree(Generic[T]):
         route = node.methods.get(method)
         if route is None:
             route = node.methods.get("ANY")
-        return Match(
-            node.path, route, {k: unquote(v) for k, v in raw.items()}, dict(raw)
-        )
+        return Match(node.path, route, {k: unquote(v) for k, v in raw.items()}, dict(raw))
 
     def _walk(
         self, node: _Node[T], segs: Sequence[str], i: int, raw: dict[str, str]

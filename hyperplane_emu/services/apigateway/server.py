@@ -119,11 +119,7 @@ class UpstreamPool:
         now = time.monotonic()
         while conns:
             c = conns.pop()
-            if (
-                c.reader.at_eof()
-                or c.writer.is_closing()
-                or now - c.last_used > _POOL_IDLE_S
-            ):
+            if c.reader.at_eof() or c.writer.is_closing() or now - c.last_used > _POOL_IDLE_S:
                 c.writer.close()
                 continue
             return c
@@ -222,8 +218,7 @@ class UpstreamPool:
         fresh = conn.their_state is h11.IDLE and c.last_used == 0.0
         got_any = False
         try:
-            data = conn.send(h11.Request(method=req.method, target=req.target,
-                                         headers=req.headers))
+            data = conn.send(h11.Request(method=req.method, target=req.target, headers=req.headers))
             if body:
                 data += conn.send(h11.Data(data=body))
             data += conn.send(h11.EndOfMessage())
@@ -257,8 +252,13 @@ class UpstreamPool:
                     break
                 elif isinstance(event, h11.ConnectionClosed):
                     raise h11.RemoteProtocolError("closed before the response")
-        except (h11.RemoteProtocolError, h11.LocalProtocolError, ConnectionError, OSError,
-                ssl.SSLError) as e:
+        except (
+            h11.RemoteProtocolError,
+            h11.LocalProtocolError,
+            ConnectionError,
+            OSError,
+            ssl.SSLError,
+        ) as e:
             c.writer.close()
             if not got_any and not fresh:
                 raise _Retryable(str(e)) from None
@@ -400,8 +400,7 @@ class ApiGatewayServer:
     # -- one client connection ------------------------------------------
 
     async def _client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, li: Listener,
-        port: int
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, li: Listener, port: int
     ) -> None:
         task = asyncio.current_task()
         if task is not None:
@@ -413,8 +412,9 @@ class ApiGatewayServer:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        caller = Caller(ip=str(peer[0]) if isinstance(peer, tuple) else "", tls=li.tls,
-                        local_port=port)
+        caller = Caller(
+            ip=str(peer[0]) if isinstance(peer, tuple) else "", tls=li.tls, local_port=port
+        )
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
         try:
             while True:
@@ -454,8 +454,9 @@ class ApiGatewayServer:
             event = conn.next_event()
             if event is h11.NEED_DATA:
                 if conn.they_are_waiting_for_100_continue:
-                    writer.write(conn.send(h11.InformationalResponse(status_code=100,
-                                                                     headers=[])) or b"")
+                    writer.write(
+                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                    )
                 chunk = await reader.read(_READ_SIZE)
                 conn.receive_data(chunk)
                 continue
@@ -482,16 +483,13 @@ class ApiGatewayServer:
         self.requests += 1
         method = request.method.decode("ascii", "replace")
         target = request.target.decode("latin-1")
-        action: Action = self.gateway.handle(
-            method, target, request.headers, caller, len(body)
-        )
+        action: Action = self.gateway.handle(method, target, request.headers, caller, len(body))
         if isinstance(action, ForwardAction):
             try:
                 resp = await self.pool.exchange(action.upstream, body)
             except UpstreamError as e:
                 action_err = ErrorAction(action.info, e.error)
-                self._log(caller, method, target, action_err.info, e.error.status,
-                          e.error.reason)
+                self._log(caller, method, target, action_err.info, e.error.status, e.error.reason)
                 await self._send_error(conn, writer, request.method, e.error, action.info)
                 return
             is_head = method == "HEAD"
@@ -500,31 +498,39 @@ class ApiGatewayServer:
                 request_id=action.info.request_id,
                 apigw_id=action.info.apigw_id,
                 trace_id=action.info.trace_id,
-                body_length=None if is_head or resp.status in _NO_BODY_STATUS else len(
-                    resp.body),
+                body_length=None if is_head or resp.status in _NO_BODY_STATUS else len(resp.body),
             )
             self._log(caller, method, target, action.info, resp.status, "")
-            await self._send(conn, writer, resp.status, headers,
-                             b"" if is_head else resp.body)
+            await self._send(conn, writer, resp.status, headers, b"" if is_head else resp.body)
         elif isinstance(action, MockAction):
             headers = gateway_headers(action.info.request_id, action.info.apigw_id)
             headers.append((b"Content-Type", b"application/json"))
             if action.status not in _NO_BODY_STATUS:
                 headers.append((b"Content-Length", str(len(action.body)).encode()))
             self._log(caller, method, target, action.info, action.status, "mock")
-            await self._send(conn, writer, action.status, headers,
-                             b"" if method == "HEAD" else action.body)
+            await self._send(
+                conn, writer, action.status, headers, b"" if method == "HEAD" else action.body
+            )
         else:
-            self._log(caller, method, target, action.info, action.error.status,
-                      action.error.reason)
+            self._log(caller, method, target, action.info, action.error.status, action.error.reason)
             await self._send_error(conn, writer, request.method, action.error, action.info)
 
-    def _log(self, caller: Caller, method: str, target: str, info: RequestInfo, status: int,
-             note: str) -> None:
+    def _log(
+        self, caller: Caller, method: str, target: str, info: RequestInfo, status: int, note: str
+    ) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s %s -> %d %s api=%s stage=%s resource=%s id=%s", caller.ip, method,
-                      target, status, note, info.api_id, info.stage, info.resource,
-                      info.request_id)
+            log.debug(
+                "%s %s %s -> %d %s api=%s stage=%s resource=%s id=%s",
+                caller.ip,
+                method,
+                target,
+                status,
+                note,
+                info.api_id,
+                info.stage,
+                info.resource,
+                info.request_id,
+            )
 
     async def _send_error(
         self,
@@ -536,19 +542,25 @@ class ApiGatewayServer:
     ) -> None:
         if info is None:
             info = RequestInfo(str(uuid.uuid4()), new_apigw_id())
-        headers = error_headers(info.request_id, info.apigw_id, error.error_type,
-                                len(error.body))
+        headers = error_headers(info.request_id, info.apigw_id, error.error_type, len(error.body))
         if error.status in (400, 413):
             headers.append((b"Connection", b"close"))
-        await self._send(conn, writer, error.status, headers,
-                         b"" if method == b"HEAD" else error.body)
+        await self._send(
+            conn, writer, error.status, headers, b"" if method == b"HEAD" else error.body
+        )
 
     async def _send(
-        self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-        headers: Headers, body: bytes
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        status: int,
+        headers: Headers,
+        body: bytes,
     ) -> None:
-        data = conn.send(h11.Response(status_code=status, headers=headers,
-                                      reason=_reason(status))) or b""
+        data = (
+            conn.send(h11.Response(status_code=status, headers=headers, reason=_reason(status)))
+            or b""
+        )
         if body and status not in _NO_BODY_STATUS:
             data += conn.send(h11.Data(data=body)) or b""
         data += conn.send(h11.EndOfMessage()) or b""
@@ -561,6 +573,4 @@ class _TooLarge(Exception):
 
 
 def describe(bound: Sequence[tuple[Listener, int]]) -> str:
-    return " ".join(
-        f"{'https' if li.tls else 'http'}://{li.ip}:{port}" for li, port in bound
-    )
+    return " ".join(f"{'https' if li.tls else 'http'}://{li.ip}:{port}" for li, port in bound)
