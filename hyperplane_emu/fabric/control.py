@@ -59,6 +59,10 @@ class FabricService(Protocol):
 
     def load_balancers(self) -> list[dict[str, object]]: ...
 
+    def nat_origin(
+        self, vpc: str, proto: int, src: str, sport: int, dst: str, dport: int
+    ) -> dict[str, object] | None: ...
+
 
 class RequestError(ValueError):
     """A request the fabric refuses; its text goes back as ``error``."""
@@ -80,6 +84,16 @@ class ControlHandler:
             "set_target_health": self._set_target_health,
             "set_endpoint_state": self._set_endpoint_state,
             "load_balancers": lambda a: {"load_balancers": service.load_balancers()},
+            "nat_origin": lambda a: {
+                "origin": service.nat_origin(
+                    _str_arg(a, "vpc"),
+                    int(a.get("proto", 6)),
+                    _str_arg(a, "src"),
+                    int(a["sport"]),
+                    _str_arg(a, "dst"),
+                    int(a["dport"]),
+                )
+            },
         }
 
     def handle_line(self, line: bytes) -> bytes:

@@ -706,6 +706,28 @@ class Fabric:
                     self._forget_fast(flow)
                     self.conntrack.remove(flow)
 
+    def nat_origin(
+        self, vpc: str, proto: int, src: str, sport: int, dst: str, dport: int
+    ) -> dict[str, object] | None:
+        """Who really opened a translated flow, as its receiver sees it (src:sport -> dst:dport
+        in `vpc`): API Gateway asks this to put the caller's address in X-Forwarded-For."""
+        st = self.vpcs.get(vpc)
+        if st is None:
+            return None
+        half = self.conntrack.table.get((st.index, proto, _ip(dst), _ip(src), dport, sport))
+        if half is None or not half.is_reply:
+            return None
+        flow = half.flow
+        origin_vpc = next(v for v in self.vpcs.values() if v.index == flow.vpc)
+        return {
+            "src": str(ipaddress.IPv4Address(flow.src)),
+            "sport": flow.sport,
+            "dst": str(ipaddress.IPv4Address(flow.dst)),
+            "dport": flow.dport,
+            "vpc": origin_vpc.id,
+            "eni": getattr(flow.orig.in_eni, "id", None),
+        }
+
     def load_balancer_status(self) -> list[dict[str, object]]:
         return [lb.describe() for lb in self.load_balancers.values()]
 

@@ -324,6 +324,11 @@ class Driver:
     def load_balancers(self) -> list[dict[str, object]]:
         return self.fabric.load_balancer_status()
 
+    def nat_origin(
+        self, vpc: str, proto: int, src: str, sport: int, dst: str, dport: int
+    ) -> dict[str, object] | None:
+        return self.fabric.nat_origin(vpc, proto, src, sport, dst, dport)
+
     def replace_sg(self, sg: PlanSecurityGroup) -> None:
         known = {g.id for v in self.plan.vpcs.values() for g in v.security_groups.values()}
         if sg.id not in known:

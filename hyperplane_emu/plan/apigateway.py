@@ -162,15 +162,15 @@ def _integration(
     cid = i.connection_id
     uri = i.uri
     if cid is not None and cid in by_name:
-        link = api.vpc_links[cid]
         cid = by_name[cid]
-        # `http://orders-nlb:80/…` (the NLB's name, as the design's examples write it)
-        # becomes the NLB's DNS name, which is what AWS users put in the uri.
-        lb = lbs.get(link.target or "")
-        if uri and lb is not None:
-            uri = re.sub(
-                rf"^(https?://){re.escape(lb.name)}(?=[:/]|$)", rf"\g<1>{lb.dns_name}", uri
-            )
+    if uri and i.connection_type == "VPC_LINK":
+        # `http://orders-nlb:80/…` (an NLB's name, as the design's examples write it)
+        # becomes that NLB's DNS name, which is what AWS users put in the uri.
+        for link in api.vpc_links.values():
+            lb = lbs.get(link.target or "")
+            if lb is not None:
+                pattern = rf"^(https?://){re.escape(lb.name)}(?=[:/]|$)"
+                uri = re.sub(pattern, rf"\g<1>{lb.dns_name}", uri)
     return PlanIntegration(
         i.type, i.connection_type, cid, uri, i.timeout_ms, i.mock_status, i.mock_body
     )

@@ -343,3 +343,15 @@ def test_a_captured_endpoint_and_nlb_node_see_their_own_side_of_the_translation(
     w.fab.mirror_stop(node.id)
     w.send("client", vip, TCP(sport=49700, dport=80, flags="A"))
     assert w.fab.drain_mirror() == []
+
+
+def test_the_receiver_can_ask_who_really_opened_a_translated_flow(w: World) -> None:
+    vip = vpce_ip(w, "a")
+    _, syn = w.send("client", vip, TCP(sport=49800, dport=80, flags="S"))[0]
+    origin = w.fab.nat_origin(
+        "provider", 6, syn[IP].src, syn[TCP].sport, syn[IP].dst, syn[TCP].dport
+    )
+    assert origin is not None
+    assert (origin["src"], origin["sport"]) == (w.eni("client").ip, 49800)
+    assert origin["vpc"] == w.p.vpcs["consumer"].id
+    assert w.fab.nat_origin("provider", 6, syn[IP].src, 1, syn[IP].dst, 8080) is None
