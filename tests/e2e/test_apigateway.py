@@ -1,0 +1,209 @@
+"""The seed's figure end to end: private REST API -> VPC link -> NLB -> echo, over real TLS."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import Topology, wait_for
+
+from hyperplane_emu.runtime import processes
+
+pytestmark = pytest.mark.root
+
+TOPOLOGY = """
+name: NAME
+region: us-east-1
+vpcs:
+  customer:
+    cidr: 10.0.0.0/16
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+      b: {cidr: 10.0.2.0/24, az: us-east-1b}
+    security_groups:
+      client: {}
+      vpce:
+        ingress: [{port: 443, source: sg/client}]
+      app:
+        ingress: [{port: 8080, source: 10.0.0.0/16}]
+    hosts:
+      client: {subnet: a, security_groups: [client]}
+      echo1: {subnet: a, security_groups: [app], serve: echo:8080}
+      echo2: {subnet: b, security_groups: [app], serve: echo:8080}
+    load_balancers:
+      orders-nlb:
+        type: network
+        subnets: [a, b]
+        listeners: [{port: 80, target_group: orders}]
+        target_groups:
+          orders:
+            port: 8080
+            targets: [echo1, echo2]
+            health_check: {interval: 2, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2}
+    endpoints:
+      execute-api: {service: execute-api, subnets: [a, b], security_groups: [vpce],
+                    private_dns: true}
+apis:
+  orders:
+    type: rest
+    endpoint: private
+    policy: POLICY
+    vpc_links:
+      orders-link: {target: customer/orders-nlb}
+    stages:
+      prod: {variables: {vpcLinkId: orders-link}}
+    routes:
+      "GET /orders":
+        integration: {type: HTTP_PROXY, connection_type: VPC_LINK, connection_id: orders-link,
+                      uri: "http://orders-nlb:80/orders", timeout_ms: 2000}
+      "GET /orders/{id}":
+        integration: {type: HTTP_PROXY, connection_type: VPC_LINK,
+                      connection_id: "${stageVariables.vpcLinkId}",
+                      uri: "http://orders-nlb:80/orders/{id}", timeout_ms: 2000}
+  status:
+    type: rest
+    stages: [v1]
+    routes:
+      "ANY /{proxy+}": {integration: {type: MOCK, mock_status: 200, mock_body: '{"ok":true}'}}
+"""
+ALLOW_OURS = "[{effect: Allow, source_vpce: [customer/execute-api]}]"
+
+
+def up(topology: Callable[[str], Topology], policy: str = ALLOW_OURS) -> Topology:
+    return topology(TOPOLOGY.replace("POLICY", policy))
+
+
+def curl(
+    t: Topology, url: str, *extra: str, max_time: float = 8
+) -> tuple[int, dict[str, str], Any]:
+    r = subprocess.run(
+        ["ip", "netns", "exec", t.plan.hosts["client"].namespace, "curl", "-s", "-i",
+         "-m", str(max_time), *extra, url],
+        capture_output=True, text=True, timeout=max_time + 5,
+    )  # fmt: skip
+    assert r.returncode == 0, f"curl {url}: exit {r.returncode} {r.stderr}"
+    head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+    lines = head.split("\n")
+    status = int(lines[0].split()[1])
+    headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    try:
+        parsed: Any = json.loads(body)
+    except ValueError:
+        parsed = body
+    return status, headers, parsed
+
+
+def api(t: Topology, name: str) -> Any:
+    return next(a for a in t.plan.apis.values() if a.name == name)
+
+
+def test_private_api_by_private_dns_reaches_the_target_from_the_nlb_address(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = up(topology)
+    orders = api(t, "orders")
+    status, headers, body = curl(t, f"https://{orders.hostname}/prod/orders/42")
+    assert status == 200, body
+    assert "x-amzn-requestid" in headers
+    nlb_ips = {e.ip for e in t.plan.enis if e.kind == "nlb"}
+    assert body["saw_source"].split(":")[0] in nlb_ips
+    assert body["path"] == "/orders/42"
+    ep = t.plan.endpoints["customer/execute-api"]
+    assert body["headers"]["x-amzn-vpce-id"] == ep.id
+    # Two PrivateLink connections: client -> execute-api endpoint, API Gateway -> VPC link.
+    records = t.flow_logs()
+    enis_with_traffic = {r[2] for r in records if r[12] == "ACCEPT"}
+    link_ep = t.plan.endpoints[next(iter(orders.vpc_links.values())).endpoint]
+    target = next(e for e in t.plan.enis if e.owner == body["host"])
+    assert set(ep.enis) & enis_with_traffic, "customer's execute-api endpoint ENI"
+    assert set(link_ep.enis) & enis_with_traffic, "the VPC link's endpoint in API Gateway's VPC"
+    assert nlb_ips & {t.plan.eni(e).ip for e in enis_with_traffic}, "an NLB ENI"
+    assert target.id in enis_with_traffic
+
+
+def test_all_three_invoke_forms(topology: Callable[[str], Topology]) -> None:
+    t = up(topology)
+    orders = api(t, "orders")
+    ep = t.plan.endpoints["customer/execute-api"]
+    forms = [
+        (f"https://{orders.hostname}/prod/orders", ()),
+        (f"https://{orders.id}-{ep.id}.execute-api.us-east-1.amazonaws.com/prod/orders", ()),
+        (f"https://{ep.dns_names[0]}/prod/orders", ("-H", f"x-apigw-api-id: {orders.id}")),
+        (f"https://{ep.dns_names[0]}/prod/orders", ("-H", f"Host: {orders.hostname}")),
+    ]
+    for url, extra in forms:
+        status, _, body = curl(t, url, *extra)
+        assert status == 200 and body["path"] == "/orders", (url, body)
+
+
+def test_a_regional_api_called_through_the_endpoint_is_forbidden(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = up(topology)
+    status, headers, body = curl(t, f"https://{api(t, 'status').hostname}/v1/anything")
+    assert (status, body) == (403, {"message": "Forbidden"})
+    assert headers["x-amzn-errortype"] == "ForbiddenException"
+
+
+def test_unknown_resource_is_missing_authentication_token(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = up(topology)
+    status, headers, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/nothing")
+    assert (status, body) == (403, {"message": "Missing Authentication Token"})
+    assert headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+
+
+def test_policy_for_another_endpoint_denies_with_the_aws_body(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = up(topology, "[{effect: Allow, source_vpce: [vpce-0123456789abcdef0]}]")
+    orders = api(t, "orders")
+    status, _, body = curl(t, f"https://{orders.hostname}/prod/orders")
+    assert status == 403
+    message = body.get("Message") or body.get("message")
+    # AWS masks all but the last four digits of the account in this message.
+    masked = orders.arn_prefix.replace(orders.account_id, "********" + orders.account_id[-4:])
+    assert message == (
+        "User: anonymous is not authorized to perform: execute-api:Invoke on resource: "
+        f"{masked}/prod/GET/orders"
+    )
+
+
+def test_explicit_deny_wins_over_allow(topology: Callable[[str], Topology]) -> None:
+    t = up(
+        topology,
+        "[{effect: Allow, source_vpce: [customer/execute-api]},"
+        " {effect: Deny, source_vpc: [customer]}]",
+    )
+    status, _, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/orders")
+    assert status == 403
+    assert (body.get("Message") or body.get("message")).endswith("with an explicit deny")
+
+
+def test_backend_sg_blocking_the_nlb_gives_504_after_the_integration_timeout(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = up(topology)
+    app = t.plan.vpcs["customer"].security_groups["app"]
+    closed = tuple(r for r in app.rules if r.direction == "egress")
+    t.fabric("replace_sg", sg=dataclasses.asdict(dataclasses.replace(app, rules=closed)))
+    status, headers, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/orders")
+    assert (status, body) == (504, {"message": "Endpoint request timed out"})
+
+
+def test_stopped_backends_give_the_aws_shaped_500(topology: Callable[[str], Topology]) -> None:
+    t = up(topology)
+    for name, pid in t.state.read_pids().items():
+        if name.startswith("echo-"):
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda pid=pid: not processes.alive(pid), what=f"{name} to stop")
+    status, headers, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/orders")
+    assert (status, body) == (500, {"message": "Internal server error"})
+    assert headers["x-amzn-errortype"] == "InternalServerErrorException"
