@@ -180,7 +180,7 @@ def _path_segments(ctx: Ctx, text: str, node: Node, path: str) -> tuple[str, ...
             problem = f"uses path parameter {{{param[1]}}} twice"
         elif param is None and not _LITERAL.fullmatch(segment):
             problem = (
-                f"segment {segment!r} is neither a literal (letters, digits, . _ - ~ : @) "
+                f"has segment {segment!r}, neither a literal (letters, digits, . _ - ~ : @) "
                 "nor a {parameter}"
             )
         else:
