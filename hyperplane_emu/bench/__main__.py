@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 _MAIN_PID = os.getpid()
@@ -22,21 +23,31 @@ def _terminate(signum: int, _frame: object) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="scripts/bench", description="hyperplane-emu benchmarks")
+    ap = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="hyperplane-emu benchmarks (root): each prints a table, or one JSON object "
+        "with --json; all run inside namespaces they create and remove.",
+    )
     sub = ap.add_subparsers(dest="what", required=True)
     fab = sub.add_parser("fabric", help="fabric vs kernel forwarding: TCP Gbit/s, UDP pkt/s")
-    fab.add_argument("--json", action="store_true", help="print one JSON object")
     fab.add_argument("--tcp-seconds", type=float, default=5.0)
     fab.add_argument("--udp-seconds", type=float, default=3.0)
+    pl = sub.add_parser("privatelink", help="endpoint -> NLB -> target vs direct: conn/s, Gbit/s")
+    pl.add_argument("--seconds", type=float, default=4.0)
+    sub.add_parser("substrate", help="up/down wall time: the seed topology and 100 ENIs")
+    rest = sub.add_parser("rest", help="private REST API -> VPC link -> NLB vs direct: req/s, p50")
+    rest.add_argument("--seconds", type=float, default=5.0)
+    rest.add_argument("--connections", type=int, default=4)
+    for p in (fab, pl, rest, sub.choices["substrate"]):
+        p.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print(
-            "scripts/bench needs root (network namespaces): sudo scripts/bench fabric",
+            f"scripts/bench needs root (network namespaces): sudo scripts/bench {args.what}",
             file=sys.stderr,
         )
         return 2
     signal.signal(signal.SIGTERM, _terminate)
-    from . import fabric
     from .lab import LabError
 
     def step(text: str) -> None:
@@ -44,17 +55,37 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {text}…", file=sys.stderr, flush=True)
 
     try:
-        result = fabric.run(args.tcp_seconds, args.udp_seconds, step)
-    except LabError as e:
+        if args.what == "fabric":
+            from . import fabric
+
+            result = fabric.run(args.tcp_seconds, args.udp_seconds, step)
+            out: dict[str, object] = result.as_json()
+            table: Callable[[], None] = lambda: fabric.print_table(result)  # noqa: E731
+        elif args.what == "privatelink":
+            from . import privatelink
+
+            out = dict(privatelink.run(args.seconds, step))
+            table = lambda: privatelink.print_table(out)  # type: ignore[arg-type]  # noqa: E731
+        elif args.what == "substrate":
+            from . import substrate
+
+            out = dict(substrate.run(step))
+            table = lambda: substrate.print_table(out)  # type: ignore[arg-type]  # noqa: E731
+        else:
+            from . import rest as rest_bench
+
+            out = rest_bench.run(args.seconds, args.connections, step)
+            table = lambda: rest_bench.print_table(out)  # noqa: E731
+    except (LabError, RuntimeError, OSError) as e:
         print(f"bench: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("bench: interrupted; namespaces removed", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(result.as_json(), sort_keys=True))
+        print(json.dumps(out, sort_keys=True))
     else:
-        fabric.print_table(result)
+        table()
     return 0
 
 

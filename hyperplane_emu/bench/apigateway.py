@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 API_ID = "b3nchap1id"
 HOST = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
@@ -143,7 +144,16 @@ class _Client(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def load(port: int, request: bytes, connections: int, seconds: float, route: str) -> Result:
+async def load(
+    port: int,
+    request: bytes,
+    connections: int,
+    seconds: float,
+    route: str,
+    host: str = "127.0.0.1",
+    ssl: Any = None,
+    server_hostname: str | None = None,
+) -> Result:
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     statuses: dict[str, int] = {}
@@ -154,9 +164,11 @@ async def load(port: int, request: bytes, connections: int, seconds: float, rout
         done: asyncio.Future[None] = loop.create_future()
         dones.append(done)
         await loop.create_connection(
-            lambda d=done: _Client(request, stop_at, latencies, statuses, d),  # type: ignore[misc]
-            "127.0.0.1",
+            lambda d=done: _Client(request, stop_at, latencies, statuses, d),
+            host,
             port,
+            ssl=ssl,
+            server_hostname=server_hostname if ssl else None,
         )
     await asyncio.wait_for(asyncio.gather(*dones), seconds + 30)
     elapsed = time.perf_counter() - start

@@ -26,7 +26,7 @@ BUNDLE = Path("certs/ca-certificates.crt")
 
 def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
     """Write CA, certificate and config; returns (argv of the data plane, ready file)."""
-    from hyperplane_emu.services.apigateway import ca
+    import hyperplane_emu.services.apigateway.ca as ca
 
     d = state_dir / "apigw"
     d.mkdir(mode=0o700, exist_ok=True)
