@@ -138,9 +138,7 @@ def serve(state_dir: Path) -> int:
     ready = state_dir / "fabric.ready"
     try:
         ready.write_text(f"{os.getpid()}\n", encoding="utf-8")
-        log.info(
-            "fabric %s: %d ports, control %s", plan.name, len(driver.host_enis), server.path
-        )
+        log.info("fabric %s: %d ports, control %s", plan.name, len(driver.host_enis), server.path)
         driver.run()
     finally:
         server.close()
