@@ -247,6 +247,12 @@ class Fabric:
         self.endpoints: dict[str, EndpointState] = {}
         self._endpoint_of_eni: dict[str, EndpointState] = {}
         front = self._execute_api_front(plan)
+        # The regional (public) front: the internet's callers keep their address,
+        # which API Gateway needs for aws:SourceIp.
+        if plan.api_gateway is not None and plan.api_gateway.public_eni:
+            public = self._api_gateway_front(plan, "regional", (plan.api_gateway.public_eni,), True)
+            assert public is not None
+            self._lb_of_node[plan.api_gateway.public_eni] = public
         for ep in plan.endpoints.values():
             svc = plan.endpoint_services.get(ep.service)
             lb = self.load_balancers[svc.load_balancer] if svc else front
@@ -463,7 +469,7 @@ class Fabric:
             bool(self.trace_addresses)
             and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
         )
-        if dst.kind == "nlb" or dst.kind == "vpce":
+        if dst.kind == "nlb" or dst.kind == "vpce" or dst.kind == "apigw-public":
             return self._load_balanced(eni, dst, p, frame, now, tracing)
         if dst.source_dest_check and p.dst != dst.ip:
             return self._drop("src-dst-check", dst, p, now, "destination is not the ENI's address")
@@ -637,12 +643,9 @@ class Fabric:
         self._counts["nlb.flows"] += 1
         return self._forward(o, p, frame, now)
 
-    def _execute_api_front(self, plan: Plan) -> LoadBalancerState | None:
-        """API Gateway's side of `execute-api` endpoints: one listener per data-plane port.
-
-        Built like an NLB so that PrivateLink handles it alike; its nodes are each
-        endpoint's own ingress addresses (EndpointState.nodes), so the data plane
-        can tell endpoints apart by source address."""
+    def _api_gateway_front(
+        self, plan: Plan, name: str, enis: tuple[str, ...], preserve: bool
+    ) -> LoadBalancerState | None:
         agw = plan.api_gateway
         if agw is None:
             return None
@@ -650,19 +653,27 @@ class Fabric:
             f"port-{port}": PlanTargetGroup(
                 f"port-{port}", "", PROTO_TCP, port, "ip",
                 (PlanTarget(agw.host, agw.ip, port, self.enis[agw.eni].az, agw.eni),),
-                PlanHealthCheck("tcp", port, "/", 30, 10, 5, 2, "200-399"), False, False,
+                PlanHealthCheck("tcp", port, "/", 30, 10, 5, 2, "200-399"), preserve, False,
             )
             for port in agw.ports
         }  # fmt: skip
         front = PlanLoadBalancer(
-            key=f"{agw.vpc}/execute-api", name="execute-api", id="", arn="", vpc=agw.vpc,
-            scheme="internal", dns_name="", cross_zone=True, enis=(),
+            key=f"{agw.vpc}/{name}", name=name, id="", arn="", vpc=agw.vpc,
+            scheme="internal", dns_name="", cross_zone=True, enis=enis,
             listeners=tuple(
                 PlanListener("", PROTO_TCP, port, f"port-{port}", 350) for port in agw.ports
             ),
             target_groups=groups,
         )  # fmt: skip
         return LoadBalancerState(front, self.vpcs[agw.vpc], self.enis)
+
+    def _execute_api_front(self, plan: Plan) -> LoadBalancerState | None:
+        """API Gateway's side of `execute-api` endpoints: one listener per data-plane port.
+
+        Built like an NLB so that PrivateLink handles it alike; its nodes are each
+        endpoint's own ingress addresses (EndpointState.nodes), so the data plane
+        can tell endpoints apart by source address."""
+        return self._api_gateway_front(plan, "execute-api", (), False)
 
     def _nat_port(
         self, vpc_index: int, proto: int, target: TargetState, src: int, h: int
@@ -921,7 +932,7 @@ class Fabric:
 
     def _route_local(self, vpc: VpcState, route: Route, p: Packet) -> EniState | str:
         dst = vpc.enis.get(p.dst)
-        if dst is None or (dst.port < 0 and dst.kind != "vpce"):
+        if dst is None or (dst.port < 0 and dst.kind not in ("vpce", "apigw-public")):
             return "no-eni"  # AWS drops silently
         return dst
 

@@ -31,6 +31,7 @@ from hyperplane_emu.spec.model import (
     Api,
     Endpoint,
     EndpointService,
+    Host,
     SecurityGroup,
     SgRule,
     Subnet,
@@ -44,6 +45,13 @@ ACCOUNT_ID = "392220576650"
 """API Gateway's service account, as the emulator shows it (AWS's differs per region)."""
 CIDR = "10.255.0.0/16"
 HOST = "apigateway"
+INTERNET_VPC = "internet"
+INTERNET_ACCOUNT = "000000000000"
+INTERNET_CIDR = "198.51.100.0/24"  # documentation range (RFC 5737): "the internet"
+INTERNET_HOST = "internet"
+INTERNET_HOST_IP = "198.51.100.10"
+PUBLIC_IP = "198.51.100.200"
+"""API Gateway's public (regional) front as the internet sees it."""
 LINK_GROUP = "vpc-links"
 PORTS = (443, 80)
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -90,7 +98,22 @@ def expand(t: Topology) -> Topology:
             )
             endpoints[key] = Endpoint(key, f"{tvpc}/{key}", chosen, (LINK_GROUP,), False)
     vpcs[VPC] = Vpc(VPC, CIDR, ACCOUNT_KEY, subnets, groups, {}, {}, {}, endpoints)
-    return replace(t, vpcs=vpcs, accounts={**t.accounts, ACCOUNT_KEY: ACCOUNT_ID})
+    # "The internet": a client with a documentation-range address, and (in build)
+    # API Gateway's public front beside it. No security groups out there: one open group.
+    anything_in = SgRule("ingress", "all", 0, 65535, "0.0.0.0/0")
+    vpcs[INTERNET_VPC] = Vpc(
+        INTERNET_VPC,
+        INTERNET_CIDR,
+        INTERNET_VPC,
+        {"public": Subnet("public", INTERNET_CIDR, f"{t.region}a")},
+        {"default": SecurityGroup("default", "the internet", (anything_in,), (out_all,))},
+        {INTERNET_HOST: Host(INTERNET_HOST, "public", ("default",), (), True, INTERNET_HOST_IP)},
+    )
+    return replace(
+        t,
+        vpcs=vpcs,
+        accounts={**t.accounts, ACCOUNT_KEY: ACCOUNT_ID, INTERNET_VPC: INTERNET_ACCOUNT},
+    )
 
 
 def _short(t: str, path: str, n: int) -> str:

@@ -72,15 +72,17 @@ def build(topology: Topology) -> Plan:
 
 class _Builder:
     def __init__(self, topology: Topology) -> None:
-        if apigateway.VPC in topology.vpcs or any(
-            apigateway.HOST in v.hosts for v in topology.vpcs.values()
+        reserved = (apigateway.VPC, apigateway.INTERNET_VPC)
+        if any(n in topology.vpcs for n in reserved) or any(
+            n in v.hosts for v in topology.vpcs.values() for n in reserved
         ):
+            names_ = " and ".join(map(repr, reserved))
             raise PlanError(
                 [
                     SpecIssue(
                         "vpcs",
-                        f"{apigateway.VPC!r} is the name of API Gateway's own VPC "
-                        "and host in the emulator: rename yours",
+                        f"{names_} name API Gateway's own VPC and the internet "
+                        "in the emulator: rename yours",
                     )
                 ],
                 topology.source or "<string>",
@@ -130,6 +132,21 @@ class _Builder:
                     (),
                     True,
                     names.namespace(t, apigateway.HOST),
+                )
+            )
+            requests.append(
+                _EniRequest(
+                    "apigw-public",
+                    "apigateway.public",
+                    apigateway.INTERNET_VPC,
+                    "public",
+                    apigateway.HOST,
+                    "API Gateway regional front",
+                    (),
+                    True,
+                    "",
+                    IPv4Address(apigateway.PUBLIC_IP),
+                    veth=False,
                 )
             )
         lb_requests: dict[str, list[_EniRequest]] = {}
@@ -202,8 +219,10 @@ class _Builder:
         if self.issues:
             raise PlanError(self.issues, topo.source or "<string>")
 
+        # ENIs come back in port order (veths first), not in request order.
         enis = self._enis(requests)
-        by_path = {r.path: e for r, e in zip(requests, enis, strict=True)}
+        ordered = [r for r in requests if r.veth] + [r for r in requests if not r.veth]
+        by_path = {r.path: e for r, e in zip(ordered, enis, strict=True)}
         hosts = self._hosts(by_path)
         lbs = self._load_balancers(lb_requests, by_path, enis)
         services = self._endpoint_services(lbs)
@@ -511,8 +530,16 @@ class _Builder:
         e = by_path.get("apigateway.data-plane")
         if e is None:
             return None
+        public = by_path["apigateway.public"]
         return PlanApiGateway(
-            apigateway.VPC, apigateway.ACCOUNT_ID, apigateway.HOST, e.id, e.ip, apigateway.PORTS
+            apigateway.VPC,
+            apigateway.ACCOUNT_ID,
+            apigateway.HOST,
+            e.id,
+            e.ip,
+            apigateway.PORTS,
+            public.id,
+            public.ip,
         )
 
     def _check_namespaces(self, enis: list[PlanEni]) -> None:
@@ -538,6 +565,7 @@ _WHAT = {
     "vpce": "endpoint",
     "resolver": "resolver",
     "apigw": "API Gateway",
+    "apigw-public": "API Gateway",
     "vpce-ingress": "endpoint",
 }
 

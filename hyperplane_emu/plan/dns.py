@@ -172,6 +172,21 @@ def zones(plan: Plan) -> dict[str, Zone]:
             if ep.service == "execute-api":
                 own.add(f"*.execute-api.{plan.region}.amazonaws.com", ips)
 
+    # Every API's default hostname is a public record of API Gateway's regional
+    # front, except inside a VPC whose execute-api endpoint has private DNS: there
+    # the wildcard sends *every* API hostname to the endpoint (the seed's "all
+    # requests to API Gateway APIs made from inside the VPC go through the VPC
+    # endpoint"), so public APIs called that way get 403 from API Gateway.
+    if plan.api_gateway is not None and plan.api_gateway.public_ip:
+        captured = {
+            ep.vpc for ep in plan.endpoints.values()
+            if ep.service == "execute-api" and ep.private_dns
+        }  # fmt: skip
+        for api in plan.apis.values():
+            for vname, b in builders.items():
+                if vname not in captured:
+                    b.add(api.hostname, (plan.api_gateway.public_ip,))
+
     # Private APIs: `<api-id>-<vpce-id>.execute-api.<region>.amazonaws.com` is a public
     # record of the endpoint's addresses (Developer Guide, "Invoke a private API"),
     # so it works from any VPC and from on premises, private DNS or not.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-EniKind = Literal["host", "nlb", "vpce", "resolver", "apigw", "vpce-ingress"]
+EniKind = Literal["host", "nlb", "vpce", "resolver", "apigw", "apigw-public", "vpce-ingress"]
 """What owns an ENI. host: an instance (veth to its namespace); nlb: a Network
 Load Balancer node (veth to a namespace used only for health checks; data
 flows are rewritten in the fabric); vpce: an interface endpoint (virtual,
@@ -225,6 +225,8 @@ class PlanApiGateway:
     eni: str
     ip: str
     ports: tuple[int, ...]  # 443 (TLS) and 80
+    public_eni: str = ""  # the regional front in the "internet" VPC (virtual)
+    public_ip: str = ""
 
 
 @dataclass(frozen=True)

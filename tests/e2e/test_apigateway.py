@@ -207,3 +207,25 @@ def test_stopped_backends_give_the_aws_shaped_500(topology: Callable[[str], Topo
     status, headers, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/orders")
     assert (status, body) == (500, {"message": "Internal server error"})
     assert headers["x-amzn-errortype"] == "InternalServerErrorException"
+
+
+def internet_curl(t: Topology, url: str) -> tuple[int, Any]:
+    r = subprocess.run(
+        ["ip", "netns", "exec", t.plan.hosts["internet"].namespace, "curl", "-s", "-m", "8",
+         "-w", "\\n%{http_code}", url],
+        capture_output=True, text=True, timeout=15,
+    )  # fmt: skip
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), json.loads(body)
+
+
+def test_from_the_internet_the_regional_api_answers_and_the_private_one_does_not(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = up(topology)
+    assert t.plan.hosts["internet"].namespace.endswith("-internet")
+    assert internet_curl(t, f"https://{api(t, 'status').hostname}/v1/hello") == (200, {"ok": True})
+    assert internet_curl(t, f"https://{api(t, 'orders').hostname}/prod/orders") == (
+        403,
+        {"message": "Forbidden"},
+    )
