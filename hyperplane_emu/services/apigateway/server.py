@@ -63,6 +63,10 @@ _TLS_HANDSHAKE_S = 10.0
 _NO_BODY_STATUS = frozenset({204, 304})
 
 
+# Indirection so tests can stand in for a connect that never completes.
+_open_connection = asyncio.open_connection
+
+
 def _reason(status: int) -> bytes:
     try:
         return http.HTTPStatus(status).phrase.encode()
@@ -180,7 +184,7 @@ class UpstreamPool:
 
     async def _connect(self, req: UpstreamRequest) -> _UpConn:
         ssl_ctx = self._tls if req.tls else None
-        connect = asyncio.open_connection(
+        connect = _open_connection(
             req.connect_host,
             req.port,
             ssl=ssl_ctx,

@@ -148,6 +148,8 @@ class Backend:
     respond: Callable[[Seen], tuple[int, list[tuple[str, str]], bytes]] | None = None
     silent: bool = False
     close_after_each: bool = False
+    drop_second: bool = False  # close, unanswered, on a connection's second request
+    dropped: int = 0
     seen: list[Seen] = field(default_factory=list)
     connections: int = 0
     port: int = 0
@@ -174,6 +176,7 @@ class Backend:
         peer = writer.get_extra_info("peername")
         req: h11.Request | None = None
         body = b""
+        served = 0
         try:
             while True:
                 event = conn.next_event()
@@ -193,6 +196,10 @@ class Backend:
                         body,
                         f"{peer[0]}:{peer[1]}",
                     )
+                    served += 1
+                    if self.drop_second and served == 2:
+                        self.dropped += 1
+                        return
                     self.seen.append(seen)
                     if self.silent:
                         await asyncio.sleep(3600)

@@ -1,0 +1,381 @@
+"""The data plane on loopback, in process: real sockets, TLS, keep-alive, failures.
+
+127.0.0.5 stands for an interface endpoint's rewritten source address (any
+127/8 address is local on Linux, so a client can bind it without root).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apigw_helpers import (
+    ENDPOINT_IP,
+    PRIV,
+    PRIV_HOST,
+    PUB_HOST,
+    VPC,
+    VPCE,
+    Backend,
+    Client,
+    Seen,
+    base_config,
+    parsed,
+)
+
+from hyperplane_emu.services.apigateway import server as server_mod
+from hyperplane_emu.services.apigateway.ca import issue, make_ca
+from hyperplane_emu.services.apigateway.server import ApiGatewayServer
+
+H_PRIV = [("host", PRIV_HOST)]
+
+
+def run(coro: Awaitable[None]) -> None:
+    asyncio.run(asyncio.wait_for(coro, 30))
+
+
+async def with_gateway(
+    raw: dict[str, Any],
+    body: Callable[[ApiGatewayServer, int], Awaitable[None]],
+) -> None:
+    srv = ApiGatewayServer(parsed(raw))
+    bound = await srv.start()
+    try:
+        await body(srv, bound[0][1])
+    finally:
+        await srv.close()
+
+
+def test_proxy_keep_alive_and_what_the_backend_sees() -> None:
+    async def main() -> None:
+        be = Backend()
+        port = await be.start()
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            for i in range(5):
+                r = await c.request("GET", f"/prod/orders/{i}?x=1", H_PRIV)
+                assert r.status == 200 and r.body == b"hello"
+                assert r.headers["x-amzn-remapped-content-length"] == "5"
+                assert r.headers["content-length"] == "5"
+                assert "x-amzn-requestid" in r.headers and "x-amz-apigw-id" in r.headers
+            await c.close()
+            assert be.connections == 1  # upstream connection reused
+            assert srv.pool.opened == 1 and srv.pool.reused == 4
+            assert srv.requests == 5
+            seen = be.seen[-1]
+            assert (seen.method, seen.target) == ("GET", "/orders/4?x=1")
+            assert seen.headers["host"].startswith("orders-nlb-0123456789abcdef.elb.")
+            assert seen.headers["x-amzn-vpce-id"] == VPCE
+            assert seen.headers["x-amzn-vpc-id"] == VPC
+            assert seen.headers["x-forwarded-for"] == ENDPOINT_IP
+            assert seen.headers["user-agent"] == f"AmazonAPIGateway_{PRIV}"
+
+        try:
+            await with_gateway(base_config(port), body)
+        finally:
+            await be.close()
+
+    run(main())
+
+
+def test_post_body_head_and_backend_status_pass_through() -> None:
+    def respond(seen: Seen) -> tuple[int, list[tuple[str, str]], bytes]:
+        if seen.method == "POST":
+            return 201, [("content-type", "application/json"), ("x-b", "1")], seen.body[::-1]
+        return 404, [("content-type", "text/plain")], b"not here"
+
+    async def main() -> None:
+        be = Backend(respond=respond)
+        port = await be.start()
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            r = await c.request("POST", "/prod/items/a/b", H_PRIV, body=b"payload")
+            assert (r.status, r.body, r.headers["x-b"]) == (201, b"daolyap", "1")
+            assert be.seen[-1].body == b"payload" and be.seen[-1].target == "/v1/a/b"
+            r = await c.request("PUT", "/prod/items/x", H_PRIV)
+            assert (r.status, r.body) == (404, b"not here")
+            assert be.seen[-1].headers["content-length"] == "0"
+            r = await c.request("HEAD", "/prod/items/x", H_PRIV)
+            assert r.status == 404 and r.body == b""
+            r = await c.request("GET", "/prod/ping", H_PRIV)
+            assert (r.status, r.body) == (200, b'{"pong":true}')
+            assert r.headers["content-type"] == "application/json"
+            await c.close()
+
+        try:
+            await with_gateway(base_config(port), body)
+        finally:
+            await be.close()
+
+    run(main())
+
+
+def test_error_answers_keep_the_connection() -> None:
+    async def main() -> None:
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port)  # 127.0.0.1: a public caller
+            r = await c.request("GET", "/prod/orders/1", H_PRIV)
+            assert (r.status, r.body) == (403, b'{"message":"Forbidden"}')
+            assert r.headers["x-amzn-errortype"] == "ForbiddenException"
+            assert r.headers["content-type"] == "application/json"
+            r = await c.request("GET", "/prod/", [("host", PUB_HOST)])
+            assert (r.status, r.body) == (200, b"root")
+            r = await c.request("GET", "/nostage/x", [("host", PUB_HOST)])
+            assert r.status == 403 and r.body == b'{"message":"Missing Authentication Token"}'
+            await c.close()
+
+        await with_gateway(base_config(1), body)
+
+    run(main())
+
+
+def test_refused_and_unavailable_link_answer_500() -> None:
+    async def main() -> None:
+        raw = base_config(upstream_port=1)  # nothing listens on port 1
+        raw["apis"][PRIV]["stages"]["beta"] = {"variables": {"vpcLinkId": "gone"}}
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            for target in ("/prod/orders/1", "/beta/orders/1"):
+                r = await c.request("GET", target, H_PRIV)
+                assert r.status == 500, target
+                assert r.body == b'{"message": "Internal server error"}'
+                assert r.headers["x-amzn-errortype"] == "InternalServerErrorException"
+            await c.close()
+
+        await with_gateway(raw, body)
+
+    run(main())
+
+
+def test_silent_backend_times_out_with_504() -> None:
+    async def main() -> None:
+        be = Backend(silent=True)
+        port = await be.start()
+        raw = base_config(port)
+        raw["apis"][PRIV]["routes"][0]["integration"]["timeout_ms"] = 200
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            t0 = time.monotonic()
+            r = await c.request("GET", "/prod/orders/1", H_PRIV)
+            took = time.monotonic() - t0
+            assert r.status == 504 and r.body == b'{"message": "Endpoint request timed out"}'
+            assert 0.2 <= took < 2.0, took
+            # The client connection survives the timeout.
+            r = await c.request("GET", "/prod/ping", H_PRIV)
+            assert r.status == 200
+            await c.close()
+
+        try:
+            await with_gateway(raw, body)
+        finally:
+            await be.close()
+
+    run(main())
+
+
+def test_connect_timeout_is_500_integration_timeout_is_504(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = asyncio.open_connection
+
+    async def never(*a: Any, **kw: Any) -> Any:
+        await asyncio.sleep(3600)  # a SYN dropped by a security group
+        return await real(*a, **kw)
+
+    monkeypatch.setattr(server_mod, "_open_connection", never)
+
+    async def main() -> None:
+        for connect_ms, timeout_ms, want in ((100, 5000, 500), (5000, 100, 504)):
+            raw = base_config(9)
+            raw["connect_timeout_ms"] = connect_ms
+            raw["apis"][PRIV]["routes"][0]["integration"]["timeout_ms"] = timeout_ms
+
+            async def body(srv: ApiGatewayServer, gw_port: int, want: int = want) -> None:
+                c = await Client.open(gw_port, source=ENDPOINT_IP)
+                r = await c.request("GET", "/prod/orders/1", H_PRIV)
+                assert r.status == want
+                await c.close()
+
+            await with_gateway(raw, body)
+
+    run(main())
+
+
+@pytest.mark.parametrize("mode", ["close_after_each", "drop_second"])
+def test_backend_closing_idle_connections_is_retried_once(mode: str) -> None:
+    async def main() -> None:
+        be = Backend(**{mode: True})  # type: ignore[arg-type]
+        port = await be.start()
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            for _ in range(4):
+                r = await c.request("GET", "/prod/orders/1", H_PRIV)
+                assert r.status == 200
+            await c.close()
+            assert len(be.seen) == 4  # each request answered exactly once
+            if mode == "drop_second":
+                # Requests 2-4 each met a reused connection that died: retried fresh.
+                assert be.dropped == 3 and be.connections == 4
+
+        try:
+            await with_gateway(base_config(port), body)
+        finally:
+            await be.close()
+
+    run(main())
+
+
+def test_bad_request_and_payload_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_mod, "MAX_PAYLOAD", 1000)
+
+    async def main() -> None:
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            r, w = await asyncio.open_connection("127.0.0.1", gw_port)
+            w.write(b"NOT HTTP AT ALL\r\n\r\n")
+            data = await asyncio.wait_for(r.read(), 5)  # answered, then closed
+            assert data.startswith(b"HTTP/1.1 400 ")
+            assert data.endswith(b'{"message":"Bad Request"}')
+            w.close()
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            rep = await c.request("POST", "/prod/items/a", H_PRIV, body=b"x" * 5000)
+            assert rep.status == 413 and rep.body == b'{"message":"Request Too Long"}'
+            await c.close()
+
+        await with_gateway(base_config(1), body)
+
+    run(main())
+
+
+def test_tls_with_the_emulator_ca(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path, "test")
+    cert, key = issue(ca, ["127.0.0.1"], tmp_path)
+
+    async def main() -> None:
+        be = Backend()
+        port = await be.start()
+        raw = base_config(port)
+        raw["listen"] = [{"ip": "127.0.0.1", "port": 0, "tls": True}]
+        raw["tls"] = {"cert": str(cert), "key": str(key)}
+        ctx = ssl.create_default_context(cafile=str(ca[0]))
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            for name in (
+                PRIV_HOST,
+                f"{PRIV}-{VPCE}.execute-api.us-east-1.amazonaws.com",
+                f"{VPCE}-x1.execute-api.us-east-1.vpce.amazonaws.com",
+            ):
+                c = await Client.open(
+                    gw_port, source=ENDPOINT_IP, ssl_ctx=ctx, server_hostname=name
+                )
+                r = await c.request(
+                    "GET", "/prod/orders/7", [("host", name), ("x-apigw-api-id", PRIV)]
+                )
+                assert r.status == 200, name
+                assert be.seen[-1].headers["x-forwarded-proto"] == "https"
+                await c.close()
+            # A name outside the certificate fails verification.
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await Client.open(gw_port, ssl_ctx=ctx, server_hostname="example.com")
+
+        try:
+            await with_gateway(raw, body)
+        finally:
+            await be.close()
+
+    run(main())
+
+
+def test_https_backend_over_a_vpc_link(tmp_path: Path) -> None:
+    """TLS to the backend: SNI is the uri's host; the certificate is not verified."""
+    ca = make_ca(tmp_path, "backend")
+    cert, key = issue(ca, ["other.example"], tmp_path, basename="backend")
+
+    async def main() -> None:
+        seen_sni: list[str | None] = []
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        ctx.sni_callback = lambda sock, name, c: seen_sni.append(name)
+
+        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await r.readuntil(b"\r\n\r\n")
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await w.drain()
+            w.close()
+
+        up = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
+        port = up.sockets[0].getsockname()[1]
+        raw = base_config(port)
+        integ = raw["apis"][PRIV]["routes"][0]["integration"]
+        integ["uri"] = f"https://orders.internal.example:{port}/orders/{{id}}"
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            r = await c.request("GET", "/prod/orders/1", H_PRIV)
+            assert (r.status, r.body) == (200, b"ok")
+            await c.close()
+
+        try:
+            await with_gateway(raw, body)
+        finally:
+            up.close()
+        assert seen_sni == ["orders.internal.example"]
+
+    run(main())
+
+
+def test_reload_swaps_apis_and_listeners() -> None:
+    async def main() -> None:
+        raw = base_config(1)
+        srv = ApiGatewayServer(parsed(raw))
+        bound = await srv.start()
+        port = bound[0][1]
+        try:
+            c = await Client.open(port, source=ENDPOINT_IP)
+            assert (await c.request("GET", "/prod/ping", H_PRIV)).status == 200
+            raw2 = base_config(1)
+            raw2["listen"] = [
+                {"ip": "127.0.0.1", "port": port, "tls": False},
+                {"ip": "127.0.0.2", "port": 0, "tls": False},
+            ]
+            raw2["apis"][PRIV]["routes"][2]["integration"]["mock_status"] = 202
+            await srv.reload(parsed(raw2))
+            # Same connection, new configuration.
+            assert (await c.request("GET", "/prod/ping", H_PRIV)).status == 202
+            await c.close()
+            ports = {li.ip: p for li, p in srv.bound()}
+            c2 = await Client.open(ports["127.0.0.2"], host="127.0.0.2", source=ENDPOINT_IP)
+            assert (await c2.request("GET", "/prod/ping", H_PRIV)).status == 202
+            await c2.close()
+        finally:
+            await srv.close()
+
+    run(main())
+
+
+def test_bench_load_generator_counts_requests() -> None:
+    from hyperplane_emu.bench.apigateway import bench_config, load
+
+    async def main() -> None:
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            req = (
+                b"GET /prod/mock HTTP/1.1\r\nHost: b3nchap1id.execute-api.us-east-1."
+                b"amazonaws.com\r\n\r\n"
+            )
+            res = await load(gw_port, req, 2, 0.3, "MOCK")
+            assert res.requests > 10 and res.errors == 0 and res.statuses == {"200": res.requests}
+            assert res.requests == srv.requests
+
+        await with_gateway(json.loads(json.dumps(bench_config(0, 1))), body)
+
+    run(main())
