@@ -1,5 +1,10 @@
 """`capture`: frames of one ENI, both directions, via tcpdump on the ENI itself.
 
+Virtual ENIs (interface endpoints) and NLB nodes have no veth that carries their
+data flows: the fabric mirrors, into a pcap it writes, each frame as it looks on
+that ENI's side of the address translation (plus, for NLB nodes, the health
+checks their veth carries).
+
 A host ENI is captured on its own end of the veth (`eth0` in the host's
 namespace): that is what the instance's ENI carries on AWS, and it shows the
 frames the fabric emitted too (a capture on the fabric end would miss those,
@@ -8,12 +13,15 @@ since the fabric sends with PACKET_QDISC_BYPASS, which skips packet taps).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
+import time
 
 import click
 
-from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.plan.model import Plan, PlanEni
 
 
 def run(
@@ -28,10 +36,8 @@ def run(
     if target is None:
         known = ", ".join(f"{e.owner} ({e.id})" for e in p.enis)
         raise click.ClickException(f"{p.name} has no ENI {eni!r}; ENIs: {known}")
-    if target.port < 0:
-        raise click.ClickException(
-            f"{target.id} is a virtual ENI; its capture is not available yet"
-        )
+    if target.port < 0 or target.kind == "nlb":
+        return _mirrored(p, target, write, count, timeout)
     tcpdump = shutil.which("tcpdump")
     if tcpdump is None:
         raise click.ClickException("tcpdump is not installed (scripts/setup installs it)")
@@ -69,4 +75,52 @@ def run(
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait()
+        return 0
+
+
+def _mirrored(
+    p: Plan, target: PlanEni, write: str | None, count: int | None, timeout: float | None
+) -> int:
+    """An ENI no veth carries (endpoint, NLB node): the fabric writes the pcap itself."""
+    from hyperplane_emu.runtime.lifecycle import fabric_request
+    from hyperplane_emu.runtime.state import StateDir
+
+    state = StateDir.of(p.name)
+    fd, tmp = tempfile.mkstemp(suffix=".pcap")
+    os.close(fd)
+    path = os.path.abspath(write) if write and write != "-" else tmp
+    answer = fabric_request(state, "capture_start", timeout=3.0, eni=target.id, path=path)
+    if answer is None or not answer.get("ok"):
+        os.unlink(tmp)
+        raise click.ClickException(f"the fabric refused the capture: {answer}")
+    click.echo(
+        f"capturing {target.id} ({target.kind} {target.owner}, {target.ip}) as the fabric "
+        "mirrors it; Ctrl-C to stop",
+        err=True,
+    )
+    deadline = time.monotonic() + timeout if timeout else None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+            if count and _frames(path) >= count:
+                break
+    except KeyboardInterrupt:
+        pass
+    answer = fabric_request(state, "capture_stop", timeout=3.0, eni=target.id) or {}
+    click.echo(f"{answer.get('frames', 0)} frames", err=True)
+    if path == tmp:
+        tcpdump = shutil.which("tcpdump")
+        if tcpdump:
+            subprocess.run([tcpdump, "-n", "-r", path], check=False)
+    os.unlink(tmp)
+    return 0
+
+
+def _frames(path: str) -> int:
+    from hyperplane_emu.fabric.pcapfile import read_pcap
+
+    try:
+        with open(path, "rb") as f:
+            return len(read_pcap(f)[1])
+    except (OSError, ValueError):
         return 0

@@ -93,6 +93,8 @@ class Driver:
         self.tx_errors: dict[str, int] = {}
         self.rx_errors: dict[str, int] = {}
         self.captures: dict[int, tuple[str, PcapWriter]] = {}  # port -> (path, writer)
+        # Virtual ENIs (endpoints) and NLB nodes: the core mirrors their frames.
+        self.mirrors: dict[str, tuple[str, PcapWriter]] = {}  # eni id -> (path, writer)
         self._flow_log_files: dict[str, IO[str]] = {}
         self.flow_log_lines = 0
         self._epoll: select.epoll | None = None
@@ -166,6 +168,8 @@ class Driver:
     def close(self) -> None:
         """Flush flow logs and captures, close everything. Idempotent."""
         self.flush_flow_logs()
+        for eni_id in list(self.mirrors):
+            self.capture_stop(eni_id)
         for port in list(self.captures):
             self._stop_capture(port)
         for f in self._flow_log_files.values():
@@ -185,7 +189,7 @@ class Driver:
 
     def _drain(self, port: int) -> None:
         """Up to ``batch`` frames from one ready socket through the core."""
-        if self.captures:
+        if self.captures or self.mirrors:
             return self._drain_capturing(port)
         sock = self._socks[port]
         assert sock is not None
@@ -237,6 +241,11 @@ class Driver:
                         continue
                     if cap is not None:
                         cap[1].write(out, stamp)
+                if self.mirrors:
+                    for eni_id, copy in self.fabric.drain_mirror():
+                        m = self.mirrors.get(eni_id)
+                        if m is not None:
+                            m[1].write(copy, stamp)
         except BlockingIOError:
             pass
         except OSError as e:  # the veth went away (ENETDOWN, ENXIO): keep serving the rest
@@ -345,6 +354,18 @@ class Driver:
         self.fabric.replace_security_group(sg)
 
     def capture_start(self, eni_id: str, path: str) -> None:
+        eni = next((e for e in self.plan.enis if e.id == eni_id), None)
+        if eni is not None and (eni.port < 0 or eni.kind == "nlb"):
+            # No veth carries these frames (an NLB node's veth only carries its
+            # health checks, which are captured too): the core copies them.
+            if eni_id in self.mirrors:
+                raise ValueError(f"{eni_id} is already being captured to {self.mirrors[eni_id][0]}")
+            writer = PcapWriter.open(path)
+            self.mirrors[eni_id] = (path, writer)
+            self.fabric.mirror_start(eni_id)
+            if eni.port >= 0:
+                self.captures[eni.port] = (path, writer)
+            return
         port = self._port_of(eni_id)
         if port in self.captures:
             raise ValueError(f"{eni_id} is already being captured to {self.captures[port][0]}")
@@ -352,6 +373,14 @@ class Driver:
 
     def capture_stop(self, eni_id: str) -> int:
         """Stop capturing ``eni_id``; returns the number of frames written."""
+        if eni_id in self.mirrors:
+            self.fabric.mirror_stop(eni_id)
+            _, w = self.mirrors.pop(eni_id)
+            for port, (_, pw) in list(self.captures.items()):
+                if pw is w:
+                    del self.captures[port]
+            w.close()
+            return w.frames
         port = self._port_of(eni_id)
         if port not in self.captures:
             raise ValueError(f"{eni_id} is not being captured")

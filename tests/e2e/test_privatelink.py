@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import Topology, wait_for
@@ -237,3 +238,37 @@ def test_same_vpc_nlb_client_ip_preservation(
         assert source == t.ip("pclient")
     else:
         assert source in eni_ips(t, "nlb")
+
+
+def test_capture_of_an_endpoint_eni_shows_the_consumer_side_and_the_nlb_node_the_provider_side(
+    topology: Callable[[str], Topology], tmp_path: Path
+) -> None:
+    import sys
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether  # noqa: F401 - registers linktype 1
+    from scapy.utils import rdpcap
+
+    t = plink(topology)
+    vpce = next(e for e in t.plan.enis if e.kind == "vpce" and e.az == "us-east-1a")
+    node = next(e for e in t.plan.enis if e.kind == "nlb" and e.az == "us-east-1a")
+    procs = []
+    for eni in (vpce, node):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "hyperplane_emu.cli.main", "capture", t.plan.name, eni.id,
+             "-w", str(tmp_path / f"{eni.kind}.pcap"), "--timeout", "4"],
+            stderr=subprocess.PIPE, text=True,
+        ))  # fmt: skip
+    for proc in procs:
+        assert proc.stderr is not None
+        wait_for(lambda p=proc: "capturing" in p.stderr.readline(), timeout=10, what="capture")
+    assert get(t, "client", f"http://{vpce.ip}/x") is not None
+    for proc in procs:
+        assert proc.wait(timeout=15) == 0
+    on_vpce = [p for p in rdpcap(str(tmp_path / "vpce.pcap")) if TCP in p]
+    on_node = [p for p in rdpcap(str(tmp_path / "nlb.pcap")) if TCP in p]
+    assert any(p[IP].src == t.ip("client") and p[IP].dst == vpce.ip and p[TCP].flags & 2
+               for p in on_vpce)  # fmt: skip
+    assert any(p[IP].src == node.ip and p[IP].dst == t.ip("echo1") and p[TCP].flags & 2
+               for p in on_node)  # fmt: skip
+    assert all(t.ip("client") != p[IP].src for p in on_node if p[IP].dst == t.ip("echo1"))
