@@ -487,7 +487,13 @@ class ApiGatewayServer:
         self.requests += 1
         method = request.method.decode("ascii", "replace")
         target = request.target.decode("latin-1")
-        action: Action = self.gateway.handle(method, target, request.headers, caller, len(body))
+        try:
+            action: Action = self.gateway.handle(method, target, request.headers, caller, len(body))
+        except Exception:
+            # A bug must cost one request a 500, not the connection or the process.
+            log.exception("cannot handle %s %s from %s", method, target, caller.ip)
+            await self._send_error(conn, writer, request.method, errors.INTERNAL)
+            return
         if isinstance(action, ForwardAction):
             try:
                 resp = await self.pool.exchange(action.upstream, body)
