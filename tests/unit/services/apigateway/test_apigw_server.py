@@ -379,3 +379,40 @@ def test_bench_load_generator_counts_requests() -> None:
         await with_gateway(json.loads(json.dumps(bench_config(0, 1))), body)
 
     run(main())
+
+
+def test_expect_100_continue_and_chunked_request_bodies() -> None:
+    async def main() -> None:
+        be = Backend(respond=lambda s: (200, [], s.body))
+        port = await be.start()
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            r, w = await asyncio.open_connection("127.0.0.1", gw_port, local_addr=(ENDPOINT_IP, 0))
+            w.write(
+                f"POST /prod/items/up HTTP/1.1\r\nHost: {PRIV_HOST}\r\n"
+                "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n".encode()
+            )
+            interim = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+            assert interim.startswith(b"HTTP/1.1 100 ")
+            w.write(b"hello")
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert await r.readexactly(5) == b"hello"
+            w.write(
+                f"PUT /prod/items/up HTTP/1.1\r\nHost: {PRIV_HOST}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".encode()
+            )
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200 ")
+            assert await r.readexactly(5) == b"abcde"
+            seen = be.seen[-1]
+            assert seen.headers["content-length"] == "5"
+            assert "transfer-encoding" not in seen.headers and "expect" not in be.seen[0].headers
+            w.close()
+
+        try:
+            await with_gateway(base_config(port), body)
+        finally:
+            await be.close()
+
+    run(main())
