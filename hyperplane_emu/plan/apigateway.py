@@ -237,7 +237,9 @@ def _policy(
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
-def data_plane_config(plan: Any, cert: str, key: str) -> dict[str, Any]:
+def data_plane_config(
+    plan: Any, cert: str, key: str, fabric_socket: str | None = None
+) -> dict[str, Any]:
     """The API Gateway process's config (services/apigateway reads it), from the plan."""
     agw = plan.api_gateway
     assert agw is not None
@@ -288,4 +290,5 @@ def data_plane_config(plan: Any, cert: str, key: str) -> dict[str, Any]:
         "tls": {"cert": cert, "key": key},
         "endpoints": sources,
         "apis": apis_out,
+        "fabric_socket": fabric_socket,
     }

@@ -42,7 +42,11 @@ def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
     cert, key = ca.issue((ca_cert, ca_key), names, d)
     config = d / "config.json"
     config.write_text(
-        json.dumps(apigateway.data_plane_config(p, str(cert), str(key)), indent=2, sort_keys=True)
+        json.dumps(
+            apigateway.data_plane_config(p, str(cert), str(key), str(state_dir / "fabric.sock")),
+            indent=2,
+            sort_keys=True,
+        )
     )
     ready = d / "ready"
     argv = [

@@ -116,6 +116,8 @@ def test_private_api_by_private_dns_reaches_the_target_from_the_nlb_address(
     assert body["path"] == "/orders/42"
     ep = t.plan.endpoints["customer/execute-api"]
     assert body["headers"]["x-amzn-vpce-id"] == ep.id
+    # API Gateway learns the caller's private address from the fabric, not from headers.
+    assert body["headers"]["x-forwarded-for"] == t.ip("client")
     # Two PrivateLink connections: client -> execute-api endpoint, API Gateway -> VPC link.
     records = t.flow_logs()
     enis_with_traffic = {r[2] for r in records if r[12] == "ACCEPT"}

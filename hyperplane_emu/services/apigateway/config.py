@@ -129,6 +129,9 @@ class GatewayConfig:
     connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S
     warnings: tuple[str, ...] = ()
+    fabric_socket: str | None = None
+    """The fabric's control socket: asked who opened a connection that came
+    through an endpoint (its `nat_origin`), for X-Forwarded-For and aws:VpcSourceIp."""
 
 
 def load(path: str | Path) -> GatewayConfig:
@@ -251,6 +254,9 @@ class _Parser:
             connect_timeout_ms=connect_ms,
             idle_timeout_s=float(idle),
             warnings=tuple(self.warnings),
+            fabric_socket=root.get("fabric_socket")
+            if isinstance(root.get("fabric_socket"), str)
+            else None,
         )
 
     def listeners(self, raw: Any, path: str) -> list[Listener]:

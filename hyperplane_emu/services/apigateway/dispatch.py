@@ -49,6 +49,7 @@ class Caller:
     ip: str  # source address as seen (after the fabric's rewrite)
     tls: bool
     local_port: int
+    vpc_source_ip: str = ""  # through an endpoint: the client's own address (the fabric says)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class Gateway:
                 headers,
                 resolved=resolved,
                 api_id=api.id,
-                caller_ip=caller.ip,
+                caller_ip=caller.vpc_source_ip or caller.ip,
                 proto="https" if caller.tls else "http",
                 listener_port=caller.local_port,
                 trace_id=info.trace_id,
@@ -267,6 +268,8 @@ def condition_keys(
     if endpoint is not None:
         keys["aws:sourcevpce"] = endpoint.vpce
         keys["aws:sourcevpc"] = endpoint.vpc
+        if caller.vpc_source_ip:
+            keys["aws:vpcsourceip"] = caller.vpc_source_ip
     else:
         keys["aws:sourceip"] = caller.ip
     for name, value in headers:

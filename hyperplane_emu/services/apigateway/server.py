@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import http
 import ipaddress
 import logging
@@ -27,6 +28,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import h11
 
@@ -419,6 +421,11 @@ class ApiGatewayServer:
         caller = Caller(
             ip=str(peer[0]) if isinstance(peer, tuple) else "", tls=li.tls, local_port=port
         )
+        if caller.ip in self.config.endpoints and self.config.fabric_socket:
+            local = writer.get_extra_info("sockname")
+            origin = await asyncio.to_thread(self._origin, peer, local)
+            if origin:
+                caller = dataclasses.replace(caller, vpc_source_ip=origin)
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEAD)
         try:
             while True:
@@ -447,6 +454,20 @@ class ApiGatewayServer:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
                 await writer.wait_closed()
+
+    def _origin(self, peer: Any, local: Any) -> str:
+        """The client behind the fabric's rewrite, or "" (then the rewritten address shows)."""
+        from hyperplane_emu.fabric import control
+
+        try:
+            answer = control.request(
+                str(self.config.fabric_socket), "nat_origin", timeout=1.0, vpc="apigateway",
+                proto=6, src=peer[0], sport=peer[1], dst=local[0], dport=local[1],
+            )  # fmt: skip
+        except (control.ControlError, OSError, IndexError, TypeError):
+            return ""
+        origin = answer.get("origin") if isinstance(answer, dict) else None
+        return str(origin["src"]) if isinstance(origin, dict) and origin.get("src") else ""
 
     async def _read_request(
         self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
