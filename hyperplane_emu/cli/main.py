@@ -281,6 +281,29 @@ def capture(
     sys.exit(cap.run(p, eni, write, count, timeout, list(filter_expr)))
 
 
+@main.command()
+@click.argument("name")
+@click.argument("host")
+@click.argument("url", required=False)
+@click.option("--tcp", "tcp", metavar="ADDR:PORT", help="Open a TCP connection instead of a URL.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON object with the list of hops.")
+@needs_root
+@friendly
+def trace(name: str, host: str, url: str | None, tcp: str | None, as_json: bool) -> None:
+    """Send one real request from HOST and show every hop: SG verdicts, routes,
+    PrivateLink, NLB target choice, address translation, the reply, or the drop.
+
+    \b
+    Examples:
+      hyperplane-emu trace papi client https://<api-id>.execute-api.us-east-1.amazonaws.com/prod/orders
+      hyperplane-emu trace shop client --tcp 10.0.1.10:9090
+    """
+    from hyperplane_emu.cli import trace as trace_mod
+
+    _, p = read_plan(name)
+    sys.exit(trace_mod.run(p, host, url, tcp, as_json))
+
+
 @main.command("endpoint-connections")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

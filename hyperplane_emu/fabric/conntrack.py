@@ -170,6 +170,7 @@ class Flow:
         "rkey",
         "via",
         "max_idle",
+        "traced",
     )
 
     def __init__(
@@ -206,6 +207,7 @@ class Flow:
         self.rkey: FlowKey | None = None  # reply key when translated (another VPC, addresses)
         self.via: Any = None  # the endpoint or load balancer a translated flow goes through
         self.max_idle = 0.0  # cap on every state's timeout (NLB idle timeout); 0: none
+        self.traced = False  # opened while tracing: its first reply is traced too
 
     @property
     def untracked(self) -> bool:

@@ -63,6 +63,10 @@ class FabricService(Protocol):
         self, vpc: str, proto: int, src: str, sport: int, dst: str, dport: int
     ) -> dict[str, object] | None: ...
 
+    def trace_start(self, addresses: list[str]) -> None: ...
+
+    def trace_stop(self) -> list[dict[str, object]]: ...
+
 
 class RequestError(ValueError):
     """A request the fabric refuses; its text goes back as ``error``."""
@@ -84,6 +88,8 @@ class ControlHandler:
             "set_target_health": self._set_target_health,
             "set_endpoint_state": self._set_endpoint_state,
             "load_balancers": lambda a: {"load_balancers": service.load_balancers()},
+            "trace_start": self._trace_start,
+            "trace_stop": lambda a: {"hops": service.trace_stop()},
             "nat_origin": lambda a: {
                 "origin": service.nat_origin(
                     _str_arg(a, "vpc"),
@@ -137,6 +143,13 @@ class ControlHandler:
             state,
             str(req.get("reason", "")),
         )
+        return {}
+
+    def _trace_start(self, req: dict[str, Any]) -> dict[str, Any]:
+        addresses = req.get("addresses", [])
+        if not isinstance(addresses, list):
+            raise RequestError("addresses: a list of IPv4 addresses (empty: every flow)")
+        self.service.trace_start([str(a) for a in addresses])
         return {}
 
     def _set_endpoint_state(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -519,6 +519,7 @@ class Fabric:
             self.events.append(
                 TraceHop(now, _five(p), "deliver", dst.id, "FORWARD", f"port {dst.port}")
             )
+            flow.traced = True
         return self._forward(o, p, frame, now)
 
     def _load_balanced(
@@ -595,7 +596,19 @@ class Fabric:
                 return self._drop("nat-ports-exhausted", node, p, now, lb.name)
             new_sport = port
         prov_ft = FiveTuple(p.proto, new_src, target.ip, new_sport, target.port)
+        if tracing and endpoint is not None:
+            self.events.append(
+                TraceHop(
+                    now, client_ft, "privatelink", endpoint.id, "FORWARD",
+                    f"{endpoint.id} -> {endpoint.service_id} ({lb.vpc.name} VPC)",
+                )
+            )  # fmt: skip
         if tracing:
+            self.events.append(
+                TraceHop(
+                    now, client_ft, "nat", node.id, "FORWARD", f"{client_ft} -> {prov_ft}"
+                )
+            )  # fmt: skip
             self.events.append(
                 TraceHop(
                     now,
@@ -639,6 +652,11 @@ class Fabric:
         path_in.append((t_eni.id, prov_ft))
         o.log = tuple(path_in)
         r.log = tuple((e, _reverse(ft)) for e, ft in reversed(path_in))
+        if tracing:
+            self.events.append(
+                TraceHop(now, prov_ft, "deliver", t_eni.id, "FORWARD", f"port {t_eni.port}")
+            )
+            flow.traced = True
         self._counts["conntrack.created"] += 1
         self._counts["nlb.flows"] += 1
         return self._forward(o, p, frame, now)
@@ -749,6 +767,12 @@ class Fabric:
         if half.in_eni is not eni:
             # Same addresses, another ENI (possible with source/dest check off).
             return self._drop("flow-wrong-eni", eni, p, now)
+        if flow.traced and half.is_reply and not half.pk:
+            back = "reverse-translated" if half.nat is not None else "conntrack"
+            self.events.append(
+                TraceHop(now, _five(p), "reply", half.out_eni.id, "FORWARD",
+                         f"{back}, no security group evaluated (tracked flow)")
+            )  # fmt: skip
         if flow.untracked:
             denied = self._rejudge(flow, half, p, now)
             if denied is not None:
@@ -954,6 +978,15 @@ class Fabric:
         self, reason: str, eni: EniState | None, p: Packet | None, now: float, detail: str = ""
     ) -> Frames:
         self._counts["dropped." + reason] += 1
+        if p is not None and (
+            self.trace
+            or (
+                self.trace_addresses
+                and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
+            )
+        ):
+            where = eni.id if eni else "-"
+            self.events.append(TraceHop(now, _five(p), "drop", where, "DROP", f"{reason} {detail}"))
         if self.drop_events:
             self.events.append(
                 DropEvent(now, reason, eni.id if eni else None, _five(p) if p else None, detail)
@@ -961,7 +994,12 @@ class Fabric:
         return []
 
     def _trace(self, now: float, p: Packet, step: str, where: str, v: Verdict) -> None:
-        detail = f"{v.sg_id} {v.rule_id}" if v.allowed else "no rule matched"
+        if not v.allowed:
+            detail = "no rule matched"
+        elif v.sg_id is None:
+            detail = "no security groups on this ENI (not filtered)"
+        else:
+            detail = f"{v.sg_id} {v.rule_id}"
         if v.untracked:
             detail += " untracked"
         self.events.append(TraceHop(now, _five(p), step, where, v.action, detail))

@@ -44,6 +44,7 @@ from typing import IO, Any
 from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
 
 from .core import Fabric
+from .events import TraceHop
 from .offload import disable_offloads
 from .pcapfile import PcapWriter
 
@@ -341,6 +342,34 @@ class Driver:
 
     def load_balancers(self) -> list[dict[str, object]]:
         return self.fabric.load_balancer_status()
+
+    def trace_start(self, addresses: list[str]) -> None:
+        """Trace new flows from/to `addresses` (every flow when empty) until trace_stop."""
+        self.fabric.events.clear()
+        if addresses:
+            for a in addresses:
+                self.fabric.trace_address(a)
+        else:
+            self.fabric.trace = True
+
+    def trace_stop(self) -> list[dict[str, object]]:
+        self.fabric.trace = False
+        self.fabric.trace_addresses.clear()
+        hops: list[dict[str, object]] = []
+        for ev in self.fabric.events:
+            if isinstance(ev, TraceHop):
+                hops.append(
+                    {
+                        "time": ev.time,
+                        "flow": str(ev.flow),
+                        "step": ev.step,
+                        "where": ev.where,
+                        "action": ev.action,
+                        "detail": ev.detail,
+                    }
+                )
+        self.fabric.events.clear()
+        return hops
 
     def nat_origin(
         self, vpc: str, proto: int, src: str, sport: int, dst: str, dport: int

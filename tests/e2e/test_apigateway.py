@@ -231,3 +231,31 @@ def test_from_the_internet_the_regional_api_answers_and_the_private_one_does_not
         403,
         {"message": "Forbidden"},
     )
+
+
+def test_trace_shows_both_privatelink_connections_and_the_nlb_translation_in_order(
+    topology: Callable[[str], Topology],
+) -> None:
+    import sys
+
+    t = up(topology)
+    orders = api(t, "orders")
+    r = subprocess.run(
+        [sys.executable, "-m", "hyperplane_emu.cli.main", "trace", t.plan.name, "client",
+         f"https://{orders.hostname}/prod/orders", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["outcome"] == "HTTP 200"
+    for hop in out["hops"]:
+        assert set(hop) >= {"time", "flow", "step", "where", "action", "detail"}
+    steps = [(h["step"], h["detail"]) for h in out["hops"]]
+    pl = [i for i, (step, _) in enumerate(steps) if step == "privatelink"]
+    assert len(pl) == 2, steps
+    execute_api, vpc_link = steps[pl[0]][1], steps[pl[1]][1]
+    assert "-> execute-api" in execute_api
+    assert "-> vpce-svc-" in vpc_link
+    nlb_ips = {e.ip for e in t.plan.enis if e.kind == "nlb"}
+    nat_after_link = [d for s, d in steps[pl[1] :] if s == "nat"]
+    assert nat_after_link and any(f"-> {ip}:" in nat_after_link[0] for ip in nlb_ips)
