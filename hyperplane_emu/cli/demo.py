@@ -1,79 +1,239 @@
-"""`hyperplane-emu demo`: bring up examples/basic.yaml, send real traffic, show the verdicts.
+"""`hyperplane-emu demo`: the seed's architectures, real requests, what each hop did.
 
-It narrates what AWS would do at each step and checks that the emulator did
-it; a step that does not behave as AWS would makes the demo exit non-zero.
+Brings up examples/private-rest-api.yaml (a private REST API behind an
+execute-api endpoint, a REST VPC link to an NLB, a regional API on the same
+NLB, an internet client), then for each scenario sends a real request from a
+real client and prints the response, what the backend saw, and the fabric's
+hop table. Every scenario states what AWS would do and checks that the
+emulator did it: a failed check makes the demo exit non-zero, so the demo is
+also a smoke test. Captures and flow logs go to --out.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
-from hyperplane_emu.cli import render
+from hyperplane_emu.cli import trace as trace_view
 from hyperplane_emu.plan.model import Plan
 from hyperplane_emu.runtime import lifecycle
 from hyperplane_emu.runtime.state import StateDir
-from hyperplane_emu.runtime.status import status
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "private-rest-api.yaml"
 
 
-def _in(p: Plan, host: str, *argv: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["ip", "netns", "exec", p.hosts[host].namespace, *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+@dataclass
+class Outcome:
+    status: int | None  # HTTP status; None: no answer
+    body: Any
+    hops: list[dict[str, Any]]
 
 
-def _say(text: str) -> None:
-    click.echo(click.style(f"\n==> {text}", bold=True))
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    seed: str  # the seed's sentence (or the AWS fact) it shows
+    run: Callable[[Demo], list[str]]  # returns failed expectations
+    failures: list[str] = field(default_factory=list)
 
 
-def run(keep: bool = False, example: Path | None = None) -> int:
-    path = example or EXAMPLES / "basic.yaml"
-    failures: list[str] = []
-    _say(f"up {path.name}: namespaces, veths, the fabric, echo servers")
-    t0 = time.monotonic()
-    p = lifecycle.up(path, replace=True, progress=lambda s: click.echo(f"    {s}"))
-    click.echo(f"    up in {time.monotonic() - t0:.2f} s")
-    try:
-        render.status(status(p.name))
-        hosts = list(p.hosts.values())
-        client = hosts[0]
-        servers = [(h, s.port) for h in hosts for s in h.serve]
-        ip_of = {e.owner: e.ip for e in p.enis}
-        for h, port in servers:
-            url = f"http://{ip_of[h.name]}:{port}/demo"
-            _say(f"{client.name} -> {h.name} {url}  (allowed by {h.name}'s security group?)")
-            r = _in(p, client.name, "curl", "-s", "-m", "3", url)
-            if r.returncode == 0:
-                click.echo(f"    200: {r.stdout.strip()}")
-            else:
-                click.echo(
-                    f"    no answer (curl exit {r.returncode}): a security group dropped the SYN "
-                    "silently, as AWS does (no RST, no ICMP)"
-                )
-        state = StateDir.of(p.name)
-        lifecycle.fabric_request(state, "flush_flow_logs", timeout=3.0)
-        _say("VPC Flow Logs (default format v2), one file per ENI")
-        for f in sorted(state.flow_logs.glob("*.log")):
-            for line in f.read_text().splitlines():
-                click.echo(f"    {line}")
-        if not any(state.flow_logs.glob("*.log")):
-            failures.append("no flow-log records were written")
-    finally:
-        if keep:
-            click.echo(f"\nleft up; `hyperplane-emu down {p.name}` removes it")
+class Demo:
+    def __init__(self, p: Plan, out: Path) -> None:
+        self.p = p
+        self.out = out
+        self.state = StateDir.of(p.name)
+
+    # ------------------------------------------------------------ helpers
+
+    def api(self, name: str) -> Any:
+        return next(a for a in self.p.apis.values() if a.name == name)
+
+    def ips(self, kind: str) -> set[str]:
+        return {e.ip for e in self.p.enis if e.kind == kind}
+
+    def request(self, host: str, url: str, max_time: float = 5) -> Outcome:
+        addresses = [e.ip for e in self.p.enis if e.id in self.p.hosts[host].enis]
+        if self.p.api_gateway is not None:
+            addresses.append(self.p.api_gateway.ip)
+        lifecycle.fabric_request(self.state, "trace_start", timeout=3.0, addresses=addresses)
+        try:
+            r = subprocess.run(
+                ["ip", "netns", "exec", self.p.hosts[host].namespace, "curl", "-s", "-m",
+                 str(max_time), "-w", "\n%{http_code}", url],
+                capture_output=True, text=True, timeout=max_time + 10,
+            )  # fmt: skip
+        finally:
+            answer = lifecycle.fabric_request(self.state, "trace_stop", timeout=3.0) or {}
+        hops = [trace_view._describe(self.p, h) for h in answer.get("hops", [])]
+        body_text, _, code = r.stdout.rpartition("\n")
+        status = int(code) if code.isdigit() and code != "000" else None
+        try:
+            body: Any = json.loads(body_text)
+        except ValueError:
+            body = body_text
+        click.echo(f"    $ hyperplane-emu exec {self.p.name} {host} -- curl -s {url}")
+        click.echo(
+            f"    -> {status if status is not None else 'no answer'}: "
+            f"{json.dumps(body)[:300] if body else ''}"
+        )
+        if isinstance(body, dict) and "saw_source" in body:
+            click.echo(click.style(
+                f"    the backend ({body.get('host')}) saw the connection come from "
+                f"{body['saw_source']}", fg="cyan"))  # fmt: skip
+        trace_view._table(url, f"HTTP {status}" if status else "no answer", hops)
+        return Outcome(status, body, hops)
+
+    # ----------------------------------------------------------- scenarios
+
+    def private_api(self) -> list[str]:
+        o = self.request("client", f"https://{self.api('orders').hostname}/prod/ping")
+        fails = []
+        if o.status != 200 or o.body != {"pong": True}:
+            fails.append(f"private API /ping answered {o.status} {o.body}")
+        pl = [h for h in o.hops if h["step"] == "privatelink"]
+        if len(pl) != 1 or "execute-api" not in pl[0]["detail"]:
+            fails.append("expected exactly one PrivateLink hop, to execute-api")
+        return fails
+
+    def vpc_link(self) -> list[str]:
+        o = self.request("internet", f"https://{self.api('catalog').hostname}/v1/items")
+        fails = []
+        seen = str(o.body.get("saw_source", "")).split(":")[0] if isinstance(o.body, dict) else ""
+        if o.status != 200:
+            fails.append(f"regional API via VPC link answered {o.status}")
+        elif seen not in self.ips("nlb"):
+            fails.append(
+                f"target saw {seen}, expected an NLB ENI address {sorted(self.ips('nlb'))}"
+            )
+        return fails
+
+    def two_privatelinks(self) -> list[str]:
+        o = self.request("client", f"https://{self.api('orders').hostname}/prod/orders/42")
+        fails = []
+        if o.status != 200 or not isinstance(o.body, dict):
+            return [f"private API /orders/42 answered {o.status} {o.body}"]
+        seen = str(o.body.get("saw_source", "")).split(":")[0]
+        if seen not in self.ips("nlb"):
+            fails.append(f"target saw {seen}, expected an NLB ENI address")
+        client_ip = next(e.ip for e in self.p.enis if e.owner == "client")
+        if o.body.get("headers", {}).get("x-forwarded-for") != client_ip:
+            fails.append("X-Forwarded-For does not carry the client's address")
+        if len([h for h in o.hops if h["step"] == "privatelink"]) != 2:
+            fails.append("expected two PrivateLink connections in the trace")
+        return fails
+
+    def denied(self) -> list[str]:
+        o = self.request("intruder", f"https://{self.api('orders').hostname}/prod/ping",
+                         max_time=3)  # fmt: skip
+        fails = []
+        if o.status is not None:
+            fails.append(f"the intruder got an answer ({o.status}); the endpoint SG should drop it")
+        last = o.hops[-1] if o.hops else {}
+        if last.get("step") != "drop" or "sg-ingress" not in last.get("detail", ""):
+            fails.append(f"the trace should end at the endpoint's security group, not {last}")
         else:
-            _say(f"down {p.name}")
+            click.echo(click.style(
+                f"    stopped at {last['where']} ({last.get('eni_owner', '')}): {last['detail']}"
+                " — silently, as AWS drops it (no RST, no ICMP)", fg="yellow"))  # fmt: skip
+        return fails
+
+
+SCENARIOS = {
+    "private-api": (
+        "1. private API from a VPC client through the execute-api endpoint (PrivateLink #1)",
+        "A private API is reached only through an interface VPC endpoint for execute-api.",
+        Demo.private_api,
+    ),
+    "vpc-link": (
+        "2. REST API -> REST VPC link -> NLB -> targets (PrivateLink #2)",
+        "The targets receive the private IP addresses of the NLB, not the consumers'.",
+        Demo.vpc_link,
+    ),
+    "two-privatelinks": (
+        "3. private API + VPC link: the seed's two PrivateLink connections",
+        "Client -> execute-api endpoint -> API Gateway -> VPC link endpoint -> NLB -> target.",
+        Demo.two_privatelinks,
+    ),
+    "denied": (
+        "5. a denied request: where exactly it stops",
+        "Security groups drop silently; the endpoint's group admits only sg/client.",
+        Demo.denied,
+    ),
+}
+
+
+def run(scenario: str = "all", keep: bool = False, out: Path | None = None) -> int:
+    names = list(SCENARIOS) if scenario == "all" else [scenario]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise click.ClickException(
+            f"no scenario {unknown[0]!r}; scenarios: {', '.join(SCENARIOS)}, all"
+        )
+    out = out or Path(tempfile.mkdtemp(prefix="hyperplane-emu-demo-"))
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    click.echo(click.style(f"==> up {EXAMPLE.relative_to(EXAMPLES.parent)}", bold=True))
+    p = lifecycle.up(EXAMPLE, replace=True, progress=lambda s: click.echo(f"    {s}"))
+    demo = Demo(p, out)
+    failures: list[str] = []
+    captured = _start_captures(demo)
+    try:
+        for name in names:
+            title, seed, fn = SCENARIOS[name]
+            click.echo(click.style(f"\n==> {title}", bold=True))
+            click.echo(f"    AWS: {seed}")
+            fails = fn(demo)
+            for f in fails:
+                click.echo(click.style(f"    CHECK FAILED: {f}", fg="red"))
+            if not fails:
+                click.echo(click.style("    as AWS does", fg="green"))
+            failures += [f"{name}: {f}" for f in fails]
+    finally:
+        _finish(demo, captured)
+        if keep:
+            click.echo(f"\nleft up. Continue by hand:\n"
+                       f"  sudo hyperplane-emu status {p.name}\n"
+                       f"  sudo hyperplane-emu exec {p.name} client -- curl -s "
+                       f"https://{demo.api('orders').hostname}/prod/orders\n"
+                       f"  sudo hyperplane-emu capture {p.name} client -c 20\n"
+                       f"  sudo hyperplane-emu down {p.name}")  # fmt: skip
+        else:
             report = lifecycle.down(p.name)
-            click.echo(f"    {len(report.removed)} objects removed")
-            failures.extend(report.errors)
-    for failure in failures:
-        click.echo(f"demo: {failure}", err=True)
+            failures += report.errors
+    click.echo(f"\npcaps and flow logs: {out}   ({time.monotonic() - t0:.1f} s)")
+    for f in failures:
+        click.echo(f"demo: {f}", err=True)
     return 1 if failures else 0
+
+
+def _start_captures(demo: Demo) -> list[str]:
+    started = []
+    for e in demo.p.enis:
+        if e.kind in ("host", "vpce", "nlb", "apigw"):
+            path = demo.out / f"{e.owner}-{e.kind}-{e.id}.pcap"
+            answer = lifecycle.fabric_request(
+                demo.state, "capture_start", timeout=3.0, eni=e.id, path=str(path)
+            )
+            if answer and answer.get("ok"):
+                started.append(e.id)
+    return started
+
+
+def _finish(demo: Demo, captured: list[str]) -> None:
+    for eni in captured:
+        lifecycle.fabric_request(demo.state, "capture_stop", timeout=3.0, eni=eni)
+    lifecycle.fabric_request(demo.state, "flush_flow_logs", timeout=3.0)
+    logs = demo.out / "flow-logs"
+    if demo.state.flow_logs.is_dir():
+        shutil.copytree(demo.state.flow_logs, logs, dirs_exist_ok=True)

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -350,14 +351,25 @@ def reject(name: str, endpoint: str) -> None:
 
 
 @main.command()
+@click.option(
+    "--scenario",
+    default="all",
+    show_default=True,
+    help="private-api, vpc-link, two-privatelinks, denied, or all.",
+)
 @click.option("--keep", is_flag=True, help="Leave the topology up at the end.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the pcaps and flow logs (default: a new one, named at the end).",
+)
 @needs_root
 @friendly
-def demo(keep: bool) -> None:
-    """The main job: bring up the example, send real traffic, show what AWS would do."""
+def demo(scenario: str, keep: bool, out: Path | None) -> None:
+    """The main job: the seed's architectures, real requests, every hop, checked against AWS."""
     from hyperplane_emu.cli import demo as demo_mod
 
-    sys.exit(demo_mod.run(keep=keep))
+    sys.exit(demo_mod.run(scenario=scenario, keep=keep, out=out))
 
 
 if __name__ == "__main__":
