@@ -152,6 +152,8 @@ class _Builder:
         lb_requests: dict[str, list[_EniRequest]] = {}
         for vname, v in topo.vpcs.items():
             for lbname, lb in v.load_balancers.items():
+                if lb.type != "network":
+                    continue  # ALBs are proxy processes, planned apart (not yet)
                 hexid = elb.lb_hex(t, vname, lbname)
                 reqs = [
                     _EniRequest(
@@ -372,6 +374,8 @@ class _Builder:
         for vname, v in self.topo.vpcs.items():
             account = self.vpcs[vname].account_id
             for lbname, lb in v.load_balancers.items():
+                if lb.type != "network":
+                    continue  # see lb_requests
                 key = f"{vname}/{lbname}"
                 hexid = elb.lb_hex(t, vname, lbname)
                 groups = {}

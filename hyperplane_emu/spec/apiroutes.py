@@ -29,7 +29,7 @@ from typing import Literal, cast
 
 from yaml.nodes import Node
 
-from hyperplane_emu.spec import loadbalancers
+from hyperplane_emu.spec import cloudmap, loadbalancers, refs
 from hyperplane_emu.spec.model import Integration, Route, Topology, VpcLink
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 
@@ -66,7 +66,7 @@ _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 _URI_PARAM = re.compile(r"\{([^{}]*)\}")
 _LISTENER = re.compile(r"([a-z][a-z0-9-]*)/([a-z][a-z0-9-]*):([0-9]{1,5})")
 CLOUD_MAP_PREFIX = "cloud_map/"
-_CLOUD_MAP = re.compile(r"cloud_map/([A-Za-z0-9._-]+)/([A-Za-z0-9._-]+)")
+_CLOUD_MAP = re.compile(r"cloud_map/([A-Za-z0-9._-]+)/([A-Za-z0-9._-]+)(?:\?([^\s#]+))?")
 
 
 @dataclass(frozen=True)
@@ -490,10 +490,11 @@ def _http_api_target(
     ctx: Ctx, text: str, node: Node, path: str, scope: ApiScope, connection_id: str | None
 ) -> str | None:
     """An HTTP API private integration: `<vpc>/<load balancer>:<port>` or a Cloud Map
-    service `cloud_map/<namespace>/<service>` (AWS: a listener or service ARN)."""
-    if _CLOUD_MAP.fullmatch(text):
-        ctx.warn(path, node, "Cloud Map is not emulated yet: calls on this route will fail")
-        return text
+    service `cloud_map/<namespace>/<service>[?attr=value&…]` (AWS: a listener or
+    service ARN; the query filters instances by attribute, as DiscoverInstances does)."""
+    link = scope.links.get(connection_id or "")
+    if text.startswith(CLOUD_MAP_PREFIX):
+        return _cloud_map_target(ctx, text, node, path, scope, link)
     match = _LISTENER.fullmatch(text)
     if match is None:
         ctx.error(
@@ -511,7 +512,6 @@ def _http_api_target(
             ctx.error(path, node, f"no VPC {vpc_name!r}{did_you_mean(vpc_name, declared)}")
             return None
         return text  # a broken VPC: its own errors say why
-    link = scope.links.get(connection_id or "")
     if link is not None and link.vpc != vpc_name:
         ctx.error(
             path,
@@ -521,14 +521,6 @@ def _http_api_target(
         )
         return None
     lbs_path = loadbalancers.section_path(f"vpcs.{vpc_name}")
-    if lb_name in (ctx.declared.get(lbs_path + loadbalancers.APPLICATION_KEY) or ()):
-        ctx.warn(
-            path,
-            node,
-            f"{lb_name!r} is an application load balancer, not emulated yet: calls on this "
-            "route will fail",
-        )
-        return text
     declared_lbs = ctx.declared.get(lbs_path, frozenset())
     if lb_name not in vpc.load_balancers:
         if declared_lbs is not None and lb_name not in declared_lbs:
@@ -540,15 +532,108 @@ def _http_api_target(
             )
             return None
         return text
-    ports = sorted(
-        lst.port for lst in vpc.load_balancers[lb_name].listeners if lst.protocol == "tcp"
-    )
+    lb = vpc.load_balancers[lb_name]
+    if lb.type == "application":
+        kind, ports = "ALB", sorted(lst.port for lst in lb.alb_listeners)
+        what = "listener"
+    else:
+        kind, ports = "NLB", sorted(lst.port for lst in lb.listeners if lst.protocol == "tcp")
+        what = "tcp listener"
     if port not in ports:
         ctx.error(
             path,
             node,
-            f"NLB {lb_name!r} has no tcp listener on port {port} "
-            f"(its tcp listeners: {', '.join(map(str, ports)) or 'none'})",
+            f"{kind} {lb_name!r} has no {what} on port {port} "
+            f"(its {what}s: {', '.join(map(str, ports)) or 'none'})",
         )
         return None
     return text
+
+
+def _cloud_map_target(
+    ctx: Ctx, text: str, node: Node, path: str, scope: ApiScope, link: VpcLink | None
+) -> str | None:
+    match = _CLOUD_MAP.fullmatch(text)
+    if match is None:
+        ctx.error(
+            path,
+            node,
+            f"uri {text!r} is not cloud_map/<namespace>/<service> (optionally followed by "
+            "?attribute=value&…)",
+        )
+        return None
+    namespace, service_name, query = match[1], match[2], match[3]
+    filters = _attribute_filters(ctx, query, node, path) if query is not None else {}
+    if filters is None:
+        return None
+    cloud_map = scope.topology.cloud_map
+    if namespace not in cloud_map.namespaces:
+        if refs.status(ctx, cloudmap.NAMESPACES, namespace, ()) == "missing":
+            declared = ctx.declared.get(cloudmap.NAMESPACES) or ()
+            ctx.error(
+                path,
+                node,
+                f"no Cloud Map namespace {namespace!r}{did_you_mean(namespace, declared)}",
+            )
+            return None
+        return text  # broken: reported where it is written
+    service = cloud_map.services.get(service_name)
+    if service is None:
+        if refs.status(ctx, cloudmap.SERVICES, service_name, ()) == "missing":
+            declared = ctx.declared.get(cloudmap.SERVICES) or ()
+            ctx.error(
+                path,
+                node,
+                f"no Cloud Map service {service_name!r}{did_you_mean(service_name, declared)}",
+            )
+            return None
+        return text
+    if service.namespace != namespace:
+        ctx.error(
+            path,
+            node,
+            f"Cloud Map service {service_name!r} is in namespace {service.namespace!r}, "
+            f"not {namespace!r}",
+        )
+        return None
+    if link is not None and link.vpc is not None:
+        elsewhere = sorted(cloudmap.service_vpcs(service, scope.topology) - {link.vpc})
+        if elsewhere:
+            ctx.error(
+                path,
+                node,
+                f"Cloud Map service {service_name!r} has instances in VPC {elsewhere[0]!r} but "
+                f"VPC link {link.name!r} is in {link.vpc!r}: the link's ENIs reach their own "
+                "VPC only",
+            )
+            return None
+    matching = [
+        i
+        for i in service.instances.values()
+        if all(i.attributes.get(k) == v for k, v in filters.items())
+    ]
+    if service.instances and not any(i.health == "healthy" for i in matching):
+        ctx.warn(
+            path,
+            node,
+            f"no healthy instance of {namespace}/{service_name}"
+            + (" has these attributes" if filters else "")
+            + ": discovery returns nothing, every call on this route fails",
+        )
+    return text
+
+
+def _attribute_filters(ctx: Ctx, query: str, node: Node, path: str) -> dict[str, str] | None:
+    """`stage=prod&zone=a` -> {"stage": "prod", "zone": "a"} (DiscoverInstances
+    QueryParameters: every pair must match)."""
+    result: dict[str, str] = {}
+    for part in query.split("&"):
+        key, eq, value = part.partition("=")
+        if not key or not eq or not value:
+            ctx.error(path, node, f"Cloud Map filter {part!r} is not attribute=value")
+            return None
+        if key in result:
+            ctx.error(path, node, f"Cloud Map filter attribute {key!r} is given twice")
+            return None
+        result[key] = value
+    return result

@@ -1,9 +1,9 @@
 """The `load_balancers` section of a VPC: Network Load Balancers and their listeners.
 
 AWS facts behind the checks (ELB API CreateLoadBalancer / CreateListener):
-- `type` is required here: AWS's default is `application`, which a later issue
-  emulates; until then an application load balancer is accepted with a
-  warning and ignored; `gateway` is refused;
+- `type` is required here: AWS's default is `application`, and a file should
+  say which kind it means; `application` entries are read by `spec.alb`;
+  `gateway` is refused;
 - scheme `internal` (default here: the emulator has no internet) or
   `internet-facing`; at least one subnet, at most one per AZ;
 - names at most 32 characters, not starting with `internal-`, unique per
@@ -23,7 +23,7 @@ from typing import Literal, cast
 
 from yaml.nodes import Node
 
-from hyperplane_emu.spec import names, refs
+from hyperplane_emu.spec import alb, names, refs
 from hyperplane_emu.spec.model import Listener, LoadBalancer, TargetGroup, Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 from hyperplane_emu.spec.sections import vpc_section
@@ -48,8 +48,8 @@ UDP_IDLE_TIMEOUT = 120
 MAX_LISTENERS = 50
 RESERVED_LB_PREFIX = "internal-"
 APPLICATION_KEY = "#application"
-"""Suffix of the `ctx.declared` entry listing application load balancers (accepted,
-not emulated) so that endpoint services can say why they cannot use one."""
+"""Suffix of the `ctx.declared` entry listing application load balancers (valid or
+not) so that endpoint services and REST VPC links can say why they cannot use one."""
 
 
 def section_path(vpc_path: str) -> str:
@@ -70,10 +70,18 @@ def parse_load_balancers(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: To
         lb_view = ctx.mapping(lb_node, lb_path)
         if lb_view is None:
             continue
-        if _is_application(ctx, lb_view):
+        if _is_application(lb_view):
             applications.add(key)
-            continue
-        lb = _load_balancer(ctx, key, lb_view, vpc, topology, tg_owner)
+            lb = alb.parse_application_lb(
+                ctx,
+                key,
+                lb_view,
+                vpc,
+                topology,
+                lambda c, v, s, p: _target_groups(c, v, s, tg_owner, p),
+            )
+        else:
+            lb = _load_balancer(ctx, key, lb_view, vpc, topology, tg_owner)
         if good_name and lb is not None:
             result[key] = lb
     ctx.declared[path + APPLICATION_KEY] = frozenset(applications)
@@ -110,17 +118,10 @@ def _target_group_owners(vpc: Vpc, topology: Topology) -> dict[str, str]:
     return owners
 
 
-def _is_application(ctx: Ctx, view: MapView) -> bool:
-    """An ALB: accepted with a warning until it is emulated (a later issue)."""
+def _is_application(view: MapView) -> bool:
+    """An ALB (`spec.alb` reads it)."""
     node = view.get("type")
-    if node is None or getattr(node, "value", None) != APPLICATION:
-        return False
-    ctx.warn(
-        view.path_of("type"),
-        node,
-        "application load balancers are not emulated yet, ignored",
-    )
-    return True
+    return node is not None and getattr(node, "value", None) == APPLICATION
 
 
 def _load_balancer(
@@ -139,7 +140,8 @@ def _load_balancer(
         ctx.error(
             view.path_of("type"),
             view.node,
-            "required key 'type' is missing (AWS's default is application; write type: network)",
+            "required key 'type' is missing (AWS's default is application; write "
+            "type: network or type: application)",
         )
     else:
         refs.choice(
@@ -186,10 +188,15 @@ def _load_balancer(
 
 
 def _target_groups(
-    ctx: Ctx, view: MapView, scope: TargetScope, tg_owner: dict[str, str]
+    ctx: Ctx,
+    view: MapView,
+    scope: TargetScope,
+    tg_owner: dict[str, str],
+    parse: alb.GroupParser = parse_target_group,
 ) -> tuple[dict[str, TargetGroup], dict[str, Node] | None]:
     """The valid groups, and every name written with its key node (None: the
-    section was unreadable, so references to it are not checked)."""
+    section was unreadable, so references to it are not checked). `parse` reads
+    one group (NLB by default, `albtargets` for an ALB)."""
     node = view.get("target_groups")
     if node is None:
         return {}, {}
@@ -204,11 +211,12 @@ def _target_groups(
             ctx.error(
                 tg_path,
                 key_node,
-                f"target group {key!r} already exists in this account (NLB {tg_owner[key]}); "
+                f"target group {key!r} already exists in this account (load balancer "
+                f"{tg_owner[key]}); "
                 "AWS names are unique per account and region",
             )
             good_name = False
-        group = parse_target_group(ctx, key, tg_node, tg_path, scope)
+        group = parse(ctx, key, tg_node, tg_path, scope)
         tg_owner[key] = f"{scope.vpc.name}/{scope.lb}"
         if good_name and group is not None:
             result[key] = group

@@ -13,6 +13,7 @@ from yaml.nodes import Node
 
 from hyperplane_emu.spec import names, refs, vpcs
 from hyperplane_emu.spec.apis import parse_apis
+from hyperplane_emu.spec.cloudmap import parse_cloud_map
 from hyperplane_emu.spec.errors import TOP, SpecError
 from hyperplane_emu.spec.model import Settings, Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView
@@ -22,9 +23,11 @@ from hyperplane_emu.spec.yamltree import Document
 
 CORE_KEYS = ("name", "region", "accounts", "settings", "vpcs")
 DEFAULT_ACCOUNT_ID = "111122223333"
-REGISTERED = (parse_endpoint_services, parse_endpoints, parse_apis)
+REGISTERED = (parse_endpoint_services, parse_endpoints, parse_cloud_map, parse_apis)
 """Imported for their section registrations (privatelink imports loadbalancers,
-which registers first: see `sections.VPC_SECTIONS` on order; `apis` is top-level)."""
+which registers first: see `sections.VPC_SECTIONS` on order; top-level sections
+run in registration order too, and `apis` imports `cloudmap` through `apiroutes`
+so that Cloud Map services exist when routes name them)."""
 SETTINGS_RANGES: dict[str, tuple[int, int]] = {
     "conntrack_max": (1, 10_000_000),
     "flow_log_interval": (1, 600),
@@ -86,9 +89,11 @@ def _topology(ctx: Ctx, root: Node, source: str) -> Topology | None:
 
     topology = Topology(name or "", region or "", accounts, vpc_map, settings, source)
     topology = _run_vpc_sections(ctx, topology, vpc_views)
-    for key, path, node in view.items():
-        if key in TOPOLOGY_SECTIONS:
-            topology = TOPOLOGY_SECTIONS[key](ctx, node, path, topology)
+    # Registration order, not file order: `apis` refers to `cloud_map` wherever it is written.
+    for key, parser in list(TOPOLOGY_SECTIONS.items()):
+        section_node = view.get(key)
+        if section_node is not None:
+            topology = parser(ctx, section_node, view.path_of(key), topology)
     return topology if name and region else None
 
 

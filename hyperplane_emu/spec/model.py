@@ -114,6 +114,7 @@ class Topology:
     warnings: tuple[str, ...] = ()
     """Things accepted but not acted on (e.g. sections not emulated yet), one line each."""
     apis: dict[str, Api] = field(default_factory=dict)
+    cloud_map: CloudMap = field(default_factory=lambda: CloudMap())
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class Target:
 @dataclass(frozen=True)
 class TargetGroup:
     name: str
-    protocol: Literal["tcp", "udp"]
+    protocol: Literal["tcp", "udp", "http"]  # http: an ALB's target group
     port: int
     target_type: Literal["instance", "ip"]
     targets: tuple[Target, ...]
@@ -186,12 +187,16 @@ class Listener:
 @dataclass(frozen=True)
 class LoadBalancer:
     name: str
-    type: Literal["network"]
+    type: Literal["network", "application"]
     scheme: Literal["internal", "internet-facing"]
     subnets: tuple[str, ...]  # subnet names of the VPC: one NLB ENI in each
-    listeners: tuple[Listener, ...]
+    listeners: tuple[Listener, ...]  # NLB listeners; empty for an ALB
     target_groups: dict[str, TargetGroup]
-    cross_zone: bool = False
+    cross_zone: bool = False  # NLB attribute; ALBs always balance across zones
+    security_groups: tuple[str, ...] = ()
+    """ALB only: the groups of its ENIs (the VPC's `default` when none are written)."""
+    idle_timeout: int = 60  # ALB only: idle_timeout.timeout_seconds, 1-4000
+    alb_listeners: tuple[AlbListener, ...] = ()  # ALB only
 
 
 @dataclass(frozen=True)
@@ -300,3 +305,93 @@ class Api:
     stages: dict[str, Stage] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     account: str = "customer"  # the account key that owns the API
+
+
+# --------------------------------------------------------------------------
+# Application Load Balancers: `type: application` entries of a VPC's
+# load_balancers. The LoadBalancer carries them in `alb_listeners`; their
+# target groups are `TargetGroup`s with protocol `http` (ELB API CreateListener,
+# CreateRule, CreateTargetGroup for Application Load Balancers).
+
+
+@dataclass(frozen=True)
+class FixedResponse:
+    """A `fixed-response` action: the ALB answers itself (2XX, 4XX or 5XX)."""
+
+    status: int
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class AlbAction:
+    """Exactly one of `forward` (a target group of the same ALB) or `fixed_response`."""
+
+    forward: str | None = None
+    fixed_response: FixedResponse | None = None
+
+
+@dataclass(frozen=True)
+class AlbConditions:
+    """A rule's conditions: every kind written must match (AND); the values of
+    one kind are alternatives (OR). Patterns take `*` and `?` wildcards, except
+    methods. Paths match case-sensitively; hosts and header values do not."""
+
+    path: tuple[str, ...] = ()
+    host: tuple[str, ...] = ()
+    http_method: tuple[str, ...] = ()
+    http_header: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlbRule:
+    priority: int  # 1-50000, unique per listener; lowest is evaluated first
+    conditions: AlbConditions
+    action: AlbAction
+
+
+@dataclass(frozen=True)
+class AlbListener:
+    port: int
+    default_action: AlbAction
+    rules: tuple[AlbRule, ...] = ()  # sorted by priority
+    protocol: Literal["http"] = "http"
+
+
+# --------------------------------------------------------------------------
+# AWS Cloud Map: top-level `cloud_map` (namespaces, services, instances), what
+# HTTP API integrations `cloud_map/<namespace>/<service>` discover.
+
+
+@dataclass(frozen=True)
+class CloudMapNamespace:
+    name: str
+    type: Literal["dns_private", "http"]
+    vpc: str | None = None  # dns_private only: the VPC whose resolver answers for it
+
+
+@dataclass(frozen=True)
+class CloudMapInstance:
+    """A registered instance: `host` (that host's private address, resolved by the
+    plan) or `ip` (AWS_INSTANCE_IPV4), and `port` (AWS_INSTANCE_PORT)."""
+
+    id: str
+    port: int
+    host: str | None = None
+    ip: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    health: Literal["healthy", "unhealthy"] = "healthy"
+    """Custom health status (AWS_INIT_HEALTH_STATUS); discovery returns healthy ones."""
+
+
+@dataclass(frozen=True)
+class CloudMapService:
+    name: str
+    namespace: str  # a key of CloudMap.namespaces
+    instances: dict[str, CloudMapInstance] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CloudMap:
+    namespaces: dict[str, CloudMapNamespace] = field(default_factory=dict)
+    services: dict[str, CloudMapService] = field(default_factory=dict)

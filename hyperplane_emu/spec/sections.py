@@ -29,7 +29,8 @@ TopologySection = Callable[[Ctx, Node, str, Topology], Topology]
 VpcSection = Callable[[Ctx, Node, str, Vpc, Topology], Vpc]
 
 TOPOLOGY_SECTIONS: dict[str, TopologySection] = {}
-"""Top-level key -> parser, run after all VPCs (and their sections) are read."""
+"""Top-level key -> parser, run after all VPCs (and their sections) are read, in
+registration order (Cloud Map, then APIs, which refer to it)."""
 VPC_SECTIONS: dict[str, VpcSection] = {}
 """Per-VPC key -> parser, run once every VPC's substrate is read: section by
 section in registration order, each across all VPCs, so that a parser sees (in
@@ -76,7 +77,3 @@ def reserved_vpc_parser(name: str) -> VpcSection:
         return vpc
 
     return parser
-
-
-for _name in ("cloud_map",):
-    TOPOLOGY_SECTIONS.setdefault(_name, reserved_topology_parser(_name))

@@ -89,6 +89,7 @@ class TargetScope:
     lb: str
     zones: frozenset[str] | None
     """AZs the NLB has a subnet in, or None when unknown (broken subnets)."""
+    kind: str = "NLB"  # how messages name the load balancer ("ALB" for application ones)
 
 
 def parse_target_group(
@@ -269,7 +270,8 @@ def _host_target(
             ctx.error(
                 path,
                 node,
-                f"host {host!r} is in VPC {elsewhere[0]!r}; the targets of NLB {scope.lb!r} "
+                f"host {host!r} is in VPC {elsewhere[0]!r}; the targets of {scope.kind} "
+                f"{scope.lb!r} "
                 f"are in VPC {vpc.name!r} (peering is not emulated)",
             )
         else:
@@ -327,7 +329,7 @@ def _warn_zone(ctx: Ctx, path: str, node: Node, what: str, az: str, scope: Targe
         ctx.warn(
             path,
             node,
-            f"target {what} is in {az}, where NLB {scope.lb!r} has no subnet: AWS "
+            f"target {what} is in {az}, where {scope.kind} {scope.lb!r} has no subnet: AWS "
             "registers it but sends it no traffic",
         )
 
@@ -459,3 +461,10 @@ def _matcher(ctx: Ctx, node: Node, path: str) -> str | None:
             ctx.error(path, node, f"matcher range {part} runs backwards")
             return None
     return value
+
+
+# Shared with application load balancer target groups (spec/albtargets.py): the
+# same target forms and the same health-check path and port rules.
+parse_targets = _targets
+check_path = _check_path
+check_port = _check_port

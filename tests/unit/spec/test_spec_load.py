@@ -176,19 +176,18 @@ def test_topology_is_frozen() -> None:
 
 
 def test_reserved_sections_warn_with_path_and_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    # No per-VPC section is reserved today (NLBs and endpoints are emulated), nor is any
-    # top-level one but cloud_map (APIs are emulated): reserve one of each.
+    # No section is reserved today (NLBs, ALBs, endpoints, APIs and Cloud Map are
+    # emulated): reserve one of each kind.
     future = spec_sections.reserved_vpc_parser("nat_gateways")
     monkeypatch.setitem(spec_sections.VPC_SECTIONS, "nat_gateways", future)
     later = spec_sections.reserved_topology_parser("waf")
     monkeypatch.setitem(spec_sections.TOPOLOGY_SECTIONS, "waf", later)
-    text = BASE + "    nat_gateways: {x: 1}\nwaf: [whatever]\ncloud_map: 7\n"
+    text = BASE + "    nat_gateways: {x: 1}\nwaf: [whatever]\n"
     result = spec.validate_text(text)
     assert result.ok
     assert [str(w) for w in result.warnings] == [
         "vpcs.customer.nat_gateways (line 10): section 'nat_gateways' is not emulated yet, ignored",
         "waf (line 11): section 'waf' is not emulated yet, ignored",
-        "cloud_map (line 12): section 'cloud_map' is not emulated yet, ignored",
     ]
     assert result.topology is not None
     assert result.topology.warnings == tuple(str(w) for w in result.warnings)

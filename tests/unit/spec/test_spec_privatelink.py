@@ -130,7 +130,6 @@ def test_warnings_for_traffic_that_can_never_arrive() -> None:
         "        target_groups:\n"
         "          web: {port: 80, targets: [app1, app2]}\n"
         "          spare: {port: 80, target_type: ip, targets: [10.0.200.7]}\n"
-        "      alb: {type: application, anything: [goes]}\n"
     )
     assert result.ok, result.issues
     messages = [(w.path, w.message) for w in result.warnings]
@@ -139,12 +138,10 @@ def test_warnings_for_traffic_that_can_never_arrive() -> None:
         prefix + "nlb.target_groups.web.targets[1]",
         prefix + "nlb.target_groups.spare.targets[0]",
         prefix + "nlb.target_groups.spare",
-        prefix + "alb.type",
     ]
     assert "us-east-1b" in messages[0][1] and "no traffic" in messages[0][1]
     assert "no subnet" in messages[1][1]
     assert "used by no listener" in messages[2][1]
-    assert "not emulated yet" in messages[3][1]
     assert result.topology is not None
     assert list(result.topology.vpcs["customer"].load_balancers) == ["nlb"]
 
