@@ -48,12 +48,14 @@ from hyperplane_emu.plan.model import (
     Plan,
     PlanEni,
     PlanHealthCheck,
+    PlanLinkTarget,
     PlanListener,
     PlanLoadBalancer,
     PlanSecurityGroup,
     PlanTarget,
     PlanTargetGroup,
     PlanVpc,
+    PlanVpcLinkV2,
 )
 
 from . import arp
@@ -76,7 +78,7 @@ from .conntrack import (
 )
 from .events import DropEvent, Event, FiveTuple, FlowLogRecord, TraceHop
 from .flowlog import ACCEPT, FORMATS, REJECT, FlowLogger
-from .nlb import NAT_PORTS, EndpointState, LoadBalancerState, TargetState, flow_hash
+from .nlb import NAT_PORTS, EndpointState, LoadBalancerState, flow_hash
 from .packet import (
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
@@ -246,6 +248,17 @@ class Fabric:
         self._lb_of_node = {n.id: lb for lb in self.load_balancers.values() for n in lb.nodes}
         self.endpoints: dict[str, EndpointState] = {}
         self._endpoint_of_eni: dict[str, EndpointState] = {}
+        # HTTP API VPC links: front ENI (API Gateway's VPC) -> link, its ENIs by AZ.
+        self._links_of_front: dict[
+            str, tuple[PlanVpcLinkV2, dict[int, PlanLinkTarget], list[EniState]]
+        ] = {}
+        for link in plan.vpc_links_v2.values():
+            link_enis = [self.enis[e] for e in link.enis]
+            self._links_of_front[link.front_eni] = (
+                link,
+                {t.port: t for t in link.targets},
+                link_enis,
+            )
         front = self._execute_api_front(plan)
         # The regional (public) front: the internet's callers keep their address,
         # which API Gateway needs for aws:SourceIp.
@@ -471,6 +484,8 @@ class Fabric:
         )
         if dst.kind == "nlb" or dst.kind == "vpce" or dst.kind == "apigw-public":
             return self._load_balanced(eni, dst, p, frame, now, tracing)
+        if dst.kind == "vpclink-front":
+            return self._via_vpc_link(eni, dst, p, frame, now, tracing)
         if dst.source_dest_check and p.dst != dst.ip:
             return self._drop("src-dst-check", dst, p, now, "destination is not the ENI's address")
         a, b = _sg_ports(p)
@@ -591,7 +606,7 @@ class Fabric:
             new_src, new_sport = p.src, p.sport
         else:
             new_src = node.ip
-            port = self._nat_port(pvpc.index, p.proto, target, node.ip, h)
+            port = self._nat_port(pvpc.index, p.proto, target.ip, target.port, node.ip, h)
             if port is None:
                 return self._drop("nat-ports-exhausted", node, p, now, lb.name)
             new_sport = port
@@ -631,34 +646,140 @@ class Fabric:
             self.flowlog.add(eni.id, ACCEPT, client_ft, p.tot_len, now)
             self.flowlog.add(t_eni.id, REJECT, prov_ft, p.tot_len, now)
             return self._drop("sg-ingress", t_eni, p, now, "no rule matched")
+        path_in = [(eni.id, client_ft), (front.id, client_ft)]
+        if node is not front or not preserve:
+            path_in.append((node.id, prov_ft))
+        path_in.append((t_eni.id, prov_ft))
+        self._counts["nlb.flows"] += 1
+        return self._translated(
+            eni, t_eni, p, frame, now, pvpc, new_src, new_sport, target.ip, target.port,
+            endpoint or lb, idle, (*verdicts, vt), path_in, tracing,
+        )  # fmt: skip
+
+    def _via_vpc_link(
+        self, eni: EniState, front: EniState, p: Packet, frame: bytes, now: float, tracing: bool
+    ) -> Frames:
+        """HTTP API VPC link: VPC-to-VPC NAT out of the link's ENI in the target's AZ."""
+        if p.proto != PROTO_TCP or p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN:
+            return self._drop("vpclink-no-flow", front, p, now)
+        link, targets, link_enis = self._links_of_front[front.id]
+        entry = targets.get(p.dport)
+        if entry is None or not link_enis:
+            return self._drop("vpclink-no-target", front, p, now, link.id)
+        client_ft = _five(p)
+        off = 14 + p.ihl + 4
+        h = flow_hash(p.proto, p.src, p.dst, p.sport, p.dport, int.from_bytes(frame[off : off + 4]))
+        by_az = {e.az: e for e in link_enis}
+        if entry.kind == "nlb":
+            lb = self.load_balancers.get(entry.key)
+            if lb is None:
+                return self._drop("vpclink-no-target", front, p, now, entry.key)
+            link_eni = next((by_az[n.az] for n in lb.nodes if n.az in by_az), link_enis[0])
+            node = lb.node_for(link_eni.az)
+            listener = lb.listeners.get((p.proto, entry.dport))
+            if listener is None:
+                return self._drop("nlb-no-listener", node, p, now, lb.name)
+            tg, idle = listener
+            target = tg.choose(node.az, lb.cross_zone, h)
+            if isinstance(target, str):
+                return self._drop(target, node, p, now, f"{lb.name} {tg.name}")
+            t_eni, t_ip, t_port = target.eni, target.ip, target.port
+            # With client IP preservation the target sees the link ENI, else the NLB node.
+            src_eni = link_eni if tg.preserve_client_ip else node
+            first_hop = node.ip  # what the link ENI's egress rules judge
+        else:
+            t_ip, t_port = _ip(entry.ip), entry.dport
+            t_eni = next((st for st in self.enis.values() if st.ip == t_ip
+                          and st.vpc.name == link.vpc and st.port >= 0), None)  # fmt: skip
+            link_eni = by_az.get(entry.az, link_enis[0])
+            src_eni, first_hop, node, idle = link_eni, t_ip, link_eni, 350
+        if t_eni is None or t_eni.port < 0:
+            return self._drop("target-not-emulated", link_eni, p, now, entry.key)
+        pvpc = link_eni.vpc
+        ve = link_eni.policy.evaluate(
+            EGRESS, p.proto, t_port if entry.kind != "nlb" else entry.dport, 0, first_hop,
+            t_eni.groups if entry.kind != "nlb" else _NO_GROUPS,
+        )  # fmt: skip
+        if tracing:
+            self.events.append(
+                TraceHop(now, client_ft, "vpc-link", link_eni.id, "FORWARD",
+                         f"{link.id} ({link.name}) -> {entry.kind} {entry.key}")
+            )  # fmt: skip
+            self._trace(now, p, "egress-sg", link_eni.id, ve)
+        if not ve.allowed:
+            self.flowlog.add(link_eni.id, REJECT, client_ft, p.tot_len, now)
+            return self._drop("sg-egress", link_eni, p, now, "no rule matched (VPC link)")
+        new_src = src_eni.ip
+        port = self._nat_port(pvpc.index, p.proto, t_ip, t_port, new_src, h)
+        if port is None:
+            return self._drop("nat-ports-exhausted", link_eni, p, now, link.id)
+        prov_ft = FiveTuple(p.proto, new_src, t_ip, port, t_port)
+        if t_eni.unfiltered:
+            vt = Verdict(True, INGRESS, t_eni.id, None, None, False)
+        else:
+            vt = t_eni.policy.evaluate(INGRESS, p.proto, t_port, 0, new_src, src_eni.groups)
+        if tracing:
+            self.events.append(
+                TraceHop(now, client_ft, "nat", link_eni.id, "FORWARD", f"{client_ft} -> {prov_ft}")
+            )  # fmt: skip
+            self._trace(now, p, "ingress-sg", t_eni.id, vt)
+        if not vt.allowed:
+            self.flowlog.add(link_eni.id, ACCEPT, prov_ft, p.tot_len, now)
+            self.flowlog.add(t_eni.id, REJECT, prov_ft, p.tot_len, now)
+            return self._drop("sg-ingress", t_eni, p, now, "no rule matched")
+        path_in = [(eni.id, client_ft), (link_eni.id, prov_ft)]
+        if node is not link_eni:
+            path_in.append((node.id, prov_ft))
+        path_in.append((t_eni.id, prov_ft))
+        self._counts["vpclink.flows"] += 1
+        return self._translated(
+            eni, t_eni, p, frame, now, pvpc, new_src, port, t_ip, t_port, link, idle,
+            (ve, vt), path_in, tracing,
+        )  # fmt: skip
+
+    def _translated(
+        self,
+        eni: EniState,
+        t_eni: EniState,
+        p: Packet,
+        frame: bytes,
+        now: float,
+        pvpc: VpcState,
+        new_src: int,
+        new_sport: int,
+        t_ip: int,
+        t_port: int,
+        via: object,
+        idle: int,
+        verdicts: tuple[Verdict, ...],
+        path_in: list[tuple[str, FiveTuple]],
+        tracing: bool,
+    ) -> Frames:
+        """Open a flow whose two sides see different addresses (NLB, PrivateLink, VPC link)."""
         flow = Flow(eni.vpc.index, p.proto, p.src, p.dst, p.sport, p.dport, _initial_state(p), now)
-        flow.rkey = (pvpc.index, p.proto, target.ip, new_src, target.port, new_sport)
-        flow.via = endpoint or lb
+        flow.rkey = (pvpc.index, p.proto, t_ip, new_src, t_port, new_sport)
+        flow.via = via
         if p.proto == PROTO_TCP:
             flow.max_idle = float(idle)
         if not self.conntrack.add(flow, now):
             self._counts["conntrack.full"] += 1
             return self._drop("conntrack-full", eni, p, now)
-        flow.verdicts = (*verdicts, vt)
+        flow.verdicts = verdicts
         o, r = flow.orig, flow.reply
         o.in_eni, o.out_eni, o.out_port, o.l2 = eni, t_eni, t_eni.port, t_eni.l2_to
         r.in_eni, r.out_eni, r.out_port, r.l2 = t_eni, eni, eni.port, eni.l2_to
         o.rmac, r.rmac = eni.fabric_mac, t_eni.fabric_mac
-        _set_nat(o, p.src, p.dst, p.sport, p.dport, new_src, target.ip, new_sport, target.port)
-        _set_nat(r, target.ip, new_src, target.port, new_sport, p.dst, p.src, p.dport, p.sport)
-        path_in = [(eni.id, client_ft), (front.id, client_ft)]
-        if node is not front or not preserve:
-            path_in.append((node.id, prov_ft))
-        path_in.append((t_eni.id, prov_ft))
+        _set_nat(o, p.src, p.dst, p.sport, p.dport, new_src, t_ip, new_sport, t_port)
+        _set_nat(r, t_ip, new_src, t_port, new_sport, p.dst, p.src, p.dport, p.sport)
         o.log = tuple(path_in)
         r.log = tuple((e, _reverse(ft)) for e, ft in reversed(path_in))
         if tracing:
+            prov_ft = FiveTuple(p.proto, new_src, t_ip, new_sport, t_port)
             self.events.append(
                 TraceHop(now, prov_ft, "deliver", t_eni.id, "FORWARD", f"port {t_eni.port}")
             )
             flow.traced = True
         self._counts["conntrack.created"] += 1
-        self._counts["nlb.flows"] += 1
         return self._forward(o, p, frame, now)
 
     def _api_gateway_front(
@@ -694,15 +815,16 @@ class Fabric:
         return self._api_gateway_front(plan, "execute-api", (), False)
 
     def _nat_port(
-        self, vpc_index: int, proto: int, target: TargetState, src: int, h: int
+        self, vpc_index: int, proto: int, t_ip: int, t_port: int, src: int, h: int
     ) -> int | None:
+        """A source port on `src` that no flow to t_ip:t_port uses (probe from a hash)."""
         lo, hi = NAT_PORTS
         span = hi - lo + 1
         table = self.conntrack.table
         start = h % span
         for i in range(256):
             port = lo + (start + i * 7919) % span
-            if (vpc_index, proto, target.ip, src, target.port, port) not in table:
+            if (vpc_index, proto, t_ip, src, t_port, port) not in table:
                 return port
         return None
 
@@ -956,7 +1078,9 @@ class Fabric:
 
     def _route_local(self, vpc: VpcState, route: Route, p: Packet) -> EniState | str:
         dst = vpc.enis.get(p.dst)
-        if dst is None or (dst.port < 0 and dst.kind not in ("vpce", "apigw-public")):
+        if dst is None or (
+            dst.port < 0 and dst.kind not in ("vpce", "apigw-public", "vpclink-front")
+        ):
             return "no-eni"  # AWS drops silently
         return dst
 

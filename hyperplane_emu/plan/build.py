@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
-from hyperplane_emu.plan import apigateway, elb, ids, names, privatelink
+from hyperplane_emu.plan import apigateway, elb, ids, names, privatelink, vpclinks
 from hyperplane_emu.plan.addresses import SubnetAllocator, dns, router
 from hyperplane_emu.plan.model import (
     PLAN_VERSION,
@@ -218,6 +218,9 @@ class _Builder:
                     ingress = self._ingress_requests(vname, ename, eid, ep.subnets)
                     ep_requests[f"{vname}/{ename}/ingress"] = ingress
                     requests += ingress
+        link_requests = self._vpc_link_requests()
+        for reqs in link_requests.values():
+            requests += reqs
         if self.issues:
             raise PlanError(self.issues, topo.source or "<string>")
 
@@ -231,6 +234,9 @@ class _Builder:
         endpoints = self._endpoints(ep_requests, by_path, services)
         api_gw = self._api_gateway(by_path)
         apis = apigateway.apis(topo, self.vpcs, endpoints, lbs)
+        links_v2 = vpclinks.plan_links(
+            topo, self.t, link_requests, by_path, apis, lbs, {e.id: e for e in enis}
+        )
         self._check_namespaces(enis)
         if self.issues:
             raise PlanError(self.issues, topo.source or "<string>")
@@ -252,6 +258,7 @@ class _Builder:
             endpoints=endpoints,
             api_gateway=api_gw,
             apis=apis,
+            vpc_links_v2=links_v2,
         )
 
     # ------------------------------------------------------------ pieces
@@ -530,6 +537,36 @@ class _Builder:
             out.append(r)
         return out
 
+    def _vpc_link_requests(self) -> dict[str, list[_EniRequest]]:
+        """HTTP API VPC links: a Hyperplane ENI per subnet (customer VPC), one front (ours)."""
+        out: dict[str, list[_EniRequest]] = {}
+        for aname, api in self.topo.apis.items():
+            if api.type != "http":
+                continue
+            for lname, link in api.vpc_links.items():
+                if link.vpc is None:
+                    continue
+                lid = apigateway.vpc_link_id(self.t, aname, lname)
+                groups = link.security_groups or ("default",)
+                sg_ids = tuple(self.vpcs[link.vpc].security_groups[g].id for g in groups)
+                reqs = [
+                    _EniRequest(
+                        "vpclink", f"apis.{aname}.vpc_links.{lname}.subnets.{sub}", link.vpc,
+                        sub, lname, f"VPC Link ENI {lid} (requester-managed by API Gateway)",
+                        sg_ids, True, "", veth=False,
+                    )
+                    for sub in link.subnets
+                ]  # fmt: skip
+                front = _EniRequest(
+                    "vpclink-front", f"apis.{aname}.vpc_links.{lname}.front", apigateway.VPC,
+                    next(iter(self.topo.vpcs[apigateway.VPC].subnets)), lname,
+                    f"API Gateway side of VPC link {lid}", (), False, "", veth=False,
+                )  # fmt: skip
+                for r in (*reqs, front):
+                    self._address(r)
+                out[f"{aname}/{lname}"] = [*reqs, front]
+        return out
+
     def _api_gateway(self, by_path: dict[str, PlanEni]) -> PlanApiGateway | None:
         e = by_path.get("apigateway.data-plane")
         if e is None:
@@ -571,6 +608,9 @@ _WHAT = {
     "apigw": "API Gateway",
     "apigw-public": "API Gateway",
     "vpce-ingress": "endpoint",
+    "vpclink": "VPC link",
+    "vpclink-front": "VPC link",
+    "alb": "load balancer",
 }
 
 

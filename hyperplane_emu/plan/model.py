@@ -15,7 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-EniKind = Literal["host", "nlb", "vpce", "resolver", "apigw", "apigw-public", "vpce-ingress"]
+EniKind = Literal[
+    "host",
+    "nlb",
+    "vpce",
+    "resolver",
+    "apigw",
+    "apigw-public",
+    "vpce-ingress",
+    "vpclink",
+    "vpclink-front",
+    "alb",
+]
 """What owns an ENI. host: an instance (veth to its namespace); nlb: a Network
 Load Balancer node (veth to a namespace used only for health checks; data
 flows are rewritten in the fabric); vpce: an interface endpoint (virtual,
@@ -273,6 +284,42 @@ class PlanApi:
 
 
 @dataclass(frozen=True)
+class PlanLinkTarget:
+    """One backend an HTTP API reaches through a VPC link, at `port` of the link's front."""
+
+    port: int  # on the link's front address in API Gateway's VPC
+    kind: Literal["nlb", "alb", "instance"]
+    key: str  # load balancer key, or cloud_map/<namespace>/<service>/<instance>
+    ip: str  # ALB ENI / instance address ("" for an NLB: the fabric picks the node)
+    dport: int  # listener or instance port
+    az: str
+    host: str  # Host header API Gateway sends (the load balancer's DNS name, or the instance)
+    attributes: dict[str, str] = field(default_factory=dict)
+    healthy: bool = True
+
+
+@dataclass(frozen=True)
+class PlanVpcLinkV2:
+    """A VPC link for HTTP APIs: Hyperplane ENIs in the customer's subnets (VPC-to-VPC NAT).
+
+    API Gateway connects to `front_ip:<target port>` in its own VPC; the fabric
+    sends the flow out of the link ENI in the target's AZ (source rewritten to that
+    ENI's address, the link's security groups as egress) to the target."""
+
+    id: str
+    name: str
+    api: str  # api id
+    vpc: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]  # sg ids
+    enis: tuple[str, ...]
+    front_eni: str
+    front_ip: str
+    targets: tuple[PlanLinkTarget, ...]
+    status: str = "AVAILABLE"
+
+
+@dataclass(frozen=True)
 class PlanSettings:
     conntrack_max: int
     flow_log_interval: int
@@ -300,6 +347,7 @@ class Plan:
     endpoints: dict[str, PlanEndpoint] = field(default_factory=dict)
     api_gateway: PlanApiGateway | None = None
     apis: dict[str, PlanApi] = field(default_factory=dict)  # by api id
+    vpc_links_v2: dict[str, PlanVpcLinkV2] = field(default_factory=dict)  # by link id
     extras: dict[str, object] = field(default_factory=dict)
     """Reserved for later issues until they get typed fields."""
 
