@@ -58,6 +58,8 @@ def status(d: dict[str, Any]) -> None:
         load_balancers(d["load_balancers"])
     if d.get("endpoints"):
         endpoint_connections(d["endpoints"])
+    if d.get("apis"):
+        apis(d["apis"])
     c = f["counters"]
     if c:
         drops = {k[len("dropped.") :]: v for k, v in c.items() if k.startswith("dropped.") and v}
@@ -94,3 +96,19 @@ def load_balancers(lbs: list[dict[str, Any]]) -> None:
                     tg, x["id"], str(x["port"]), x["az"], f"[{c}]{x['health']}[/]", x["reason"]
                 )
         console.print(t)
+
+
+def apis(rows: list[dict[str, Any]]) -> None:
+    t = Table(title="APIs", title_justify="left")
+    for col in ("api", "type", "endpoint", "invoke URL", "VPC links"):
+        t.add_column(col)
+    for a in rows:
+        links = "\n".join(
+            f"{x['id']} {x['name']} [{'green' if x['status'] == 'AVAILABLE' else 'yellow'}]"
+            f"{x['status']}[/]"
+            for x in a["vpc_links"]
+        )
+        t.add_row(
+            f"{a['id']} {a['name']}", a["type"], a["endpoint"], "\n".join(a["invoke_urls"]), links
+        )
+    console.print(t)

@@ -83,6 +83,7 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
             for s in p.endpoint_services.values()
         ],
         "endpoints": endpoints.connections(state, p),
+        "apis": _apis(p, endpoints.states(state, p)),
         "name": p.name,
         "region": p.region,
         "state_dir": str(state.path),
@@ -130,3 +131,51 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
             for e in p.enis
         ],
     }
+
+
+def _apis(p: Plan, ep_states: dict[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for api in p.apis.values():
+        links: list[dict[str, Any]] = []
+        for lk in api.vpc_links.values():
+            ep = p.endpoints[lk.endpoint]
+            # AWS: PENDING until the link's endpoint connection is accepted, then AVAILABLE.
+            state = ep_states.get(ep.id, ep.state)
+            links.append(
+                {
+                    "id": lk.id,
+                    "name": lk.name,
+                    "target": lk.target,
+                    "endpoint": ep.id,
+                    "status": "AVAILABLE"
+                    if state == "available"
+                    else "PENDING"
+                    if state == "pendingAcceptance"
+                    else "FAILED",
+                }
+            )
+        for l2 in p.vpc_links_v2.values():
+            if l2.api == api.id:
+                links.append(
+                    {
+                        "id": l2.id,
+                        "name": l2.name,
+                        "target": l2.vpc,
+                        "enis": list(l2.enis),
+                        "status": l2.status,
+                    }
+                )
+        stages = list(api.stages)
+        out.append(
+            {
+                "id": api.id,
+                "name": api.name,
+                "type": api.type,
+                "endpoint": api.endpoint,
+                "invoke_urls": [
+                    f"https://{api.hostname}" + ("" if s == "$default" else f"/{s}") for s in stages
+                ],
+                "vpc_links": links,
+            }
+        )
+    return out
