@@ -259,6 +259,9 @@ class Fabric:
                 {t.port: t for t in link.targets},
                 link_enis,
             )
+        # The emulated internet: each VPC's public address (its internet gateway).
+        self._internet = self.vpcs.get("internet")
+        self._igw_of_vpc = {e.owner: self.enis[e.id] for e in plan.enis if e.kind == "igw"}
         front = self._execute_api_front(plan)
         # The regional (public) front: the internet's callers keep their address,
         # which API Gateway needs for aws:SourceIp.
@@ -471,6 +474,8 @@ class Fabric:
             route = vpc.routes.lookup(p.dst)
             if route is None:
                 return self._drop("no-route", eni, p, now)
+            if route.kind == "igw":
+                return self._via_internet(eni, p, frame, now, route)
             handler = self.route_handlers.get(route.kind)
             if handler is None:
                 return self._drop("route-target-not-emulated", eni, p, now, str(route))
@@ -654,6 +659,69 @@ class Fabric:
         return self._translated(
             eni, t_eni, p, frame, now, pvpc, new_src, new_sport, target.ip, target.port,
             endpoint or lb, idle, (*verdicts, vt), path_in, tracing,
+        )  # fmt: skip
+
+    def _via_internet(
+        self, eni: EniState, p: Packet, frame: bytes, now: float, route: Route
+    ) -> Frames:
+        """Out through the VPC's internet gateway: the source becomes the VPC's public
+        address (as behind a NAT gateway); the destination is an address of the
+        emulated internet (a client there, or API Gateway's regional front)."""
+        tracing = self.trace or (
+            bool(self.trace_addresses)
+            and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
+        )
+        inet = self._internet
+        igw = self._igw_of_vpc.get(eni.vpc.name)
+        if inet is None or igw is None or p.proto not in (PROTO_TCP, PROTO_UDP):
+            return self._drop("route-target-not-emulated", eni, p, now, str(route))
+        dst = inet.enis.get(p.dst)
+        if dst is None:
+            return self._drop("internet-unreachable", eni, p, now, "not an emulated address")
+        client_ft = _five(p)
+        a, b = _sg_ports(p)
+        ve = eni.policy.evaluate(EGRESS, p.proto, a, b, p.dst, _NO_GROUPS)
+        if tracing:
+            self._trace(now, p, "egress-sg", eni.id, ve)
+        if not ve.allowed:
+            self.flowlog.add(eni.id, REJECT, client_ft, p.tot_len, now)
+            return self._drop("sg-egress", eni, p, now, "no rule matched")
+        if p.proto == PROTO_TCP and p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN:
+            return self._drop("nat-no-flow", igw, p, now)
+        h = flow_hash(p.proto, p.src, p.dst, p.sport, p.dport, 0)
+        if dst.kind == "apigw-public":
+            front = self._lb_of_node[dst.id]
+            listener = front.listeners.get((p.proto, p.dport))
+            if listener is None:
+                return self._drop("nlb-no-listener", dst, p, now, "API Gateway")
+            target = listener[0].targets[0]
+            t_eni, t_ip, t_port = target.eni, target.ip, target.port
+            pvpc = front.vpc
+        else:
+            t_eni, t_ip, t_port, pvpc = dst, p.dst, p.dport, inet
+        if t_eni is None:
+            return self._drop("target-not-emulated", dst, p, now)
+        port = self._nat_port(pvpc.index, p.proto, t_ip, t_port, igw.ip, h)
+        if port is None:
+            return self._drop("nat-ports-exhausted", igw, p, now)
+        prov_ft = FiveTuple(p.proto, igw.ip, t_ip, port, t_port)
+        if tracing:
+            self.events.append(
+                TraceHop(now, client_ft, "internet-gateway", igw.id, "FORWARD",
+                         f"{route} : {client_ft} -> {prov_ft}")
+            )  # fmt: skip
+        vt = (
+            Verdict(True, INGRESS, t_eni.id, None, None, False)
+            if t_eni.unfiltered
+            else t_eni.policy.evaluate(INGRESS, p.proto, t_port, 0, igw.ip, _NO_GROUPS)
+        )
+        if not vt.allowed:
+            return self._drop("sg-ingress", t_eni, p, now, "no rule matched")
+        path_in = [(eni.id, client_ft), (igw.id, prov_ft), (t_eni.id, prov_ft)]
+        self._counts["internet.flows"] += 1
+        return self._translated(
+            eni, t_eni, p, frame, now, pvpc, igw.ip, port, t_ip, t_port, igw, 350,
+            (ve, vt), path_in, tracing,
         )  # fmt: skip
 
     def _via_vpc_link(

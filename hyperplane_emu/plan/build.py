@@ -173,6 +173,17 @@ class _Builder:
                 requests += reqs
         for r in requests:
             self._address(r)
+        if apigateway.INTERNET_VPC in topo.vpcs:
+            for vname in topo.vpcs:
+                if vname == apigateway.INTERNET_VPC:
+                    continue
+                r = _EniRequest(
+                    "igw", f"vpcs.{vname}.internet_gateway", apigateway.INTERNET_VPC, "public",
+                    vname, f"public address of {vname} (internet gateway / NAT)", (), False, "",
+                    veth=False,
+                )  # fmt: skip
+                self._address(r)
+                requests.append(r)
         # Resolvers: the VPC's DNS address (base + 2) and the link-local one.
         for vname, pv in self.vpcs.items():
             requests.append(
@@ -263,6 +274,13 @@ class _Builder:
 
     # ------------------------------------------------------------ pieces
 
+    def _internet_route(self, vname: str) -> tuple[PlanRoute, ...]:
+        """With the emulated internet present, every VPC reaches it through its own
+        gateway, with one public address (a NAT gateway's Elastic IP, in effect)."""
+        if apigateway.INTERNET_VPC not in self.topo.vpcs or vname == apigateway.INTERNET_VPC:
+            return ()
+        return (PlanRoute("0.0.0.0/0", ids.aws_id("igw", self.t, f"vpc/{vname}/igw")),)
+
     def _vpc(self, vname: str, v: Vpc) -> PlanVpc:
         t = self.t
         vpc_net = _net(v.cidr)
@@ -285,7 +303,7 @@ class _Builder:
             dns_ip=str(dns(vpc_net)),
             subnets=subnets,
             security_groups=_security_groups(t, vname, v),
-            routes=(PlanRoute(v.cidr, "local"),),
+            routes=(PlanRoute(v.cidr, "local"), *self._internet_route(vname)),
         )
 
     def _address(self, r: _EniRequest) -> None:
@@ -610,6 +628,7 @@ _WHAT = {
     "vpce-ingress": "endpoint",
     "vpclink": "VPC link",
     "vpclink-front": "VPC link",
+    "igw": "internet gateway",
     "alb": "load balancer",
 }
 

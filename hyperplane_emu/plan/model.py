@@ -26,6 +26,7 @@ EniKind = Literal[
     "vpclink",
     "vpclink-front",
     "alb",
+    "igw",
 ]
 """What owns an ENI. host: an instance (veth to its namespace); nlb: a Network
 Load Balancer node (veth to a namespace used only for health checks; data

@@ -259,3 +259,22 @@ def test_trace_shows_both_privatelink_connections_and_the_nlb_translation_in_ord
     nlb_ips = {e.ip for e in t.plan.enis if e.kind == "nlb"}
     nat_after_link = [d for s, d in steps[pl[1] :] if s == "nat"]
     assert nat_after_link and any(f"-> {ip}:" in nat_after_link[0] for ip in nlb_ips)
+
+
+def test_with_private_dns_off_a_regional_api_is_reached_over_the_internet(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = topology(
+        TOPOLOGY.replace("POLICY", ALLOW_OURS).replace(
+            "security_groups: [vpce],\n                    private_dns: true",
+            "security_groups: [vpce],\n                    private_dns: false",
+        )
+    )
+    assert not t.plan.endpoints["customer/execute-api"].private_dns
+    status, _, body = curl(t, f"https://{api(t, 'status').hostname}/v1/hello")
+    assert (status, body) == (200, {"ok": True})
+    igw = next(e for e in t.plan.enis if e.kind == "igw" and e.owner == "customer")
+    records = t.flow_logs()
+    assert any(r[2] == igw.id and r[3] == igw.ip and r[12] == "ACCEPT" for r in records)
+    ep = t.plan.endpoints["customer/execute-api"]
+    assert not any(r[2] in ep.enis for r in records), "the endpoint was not used"
