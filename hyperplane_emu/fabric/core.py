@@ -476,6 +476,8 @@ class Fabric:
                 return self._drop("no-route", eni, p, now)
             if route.kind == "igw":
                 return self._via_internet(eni, p, frame, now, route)
+            if route.kind == "vgw":
+                return self._via_vgw(eni, p, frame, now, route)
             handler = self.route_handlers.get(route.kind)
             if handler is None:
                 return self._drop("route-target-not-emulated", eni, p, now, str(route))
@@ -659,6 +661,57 @@ class Fabric:
         return self._translated(
             eni, t_eni, p, frame, now, pvpc, new_src, new_sport, target.ip, target.port,
             endpoint or lb, idle, (*verdicts, vt), path_in, tracing,
+        )  # fmt: skip
+
+    def _via_vgw(self, eni: EniState, p: Packet, frame: bytes, now: float, route: Route) -> Frames:
+        """Across a virtual private gateway (on premises <-> VPC): same addresses, the
+        other VPC's ENIs; an interface endpoint or NLB there works as from inside."""
+        tracing = self.trace or (
+            bool(self.trace_addresses)
+            and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
+        )
+        peer = next(
+            (
+                v for v in self.vpcs.values()
+                if v is not eni.vpc and v.contains(p.dst)
+                and any(r.target == route.target for r in v.routes.routes)
+            ),
+            None,
+        )  # fmt: skip
+        if peer is None or p.proto not in (PROTO_TCP, PROTO_UDP):
+            return self._drop("vgw-unreachable", eni, p, now, str(route))
+        dst = peer.enis.get(p.dst)
+        if dst is None:
+            return self._drop("no-eni", eni, p, now, f"{peer.name} via {route.target}")
+        if tracing:
+            self.events.append(
+                TraceHop(
+                    now, _five(p), "vgw", route.target, "FORWARD",
+                    f"{eni.vpc.name} -> {peer.name}",
+                )
+            )  # fmt: skip
+        if dst.kind in ("nlb", "vpce"):
+            return self._load_balanced(eni, dst, p, frame, now, tracing)
+        if dst.port < 0:
+            return self._drop("no-eni", eni, p, now, dst.id)
+        ft = _five(p)
+        a, b = _sg_ports(p)
+        ve = eni.policy.evaluate(EGRESS, p.proto, a, b, p.dst, _NO_GROUPS)
+        if not ve.allowed:
+            self.flowlog.add(eni.id, REJECT, ft, p.tot_len, now)
+            return self._drop("sg-egress", eni, p, now, "no rule matched")
+        vi = (
+            Verdict(True, INGRESS, dst.id, None, None, False)
+            if dst.unfiltered
+            else dst.policy.evaluate(INGRESS, p.proto, a, b, p.src, _NO_GROUPS)
+        )
+        if not vi.allowed:
+            self.flowlog.add(eni.id, ACCEPT, ft, p.tot_len, now)
+            self.flowlog.add(dst.id, REJECT, ft, p.tot_len, now)
+            return self._drop("sg-ingress", dst, p, now, "no rule matched")
+        return self._translated(
+            eni, dst, p, frame, now, peer, p.src, p.sport, p.dst, p.dport, route.target, 0,
+            (ve, vi), [(eni.id, ft), (dst.id, ft)], tracing,
         )  # fmt: skip
 
     def _via_internet(

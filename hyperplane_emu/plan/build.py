@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
-from hyperplane_emu.plan import apigateway, elb, ids, names, privatelink, vpclinks
+from hyperplane_emu.plan import apigateway, elb, ids, names, onprem, privatelink, vpclinks
 from hyperplane_emu.plan.addresses import SubnetAllocator, dns, router
 from hyperplane_emu.plan.model import (
     PLAN_VERSION,
@@ -72,7 +72,7 @@ def build(topology: Topology) -> Plan:
 
 class _Builder:
     def __init__(self, topology: Topology) -> None:
-        reserved = (apigateway.VPC, apigateway.INTERNET_VPC)
+        reserved = (apigateway.VPC, apigateway.INTERNET_VPC, onprem.VPC)
         if any(n in topology.vpcs for n in reserved) or any(
             n in v.hosts for v in topology.vpcs.values() for n in reserved
         ):
@@ -88,7 +88,7 @@ class _Builder:
                 topology.source or "<string>",
             )
         self.user_vpcs = set(topology.vpcs)
-        topology = apigateway.expand(topology)
+        topology = apigateway.expand(onprem.expand(topology))
         self.topo = topology
         self.t = topology.name
         self.region = topology.region
@@ -303,7 +303,11 @@ class _Builder:
             dns_ip=str(dns(vpc_net)),
             subnets=subnets,
             security_groups=_security_groups(t, vname, v),
-            routes=(PlanRoute(v.cidr, "local"), *self._internet_route(vname)),
+            routes=(
+                PlanRoute(v.cidr, "local"),
+                *onprem.routes(self.topo, vname),
+                *self._internet_route(vname),
+            ),
         )
 
     def _address(self, r: _EniRequest) -> None:

@@ -17,13 +17,20 @@ from hyperplane_emu.spec.cloudmap import parse_cloud_map
 from hyperplane_emu.spec.errors import TOP, SpecError
 from hyperplane_emu.spec.model import Settings, Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView
+from hyperplane_emu.spec.onprem import parse_on_premises
 from hyperplane_emu.spec.privatelink import parse_endpoint_services, parse_endpoints
 from hyperplane_emu.spec.sections import TOPOLOGY_SECTIONS, VPC_SECTIONS
 from hyperplane_emu.spec.yamltree import Document
 
 CORE_KEYS = ("name", "region", "accounts", "settings", "vpcs")
 DEFAULT_ACCOUNT_ID = "111122223333"
-REGISTERED = (parse_endpoint_services, parse_endpoints, parse_cloud_map, parse_apis)
+REGISTERED = (
+    parse_endpoint_services,
+    parse_endpoints,
+    parse_cloud_map,
+    parse_apis,
+    parse_on_premises,
+)
 """Imported for their section registrations (privatelink imports loadbalancers,
 which registers first: see `sections.VPC_SECTIONS` on order; top-level sections
 run in registration order too, and `apis` imports `cloudmap` through `apiroutes`

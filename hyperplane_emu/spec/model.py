@@ -114,6 +114,7 @@ class Topology:
     warnings: tuple[str, ...] = ()
     """Things accepted but not acted on (e.g. sections not emulated yet), one line each."""
     apis: dict[str, Api] = field(default_factory=dict)
+    on_premises: OnPremises | None = None
     cloud_map: CloudMap = field(default_factory=lambda: CloudMap())
 
 
@@ -395,3 +396,14 @@ class CloudMapService:
 class CloudMap:
     namespaces: dict[str, CloudMapNamespace] = field(default_factory=dict)
     services: dict[str, CloudMapService] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OnPremises:
+    """A data centre joined to VPCs through a virtual private gateway (Direct Connect or
+    Site-to-Site VPN stand-in). Its own resolver answers AWS names publicly, as a
+    corporate DNS server would: no private DNS of any VPC reaches it."""
+
+    cidr: str
+    connected_to: tuple[str, ...]  # VPC names
+    hosts: tuple[str, ...]

@@ -278,3 +278,34 @@ def test_with_private_dns_off_a_regional_api_is_reached_over_the_internet(
     assert any(r[2] == igw.id and r[3] == igw.ip and r[12] == "ACCEPT" for r in records)
     ep = t.plan.endpoints["customer/execute-api"]
     assert not any(r[2] in ep.enis for r in records), "the endpoint was not used"
+
+
+def test_on_premises_reaches_the_private_api_by_the_endpoint_specific_name_only(
+    topology: Callable[[str], Topology],
+) -> None:
+    text = TOPOLOGY.replace("POLICY", ALLOW_OURS).replace(
+        "ingress: [{port: 443, source: sg/client}]",
+        "ingress: [{port: 443, source: sg/client}, {port: 443, source: 172.16.0.0/16}]",
+    )
+    text += "on_premises:\n  cidr: 172.16.0.0/16\n  connected_to: [customer]\n  hosts: [laptop]\n"
+    t = topology(text)
+    orders = api(t, "orders")
+    ep = t.plan.endpoints["customer/execute-api"]
+
+    def from_laptop(url: str) -> tuple[int, Any]:
+        r = subprocess.run(
+            ["ip", "netns", "exec", t.plan.hosts["laptop"].namespace, "curl", "-s", "-m", "8",
+             "-w", "\\n%{http_code}", url],
+            capture_output=True, text=True, timeout=15,
+        )  # fmt: skip
+        body, _, code = r.stdout.rpartition("\n")
+        return int(code or 0), json.loads(body) if body else None
+
+    status, body = from_laptop(
+        f"https://{orders.id}-{ep.id}.execute-api.us-east-1.amazonaws.com/prod/orders"
+    )
+    assert status == 200 and body["path"] == "/orders"
+    assert body["headers"]["x-forwarded-for"].startswith("172.16.")
+    # The default name resolves publicly (no private DNS on premises): the public
+    # front answers 403, as AWS documents for Direct Connect clients.
+    assert from_laptop(f"https://{orders.hostname}/prod/orders") == (403, {"message": "Forbidden"})
