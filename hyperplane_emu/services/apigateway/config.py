@@ -3,6 +3,9 @@
 `load(path)` / `parse(obj)` raise `ConfigError` carrying every problem found,
 each prefixed by its JSON path (`apis.a1b2c3d4e5.routes[0].integration.uri: ...`),
 so a bad file is reported once, completely. See docs/apigateway.md for the format.
+REST APIs (`type: rest`) and HTTP APIs (`type: http`) share the file; the
+HTTP API specifics (routes, `$default`, VPC link targets) are checked by
+`httpconfig`.
 """
 
 from __future__ import annotations
@@ -75,6 +78,27 @@ class Integration:
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     mock_status: int = 200
     mock_body: str = ""
+    overwrite_path: str | None = None  # HTTP APIs: the `overwrite:path` parameter mapping
+    targets: tuple[LinkTarget, ...] = ()  # HTTP APIs over a VPC link: where it connects
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """One place an HTTP API's VPC link reaches for an integration (the runtime resolves it).
+
+    `address:port` is the link's front address in API Gateway's VPC (the fabric
+    translates it, VPC-to-VPC NAT, to the load balancer or instance); `host`
+    is the load balancer's DNS name (TLS server name), `kind` alb / nlb /
+    instance (a Cloud Map instance), `attributes` the instance's Cloud Map
+    attributes (for the uri's query filters), `healthy` its health.
+    """
+
+    address: str
+    port: int
+    host: str = ""
+    kind: str = "alb"
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    healthy: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,11 @@ class RestApi:
     stages: Mapping[str, Stage]
     routes: tuple[Route, ...]
     vpc_links: Mapping[str, VpcLink]
+    type: str = "rest"  # rest | http
+
+    @property
+    def http(self) -> bool:
+        return self.type == "http"
 
     @property
     def arn_prefix(self) -> str:
@@ -288,10 +317,11 @@ class _Parser:
         a = self.obj(raw, path)
         kind = a.get("type", "rest")
         if kind == "http":
-            self.warnings.append(f"{path}: HTTP APIs are not served by this process; skipped")
-            return None
+            from hyperplane_emu.services.apigateway.httpconfig import HttpApiParser
+
+            return HttpApiParser(self).api(api_id, a, region, path, before)
         if kind != "rest":
-            self.err(f"{path}.type", f"must be rest, not {kind!r}")
+            self.err(f"{path}.type", f"must be rest or http, not {kind!r}")
         name = self.string(a, "name", path, default=api_id) or api_id
         endpoint = a.get("endpoint", "regional")
         if endpoint not in ENDPOINT_TYPES:
@@ -309,32 +339,8 @@ class _Parser:
                 )
             except PolicyError as e:
                 self.errors.extend(e.errors)
-        stages: dict[str, Stage] = {}
-        for sname, st in self.obj(a.get("stages", {}), f"{path}.stages").items():
-            spath = f"{path}.stages.{sname}"
-            if not _STAGE.match(sname):
-                self.err(spath, "a stage name is letters, digits, - and _ (at most 128)")
-            s = self.obj(st if st is not None else {}, spath)
-            variables: dict[str, str] = {}
-            for k, v in self.obj(s.get("variables", {}), f"{spath}.variables").items():
-                if not _STAGE_VAR_NAME.match(k) or not isinstance(v, str):
-                    self.err(f"{spath}.variables.{k}", "names are [A-Za-z0-9_], values strings")
-                    continue
-                variables[k] = v
-            stages[sname] = Stage(sname, variables)
-        links: dict[str, VpcLink] = {}
-        for lid, ln in self.obj(a.get("vpc_links", {}), f"{path}.vpc_links").items():
-            lpath = f"{path}.vpc_links.{lid}"
-            li = self.obj(ln, lpath)
-            status = li.get("status", "AVAILABLE")
-            if status not in LINK_STATES:
-                self.err(f"{lpath}.status", f"must be one of {', '.join(LINK_STATES)}")
-            address = None
-            if li.get("address") is not None:
-                address = self.ip(li["address"], f"{lpath}.address")
-            elif status == "AVAILABLE":
-                self.err(f"{lpath}.address", "missing (an AVAILABLE link needs an address)")
-            links[lid] = VpcLink(lid, str(li.get("name", lid)), str(status), address)
+        stages = self.stages(a, path)
+        links = self.vpc_links(a, path, address_required=True)
         routes = self.routes(a.get("routes", []), f"{path}.routes", set(stages))
         if len(self.errors) != before:
             return None
@@ -349,6 +355,43 @@ class _Parser:
             routes=tuple(routes),
             vpc_links=links,
         )
+
+    def stages(self, a: Mapping[str, Any], path: str, default_ok: bool = False) -> dict[str, Stage]:
+        """`stages.<name>.variables`; `default_ok`: HTTP APIs also have the `$default` stage."""
+        stages: dict[str, Stage] = {}
+        for sname, st in self.obj(a.get("stages", {}), f"{path}.stages").items():
+            spath = f"{path}.stages.{sname}"
+            if not _STAGE.match(sname) and not (default_ok and sname == "$default"):
+                self.err(spath, "a stage name is letters, digits, - and _ (at most 128)")
+            s = self.obj(st if st is not None else {}, spath)
+            variables: dict[str, str] = {}
+            for k, v in self.obj(s.get("variables", {}), f"{spath}.variables").items():
+                if not _STAGE_VAR_NAME.match(k) or not isinstance(v, str):
+                    self.err(f"{spath}.variables.{k}", "names are [A-Za-z0-9_], values strings")
+                    continue
+                variables[k] = v
+            stages[sname] = Stage(sname, variables)
+        return stages
+
+    def vpc_links(
+        self, a: Mapping[str, Any], path: str, address_required: bool
+    ) -> dict[str, VpcLink]:
+        """`vpc_links.<id>`; REST (v1) links need the address of their endpoint ENI,
+        HTTP API (v2) links do not (each integration lists its own targets)."""
+        links: dict[str, VpcLink] = {}
+        for lid, ln in self.obj(a.get("vpc_links", {}), f"{path}.vpc_links").items():
+            lpath = f"{path}.vpc_links.{lid}"
+            li = self.obj(ln, lpath)
+            status = li.get("status", "AVAILABLE")
+            if status not in LINK_STATES:
+                self.err(f"{lpath}.status", f"must be one of {', '.join(LINK_STATES)}")
+            address = None
+            if li.get("address"):
+                address = self.ip(li["address"], f"{lpath}.address")
+            elif status == "AVAILABLE" and address_required:
+                self.err(f"{lpath}.address", "missing (an AVAILABLE link needs an address)")
+            links[lid] = VpcLink(lid, str(li.get("name", lid)), str(status), address)
+        return links
 
     def routes(self, raw: Any, path: str, stages: set[str]) -> list[Route]:
         if not isinstance(raw, list):

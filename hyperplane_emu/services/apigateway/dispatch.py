@@ -11,12 +11,19 @@ The order of checks (docs/apigateway.md explains each choice):
    anonymous-not-authorized message;
 5. the integration: MOCK answers here; a configuration problem is 500;
    HTTP/HTTP_PROXY become an `UpstreamRequest` for the server to send.
+
+HTTP APIs (`api.http`) share steps 1 and 2 (an HTTP API is regional, so an
+endpoint never reaches it), then: stage, route (404 Not Found), integration
+(503 Service Unavailable for a link or target problem); no policy. See
+`httproutes` and `httpapi`.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +31,14 @@ from dataclasses import dataclass
 from hyperplane_emu.services.apigateway import errors
 from hyperplane_emu.services.apigateway.config import EndpointInfo, GatewayConfig, RestApi
 from hyperplane_emu.services.apigateway.errors import GatewayError
+from hyperplane_emu.services.apigateway.httpapi import (
+    HttpResolved,
+    backend_target,
+    choose_target,
+    http_request_headers,
+    resolve_http,
+)
+from hyperplane_emu.services.apigateway.httproutes import HttpRouteTable, select_stage
 from hyperplane_emu.services.apigateway.integration import (
     Headers,
     Resolved,
@@ -50,6 +65,7 @@ class Caller:
     tls: bool
     local_port: int
     vpc_source_ip: str = ""  # through an endpoint: the client's own address (the fabric says)
+    local_ip: str = ""  # the listener address the client reached (Forwarded: by=)
 
 
 @dataclass(frozen=True)
@@ -61,7 +77,8 @@ class RequestInfo:
     trace_id: str = ""
     api_id: str = ""
     stage: str = ""
-    resource: str = ""
+    resource: str = ""  # REST: the resource path; HTTP APIs: the route key
+    http_api: bool = False  # answer with HTTP API headers (apigw-requestid) and bodies
 
 
 @dataclass(frozen=True)
@@ -113,16 +130,31 @@ class _CompiledApi:
     resolved: dict[tuple[int, str], Resolved]
 
 
-class Gateway:
-    """The data plane's decision logic for one configuration (rebuild on reload)."""
+@dataclass
+class _CompiledHttpApi:
+    api: RestApi
+    table: HttpRouteTable[int]
+    resolved: dict[tuple[int, str], HttpResolved]
 
-    def __init__(self, config: GatewayConfig) -> None:
+
+class Gateway:
+    """The data plane's decision logic for one configuration (rebuild on reload).
+
+    `rng` picks HTTP API VPC link targets (tests pass a seeded one).
+    """
+
+    def __init__(self, config: GatewayConfig, rng: random.Random | None = None) -> None:
         self.config = config
+        self.rng = rng or random.Random()
         self.host_re = host_pattern(config.region)
         self.connect_timeout_s = config.connect_timeout_ms / 1000.0
         self.apis: dict[str, _CompiledApi] = {}
-        self.problems: list[str] = []  # configuration errors that will answer 500
+        self.http_apis: dict[str, _CompiledHttpApi] = {}
+        self.problems: list[str] = []  # configuration errors that will answer 500 (HTTP: 503)
         for api_id, api in config.apis.items():
+            if api.http:
+                self.http_apis[api_id] = self._compile_http(api)
+                continue
             tree: ResourceTree[int] = ResourceTree()
             resolved: dict[tuple[int, str], Resolved] = {}
             for i, route in enumerate(api.routes):
@@ -135,6 +167,20 @@ class Gateway:
                         )
                     resolved[(i, stage.name)] = r
             self.apis[api_id] = _CompiledApi(api, tree, resolved)
+
+    def _compile_http(self, api: RestApi) -> _CompiledHttpApi:
+        table: HttpRouteTable[int] = HttpRouteTable()
+        resolved: dict[tuple[int, str], HttpResolved] = {}
+        for i, route in enumerate(api.routes):
+            table.add(route.method, route.path, i)
+            for stage in api.stages.values():
+                r = resolve_http(route.integration, stage, api)
+                if r.failure:
+                    self.problems.append(
+                        f"{api.id} {stage.name} {route.method} {route.path}: {r.failure}"
+                    )
+                resolved[(i, stage.name)] = r
+        return _CompiledHttpApi(api, table, resolved)
 
     def handle(
         self,
@@ -155,7 +201,7 @@ class Gateway:
         sel = select_api(host, api_header, self.host_re)
         if sel is None:
             return ErrorAction(info, errors.FORBIDDEN.with_reason("no API named by Host"))
-        compiled = self.apis.get(sel.api_id)
+        compiled = self.apis.get(sel.api_id) or self.http_apis.get(sel.api_id)
         if compiled is None:
             return ErrorAction(
                 info, errors.FORBIDDEN.with_reason(f"no API {sel.api_id} in this region")
@@ -174,6 +220,8 @@ class Gateway:
                     "private APIs"
                 ),
             )
+        if isinstance(compiled, _CompiledHttpApi):
+            return self._handle_http(compiled, method, target, headers, caller, body_length, info)
         path, query = split_target(target)
         stage_name, resource_path = split_stage(path)
         info = RequestInfo(info.request_id, info.apigw_id, "", api.id, stage_name)
@@ -218,6 +266,76 @@ class Gateway:
                 trace_id=info.trace_id,
                 endpoint=endpoint,
                 private=api.private,
+                body_length=body_length,
+                method=method,
+            ),
+            timeout_s=resolved.timeout_s,
+            connect_timeout_s=self.connect_timeout_s,
+            via_link=resolved.via_link,
+        )
+        return ForwardAction(info, upstream)
+
+    def _handle_http(
+        self,
+        compiled: _CompiledHttpApi,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[bytes, bytes]],
+        caller: Caller,
+        body_length: int,
+        info: RequestInfo,
+    ) -> Action:
+        api = compiled.api
+        # HTTP APIs have one request id, the short one in apigw-requestid.
+        info = RequestInfo(info.apigw_id, info.apigw_id, api_id=api.id, http_api=True)
+        path, query = split_target(target)
+        chosen = select_stage(path, api.stages)
+        if chosen is None:
+            return ErrorAction(
+                info, errors.HTTP_NOT_FOUND.with_reason("no such stage and no $default stage")
+            )
+        stage, route_path = chosen
+        match = compiled.table.match(route_path, method)
+        if match is None:
+            info = dataclasses.replace(info, stage=stage)
+            return ErrorAction(info, errors.HTTP_NOT_FOUND.with_reason("no route"))
+        info = dataclasses.replace(
+            info, trace_id=trace_id_of(headers), stage=stage, resource=match.key
+        )
+        resolved = compiled.resolved[(match.value, stage)]
+        if resolved.failure:
+            return ErrorAction(info, errors.HTTP_UNAVAILABLE.with_reason(resolved.failure))
+        if resolved.via_link is not None:
+            t = choose_target(resolved, self.rng)
+            # Over a link the client's Host goes through and Forwarded has no by=
+            # (captured from a VPC-link integration; docs/apigateway.md).
+            connect_host, port, server_name = t.address, t.port, t.host or t.address
+            host_header, by = "", None
+        else:
+            connect_host, port = resolved.connect_host, resolved.port
+            server_name, host_header = resolved.server_name, resolved.host_header
+            by = caller.local_ip or None
+        upstream = UpstreamRequest(
+            connect_host=connect_host,
+            port=port,
+            tls=resolved.tls,
+            server_name=server_name,
+            method=method,
+            target=backend_target(
+                resolved,
+                route_key=match.key,
+                full_path=path,
+                route_path=route_path,
+                raw_params=match.raw_params,
+                client_query=query,
+            ),
+            headers=http_request_headers(
+                headers,
+                host_header=host_header,
+                client_ip=caller.ip,
+                gateway_ip=by,
+                proto="https" if caller.tls else "http",
+                trace_id=info.trace_id,
                 body_length=body_length,
                 method=method,
             ),

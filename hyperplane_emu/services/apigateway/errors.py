@@ -36,6 +36,12 @@ TIMEOUT = GatewayError(
     504, b'{"message": "Endpoint request timed out"}', "InternalServerErrorException", ""
 )
 BAD_REQUEST = GatewayError(400, b'{"message":"Bad Request"}', "BadRequestException", "")
+
+# HTTP APIs (v2) answer with their own bodies and no x-amzn-ErrorType
+# (captured responses; docs/apigateway.md, "HTTP APIs", lists the sources).
+HTTP_NOT_FOUND = GatewayError(404, b'{"message":"Not Found"}', "", "")
+HTTP_UNAVAILABLE = GatewayError(503, b'{"message":"Service Unavailable"}', "", "")
+HTTP_INTERNAL = GatewayError(500, b'{"message":"Internal Server Error"}', "", "")
 TOO_LARGE = GatewayError(413, b'{"message":"Request Too Long"}', "RequestTooLargeException", "")
 
 

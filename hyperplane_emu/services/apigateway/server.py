@@ -37,7 +37,6 @@ from hyperplane_emu.services.apigateway.config import GatewayConfig, Listener
 from hyperplane_emu.services.apigateway.dispatch import (
     Action,
     Caller,
-    ErrorAction,
     ForwardAction,
     Gateway,
     MockAction,
@@ -46,6 +45,7 @@ from hyperplane_emu.services.apigateway.dispatch import (
     new_apigw_id,
 )
 from hyperplane_emu.services.apigateway.errors import GatewayError
+from hyperplane_emu.services.apigateway.httpapi import http_error_headers, http_response_headers
 from hyperplane_emu.services.apigateway.integration import (
     Headers,
     error_headers,
@@ -418,11 +418,14 @@ class ApiGatewayServer:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        local = writer.get_extra_info("sockname")
         caller = Caller(
-            ip=str(peer[0]) if isinstance(peer, tuple) else "", tls=li.tls, local_port=port
+            ip=str(peer[0]) if isinstance(peer, tuple) else "",
+            tls=li.tls,
+            local_port=port,
+            local_ip=str(local[0]) if isinstance(local, tuple) else "",
         )
         if caller.ip in self.config.endpoints and self.config.fabric_socket:
-            local = writer.get_extra_info("sockname")
             origin = await asyncio.to_thread(self._origin, peer, local)
             if origin:
                 caller = dataclasses.replace(caller, vpc_source_ip=origin)
@@ -519,18 +522,28 @@ class ApiGatewayServer:
             try:
                 resp = await self.pool.exchange(action.upstream, body)
             except UpstreamError as e:
-                action_err = ErrorAction(action.info, e.error)
-                self._log(caller, method, target, action_err.info, e.error.status, e.error.reason)
-                await self._send_error(conn, writer, request.method, e.error, action.info)
+                error = e.error
+                if action.info.http_api:
+                    # HTTP APIs answer every integration failure, timeouts
+                    # included, 503 Service Unavailable (docs/apigateway.md).
+                    error = errors.HTTP_UNAVAILABLE.with_reason(error.reason)
+                self._log(caller, method, target, action.info, error.status, error.reason)
+                await self._send_error(conn, writer, request.method, error, action.info)
                 return
             is_head = method == "HEAD"
-            headers = response_headers(
-                resp.headers,
-                request_id=action.info.request_id,
-                apigw_id=action.info.apigw_id,
-                trace_id=action.info.trace_id,
-                body_length=None if is_head or resp.status in _NO_BODY_STATUS else len(resp.body),
-            )
+            length = None if is_head or resp.status in _NO_BODY_STATUS else len(resp.body)
+            if action.info.http_api:
+                headers = http_response_headers(
+                    resp.headers, request_id=action.info.apigw_id, body_length=length
+                )
+            else:
+                headers = response_headers(
+                    resp.headers,
+                    request_id=action.info.request_id,
+                    apigw_id=action.info.apigw_id,
+                    trace_id=action.info.trace_id,
+                    body_length=length,
+                )
             self._log(caller, method, target, action.info, resp.status, "")
             await self._send(conn, writer, resp.status, headers, b"" if is_head else resp.body)
         elif isinstance(action, MockAction):
@@ -573,7 +586,12 @@ class ApiGatewayServer:
     ) -> None:
         if info is None:
             info = RequestInfo(str(uuid.uuid4()), new_apigw_id())
-        headers = error_headers(info.request_id, info.apigw_id, error.error_type, len(error.body))
+        if info.http_api:
+            headers = http_error_headers(info.apigw_id, len(error.body))
+        else:
+            headers = error_headers(
+                info.request_id, info.apigw_id, error.error_type, len(error.body)
+            )
         if error.status in (400, 413):
             headers.append((b"Connection", b"close"))
         await self._send(

@@ -305,3 +305,75 @@ class Client:
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
+
+
+# ---------------------------------------------------------------- HTTP APIs
+
+HTTPAPI = "h1h2h3h4h5"
+HTTP_HOST = f"{HTTPAPI}.execute-api.{REGION}.amazonaws.com"
+ALB_HOST = "internal-shop-alb-123.us-east-1.elb.amazonaws.com"
+
+
+def link_integration(
+    targets: list[dict[str, Any]], uri: str = "shop/web:80", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "HTTP_PROXY",
+        "connection_type": "VPC_LINK",
+        "connection_id": "abc123",
+        "uri": uri,
+        "timeout_ms": 30000,
+        "overwrite_path": None,
+        "targets": targets,
+        **extra,
+    }
+
+
+def alb_target(port: int, address: str = "127.0.0.1") -> dict[str, Any]:
+    return {"address": address, "port": port, "host": ALB_HOST, "kind": "alb", "healthy": True}
+
+
+def http_config(upstream_port: int = 8080, listen_port: int = 0) -> dict[str, Any]:
+    """The brief's HTTP API (`shop`) next to base_config()'s REST APIs."""
+    raw = base_config(upstream_port, listen_port)
+    raw["apis"][HTTPAPI] = {
+        "name": "shop",
+        "type": "http",
+        "endpoint": "regional",
+        "account_id": ACCOUNT,
+        "policy": None,
+        "stages": {"$default": {"variables": {}}, "beta": {"variables": {"link": "abc123"}}},
+        "routes": [
+            {
+                "method": "GET",
+                "path": "/items",
+                "integration": link_integration([alb_target(upstream_port)]),
+            },
+            {
+                "method": "ANY",
+                "path": "/items/{proxy+}",
+                "integration": link_integration(
+                    [alb_target(upstream_port)], overwrite_path="/new/$request.path.proxy"
+                ),
+            },
+            {
+                "method": "GET",
+                "path": "/internet/{id}",
+                "integration": {
+                    "type": "HTTP_PROXY",
+                    "connection_type": "INTERNET",
+                    "uri": f"http://127.0.0.1:{upstream_port}/v2/{{id}}?src=gw",
+                },
+            },
+            {
+                "method": "ANY",
+                "path": "$default",
+                "integration": {
+                    "type": "HTTP_PROXY",
+                    "uri": f"http://backend.example:{upstream_port}/base/",
+                },
+            },
+        ],
+        "vpc_links": {"abc123": {"name": "shop-link", "status": "AVAILABLE", "address": ""}},
+    }
+    return raw

@@ -59,12 +59,13 @@ def test_defaults() -> None:
     assert cfg.listen[0].tls is False and cfg.endpoints == {}
 
 
-def test_http_apis_are_skipped_with_a_warning() -> None:
+def test_http_apis_are_served_next_to_rest_apis() -> None:
     raw = base_config()
     raw["apis"]["h1"] = {"type": "http", "account_id": "111122223333"}
     cfg = parse(raw)
-    assert "h1" not in cfg.apis
-    assert any("apis.h1" in w and "HTTP APIs" in w for w in cfg.warnings)
+    assert cfg.apis["h1"].http and cfg.apis["h1"].endpoint == "regional"
+    assert not cfg.apis[PRIV].http
+    assert cfg.warnings == ()
 
 
 def test_every_error_is_reported_with_its_path() -> None:
