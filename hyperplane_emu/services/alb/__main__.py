@@ -1,0 +1,97 @@
+"""ALB data plane process.
+
+    python -m hyperplane_emu.services.alb --config FILE [--ready-file PATH] \\
+        [--name he-alb-x] [--log-level INFO]
+
+Listens on `listen_address` (default 0.0.0.0: the process runs in a namespace
+holding the ALB's ENIs) at every listener port. Once all are bound, one line
+`alb <name> listening on http://0.0.0.0:80 ...` goes to stdout (real ports when
+the config says 0) and, with `--ready-file`, that file appears (atomically)
+holding JSON `{"pid": ..., "name": ..., "listeners": [port, ...]}`. SIGUSR1 logs
+the target health and counters as one JSON line; SIGTERM/SIGINT close
+listeners and connections, remove the ready file and exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hyperplane_emu.services.alb import config as config_mod
+from hyperplane_emu.services.alb.server import AlbServer, describe_bound
+from hyperplane_emu.services.apigateway.__main__ import set_process_name
+
+log = logging.getLogger("hyperplane_emu.alb")
+
+
+def _write_ready(path: Path, server: AlbServer) -> None:
+    doc = {
+        "pid": os.getpid(),
+        "name": server.config.name,
+        "listeners": [port for _, port in server.bound()],
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc) + "\n")
+    os.replace(tmp, path)  # a watcher never sees half a file
+
+
+async def serve(args: argparse.Namespace) -> int:
+    try:
+        cfg = config_mod.load(args.config)
+    except (OSError, config_mod.ConfigError) as e:
+        print(f"alb: cannot read config {args.config}:\n{e}", file=sys.stderr)
+        return 2
+    server = AlbServer(cfg)
+    try:
+        bound = await server.start()
+    except OSError as e:
+        print(f"alb: cannot listen: {e}", file=sys.stderr)
+        await server.close()
+        return 2
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(
+        signal.SIGUSR1, lambda: log.info("status %s", json.dumps(server.describe()))
+    )
+    print(f"alb {cfg.name} listening on {describe_bound(bound, cfg.listen_address)}", flush=True)
+    if args.ready_file:
+        _write_ready(Path(args.ready_file), server)
+    await stop.wait()
+    await server.close()
+    if args.ready_file:
+        Path(args.ready_file).unlink(missing_ok=True)
+    log.info("alb %s stopped: %s", cfg.name, json.dumps(server.describe()))
+    return 0
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="hyperplane_emu.services.alb", description="Application Load Balancer data plane"
+    )
+    p.add_argument("--config", required=True, help="JSON config (docs/alb.md)")
+    p.add_argument("--ready-file", help="written once every listener is bound")
+    p.add_argument("--name", default="he-alb", help="process name (first 15 characters)")
+    p.add_argument("--log-level", default="INFO", help="DEBUG logs one line per request")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s alb %(levelname)s %(message)s"
+    )
+    set_process_name(args.name)
+    return asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
