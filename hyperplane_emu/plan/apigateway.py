@@ -259,6 +259,9 @@ def data_plane_config(
         for lk in api.vpc_links.values():
             ep = plan.endpoints[lk.endpoint]
             links[lk.id] = {"name": lk.name, "status": lk.status, "address": enis[ep.enis[0]].ip}
+        v2 = {lk.name: lk for lk in plan.vpc_links_v2.values() if lk.api == api.id}
+        for lk in v2.values():
+            links[lk.id] = {"name": lk.name, "status": lk.status, "address": lk.front_ip}
         apis_out[api.id] = {
             "name": api.name,
             "type": api.type,
@@ -278,6 +281,7 @@ def data_plane_config(
                         "timeout_ms": r.integration.timeout_ms,
                         "mock_status": r.integration.mock_status,
                         "mock_body": r.integration.mock_body,
+                        **_http_targets(r.integration, v2),
                     },
                 }
                 for r in api.routes
@@ -292,3 +296,21 @@ def data_plane_config(
         "apis": apis_out,
         "fabric_socket": fabric_socket,
     }
+
+
+def _http_targets(i: PlanIntegration, links: dict[str, Any]) -> dict[str, Any]:
+    """HTTP API + VPC link: where the data plane connects (the link's front, a port per
+    backend; several for a Cloud Map service) and the link's id as connection_id."""
+    link = links.get(i.connection_id or "")
+    if link is None or i.uri is None:
+        return {}
+    ports = set(link.by_uri.get(i.uri, ()))
+    return {
+        "connection_id": link.id,
+        "targets": [
+            {"address": link.front_ip, "port": t.port, "host": t.host, "kind": t.kind,
+             "attributes": dict(t.attributes), "healthy": t.healthy}
+            for t in link.targets
+            if t.port in ports
+        ],
+    }  # fmt: skip

@@ -152,20 +152,25 @@ class _Builder:
         lb_requests: dict[str, list[_EniRequest]] = {}
         for vname, v in topo.vpcs.items():
             for lbname, lb in v.load_balancers.items():
-                if lb.type != "network":
-                    continue  # ALBs are proxy processes, planned apart (not yet)
                 hexid = elb.lb_hex(t, vname, lbname)
+                alb = lb.type == "application"
+                # ALB nodes are proxy processes with security groups, one namespace per
+                # node; NLB nodes have no groups and their namespace only health-checks.
+                alb_groups = tuple(
+                    self.vpcs[vname].security_groups[g].id
+                    for g in (lb.security_groups or ("default",))
+                )
                 reqs = [
                     _EniRequest(
-                        "nlb",
+                        "alb" if alb else "nlb",
                         f"vpcs.{vname}.load_balancers.{lbname}.subnets.{s}",
                         vname,
                         s,
                         lbname,
-                        elb.eni_description(lbname, hexid),
-                        (),
+                        elb.eni_description(lbname, hexid, "app" if alb else "net"),
+                        alb_groups if alb else (),
                         True,
-                        names.namespace(t, f"nlb-{lbname}-{s}"),
+                        names.namespace(t, f"{'alb' if alb else 'nlb'}-{lbname}-{s}"),
                     )
                     for s in lb.subnets
                 ]
@@ -270,6 +275,7 @@ class _Builder:
             api_gateway=api_gw,
             apis=apis,
             vpc_links_v2=links_v2,
+            cloud_map=vpclinks.cloud_map_data(topo, enis),
         )
 
     # ------------------------------------------------------------ pieces
@@ -403,9 +409,8 @@ class _Builder:
         for vname, v in self.topo.vpcs.items():
             account = self.vpcs[vname].account_id
             for lbname, lb in v.load_balancers.items():
-                if lb.type != "network":
-                    continue  # see lb_requests
                 key = f"{vname}/{lbname}"
+                alb = lb.type == "application"
                 hexid = elb.lb_hex(t, vname, lbname)
                 groups = {}
                 for tgname, tg in lb.target_groups.items():
@@ -443,11 +448,17 @@ class _Builder:
                     arn=elb.lb_arn(region, account, lbname, hexid),
                     vpc=vname,
                     scheme=lb.scheme,
-                    dns_name=elb.dns_name(region, lbname, hexid),
-                    cross_zone=lb.cross_zone,
+                    dns_name=elb.dns_name(region, lbname, hexid, alb, lb.scheme),
+                    cross_zone=lb.cross_zone or alb,
                     enis=tuple(by_path[r.path].id for r in lb_requests[key]),
                     listeners=elb.listeners(t, region, account, vname, lb, hexid),
                     target_groups=groups,
+                    kind="alb" if alb else "nlb",
+                    security_groups=tuple(by_path[lb_requests[key][0].path].security_groups)
+                    if alb
+                    else (),
+                    idle_timeout=lb.idle_timeout if alb else 350,
+                    alb_listeners=elb.alb_listeners(lb) if alb else (),
                 )
         return out
 

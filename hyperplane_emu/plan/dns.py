@@ -172,6 +172,14 @@ def zones(plan: Plan) -> dict[str, Zone]:
             if ep.service == "execute-api":
                 own.add(f"*.execute-api.{plan.region}.amazonaws.com", ips)
 
+    # Cloud Map private DNS namespaces: `<service>.<namespace>` -> healthy instances,
+    # answered by the resolver of the namespace's VPC only (a Route 53 private zone).
+    for svc in plan.cloud_map.get("services", {}).values():
+        ns = plan.cloud_map.get("namespaces", {}).get(svc["namespace"], {})
+        if ns.get("type") == "dns_private" and ns.get("vpc") in builders:
+            healthy = [i["ip"] for i in svc["instances"].values() if i["health"] == "healthy"]
+            builders[ns["vpc"]].add(f"{svc['name']}.{svc['namespace']}", healthy)
+
     # Every API's default hostname is a public record of API Gateway's regional
     # front, except inside a VPC whose execute-api endpoint has private DNS: there
     # the wildcard sends *every* API hostname to the endpoint (the seed's "all

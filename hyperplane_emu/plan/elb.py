@@ -8,6 +8,8 @@ one ENI per enabled subnet described `ELB net/<name>/<16 hex>`, target group ARN
 
 from __future__ import annotations
 
+from typing import Any
+
 from hyperplane_emu.plan import ids
 from hyperplane_emu.plan.model import (
     PlanHealthCheck,
@@ -17,7 +19,7 @@ from hyperplane_emu.plan.model import (
 )
 from hyperplane_emu.spec.model import LoadBalancer, TargetGroup
 
-PROTOCOLS = {"tcp": 6, "udp": 17}
+PROTOCOLS = {"tcp": 6, "udp": 17, "http": 6}  # ALB target groups speak HTTP over TCP
 
 
 def lb_hex(t: str, vpc: str, name: str) -> str:
@@ -32,12 +34,52 @@ def lb_arn(region: str, account: str, name: str, hexid: str) -> str:
     return f"{arn_prefix(region, account)}:loadbalancer/net/{name}/{hexid}"
 
 
-def dns_name(region: str, name: str, hexid: str) -> str:
+def dns_name(
+    region: str, name: str, hexid: str, alb: bool = False, scheme: str = "internal"
+) -> str:
+    """NLB `<name>-<id>.elb.<region>.amazonaws.com`; ALB
+    `[internal-]<name>-<number>.<region>.elb.amazonaws.com`."""
+    if alb:
+        prefix = "internal-" if scheme == "internal" else ""
+        return f"{prefix}{name}-{int(hexid[:9], 16)}.{region}.elb.amazonaws.com"
     return f"{name}-{hexid}.elb.{region}.amazonaws.com"
 
 
-def eni_description(name: str, hexid: str) -> str:
-    return f"ELB net/{name}/{hexid}"
+def eni_description(name: str, hexid: str, kind: str = "net") -> str:
+    return f"ELB {kind}/{name}/{hexid}"
+
+
+def alb_listeners(lb: LoadBalancer) -> tuple[dict[str, Any], ...]:
+    """The ALB's listeners, rules and actions as plain data (the ALB process reads them)."""
+
+    def action(a: Any) -> dict[str, Any]:
+        if a.forward is not None:
+            return {"type": "forward", "target_group": a.forward}
+        fr = a.fixed_response
+        return {"type": "fixed-response", "status": fr.status, "body": fr.body,
+                "content_type": fr.content_type}  # fmt: skip
+
+    return tuple(
+        {
+            "port": li.port,
+            "protocol": li.protocol,
+            "default_action": action(li.default_action),
+            "rules": [
+                {
+                    "priority": r.priority,
+                    "conditions": {
+                        "path": list(r.conditions.path),
+                        "host": list(r.conditions.host),
+                        "http_method": list(r.conditions.http_method),
+                        "http_header": {k: list(v) for k, v in r.conditions.http_header.items()},
+                    },
+                    "action": action(r.action),
+                }
+                for r in li.rules
+            ],
+        }
+        for li in lb.alb_listeners
+    )
 
 
 def preserve_client_ip(tg: TargetGroup) -> bool:

@@ -13,7 +13,7 @@ across runs and distinct across topologies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 EniKind = Literal[
     "host",
@@ -189,6 +189,11 @@ class PlanLoadBalancer:
     enis: tuple[str, ...]  # one per subnet, in the file's subnet order
     listeners: tuple[PlanListener, ...]
     target_groups: dict[str, PlanTargetGroup]
+    kind: Literal["nlb", "alb"] = "nlb"
+    security_groups: tuple[str, ...] = ()  # ALB only: its ENIs' groups
+    idle_timeout: int = 350
+    alb_listeners: tuple[dict[str, Any], ...] = ()
+    """ALB only: listeners with rules and actions, as the ALB process reads them."""
 
 
 @dataclass(frozen=True)
@@ -318,6 +323,8 @@ class PlanVpcLinkV2:
     front_ip: str
     targets: tuple[PlanLinkTarget, ...]
     status: str = "AVAILABLE"
+    by_uri: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """Integration uri -> the front ports of its targets (several for a Cloud Map service)."""
 
 
 @dataclass(frozen=True)
@@ -349,6 +356,9 @@ class Plan:
     api_gateway: PlanApiGateway | None = None
     apis: dict[str, PlanApi] = field(default_factory=dict)  # by api id
     vpc_links_v2: dict[str, PlanVpcLinkV2] = field(default_factory=dict)  # by link id
+    cloud_map: dict[str, Any] = field(default_factory=dict)
+    """Cloud Map as plain data: {"namespaces": {name: {type, vpc}}, "services": {name:
+    {name, namespace, instances: {id: {ip, port, attributes, health}}}}}."""
     extras: dict[str, object] = field(default_factory=dict)
     """Reserved for later issues until they get typed fields."""
 

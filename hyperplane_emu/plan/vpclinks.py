@@ -44,17 +44,16 @@ def plan_links(
         link_enis = [by_path[r.path] for r in reqs[:-1]]
         front = by_path[reqs[-1].path]
         targets: list[PlanLinkTarget] = []
-        seen: dict[str, int] = {}
+        by_uri: dict[str, tuple[int, ...]] = {}
         for route in api.routes:
             i = route.integration
             if i.connection_type != "VPC_LINK" or i.connection_id != lname or not i.uri:
                 continue
-            if i.uri in seen:
+            if i.uri in by_uri:
                 continue
-            seen[i.uri] = FRONT_PORTS + len(targets)
-            target = _target(i.uri, seen[i.uri], lbs, enis)
-            if target is not None:
-                targets.append(target)
+            found = _targets(topo, i.uri, FRONT_PORTS + len(targets), lbs, enis)
+            by_uri[i.uri] = tuple(x.port for x in found)
+            targets += found
         lid = apigateway.vpc_link_id(t, aname, lname)
         assert link.vpc is not None
         out[lid] = PlanVpcLinkV2(
@@ -68,19 +67,83 @@ def plan_links(
             front_eni=front.id,
             front_ip=front.ip,
             targets=tuple(targets),
+            by_uri=by_uri,
         )
     return out
 
 
-def _target(
-    uri: str, port: int, lbs: dict[str, PlanLoadBalancer], enis: dict[str, PlanEni]
-) -> PlanLinkTarget | None:
-    """`<vpc>/<lb>:<port>` -> a load balancer listener (Cloud Map comes with its section)."""
-    if uri.startswith("cloud_map/") or ":" not in uri:
-        return None
+def _targets(
+    topo: Topology,
+    uri: str,
+    port: int,
+    lbs: dict[str, PlanLoadBalancer],
+    enis: dict[str, PlanEni],
+) -> list[PlanLinkTarget]:
+    """`<vpc>/<lb>:<port>` (an NLB or ALB listener) or `cloud_map/<ns>/<service>[?k=v]`."""
+    if uri.startswith("cloud_map/"):
+        return _cloud_map(topo, uri, port, enis)
     lb_key, _, listener = uri.rpartition(":")
     lb = lbs.get(lb_key)
     if lb is None:
-        return None
-    az = enis[lb.enis[0]].az if lb.enis else ""
-    return PlanLinkTarget(port, "nlb", lb.key, "", int(listener), az, lb.dns_name)
+        return []
+    nodes = [enis[e] for e in lb.enis]
+    az = nodes[0].az if nodes else ""
+    if lb.kind == "alb":
+        # API Gateway reaches an ALB through one of its nodes; the link ENI in the
+        # same AZ is the source (the fabric picks it by the target's AZ).
+        return [PlanLinkTarget(port, "alb", lb.key, nodes[0].ip, int(listener), az, lb.dns_name)]
+    return [PlanLinkTarget(port, "nlb", lb.key, "", int(listener), az, lb.dns_name)]
+
+
+def _cloud_map(
+    topo: Topology, uri: str, port: int, enis: dict[str, PlanEni]
+) -> list[PlanLinkTarget]:
+    path, _, query = uri.partition("?")
+    _, namespace, service = path.split("/", 2)
+    svc = topo.cloud_map.services.get(service)
+    if svc is None or svc.namespace != namespace:
+        return []
+    by_host = {e.owner: e for e in enis.values() if e.kind == "host"}
+    # `?stage=prod&v=2`: DiscoverInstances' QueryParameters (every pair must match).
+    wanted = dict(pair.split("=", 1) for pair in query.split("&") if "=" in pair)
+    out: list[PlanLinkTarget] = []
+    for inst in svc.instances.values():
+        if any(inst.attributes.get(k) != v for k, v in wanted.items()):
+            continue
+        ip = by_host[inst.host].ip if inst.host else (inst.ip or "")
+        owner = next((e for e in enis.values() if e.ip == ip and e.kind == "host"), None)
+        out.append(
+            PlanLinkTarget(
+                port + len(out), "instance", f"cloud_map/{namespace}/{service}/{inst.id}", ip,
+                inst.port, owner.az if owner else "", inst.id, dict(inst.attributes),
+                inst.health == "healthy",
+            )
+        )  # fmt: skip
+    return out
+
+
+def cloud_map_data(topo: Topology, enis: list[PlanEni]) -> dict[str, Any]:
+    """Cloud Map with every instance's address resolved (`host` -> its ENI's address)."""
+    cm = topo.cloud_map
+    if not cm.namespaces and not cm.services:
+        return {}
+    by_host = {e.owner: e.ip for e in enis if e.kind == "host"}
+    return {
+        "namespaces": {n: {"type": ns.type, "vpc": ns.vpc} for n, ns in cm.namespaces.items()},
+        "services": {
+            name: {
+                "name": name,
+                "namespace": svc.namespace,
+                "instances": {
+                    i.id: {
+                        "ip": by_host.get(i.host, "") if i.host else (i.ip or ""),
+                        "port": i.port,
+                        "attributes": dict(i.attributes),
+                        "health": i.health,
+                    }
+                    for i in svc.instances.values()
+                },
+            }
+            for name, svc in cm.services.items()
+        },
+    }

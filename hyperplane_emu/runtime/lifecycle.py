@@ -222,7 +222,7 @@ def _start_api_gateway(p: Plan, state: StateDir, progress: Progress) -> None:
 
 
 def _start_health_checks(p: Plan, state: StateDir, progress: Progress) -> None:
-    if not any(lb.target_groups for lb in p.load_balancers.values()):
+    if not any(lb.target_groups for lb in p.load_balancers.values() if lb.kind == "nlb"):
         return
     argv = [sys.executable, "-m", "hyperplane_emu.services.healthcheck", "--state-dir",
             str(state.path)]  # fmt: skip

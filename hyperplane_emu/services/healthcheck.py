@@ -144,6 +144,7 @@ class Checker:
         tasks = [
             asyncio.create_task(self.watch(key, tg_name, t))
             for key, lb in self.plan.load_balancers.items()
+            if lb.kind == "nlb"  # an ALB's own process checks its targets
             for tg_name, tg in lb.target_groups.items()
             for t in tg.targets
         ]
