@@ -197,10 +197,14 @@ def test_alb_and_nlb_names_share_one_namespace_per_account() -> None:
     assert [i.path for i in result.issues] == ["vpcs.other.load_balancers.web"]
 
 
-def test_plan_leaves_albs_out_for_now() -> None:
+def test_plan_gives_albs_nodes_with_their_security_groups() -> None:
     topology = spec.load(GOOD / "http-api.yaml")
     built = plan.build(topology)
-    assert list(built.load_balancers) == ["customer/stock-nlb"]
+    alb = built.load_balancers["customer/orders-alb"]
+    assert alb.kind == "alb" and built.load_balancers["customer/stock-nlb"].kind == "nlb"
+    nodes = [built.eni(e) for e in alb.enis]
+    assert {n.kind for n in nodes} == {"alb"} and all(n.security_groups for n in nodes)
+    assert alb.dns_name.startswith("internal-orders-alb-")
 
 
 # -- Cloud Map ---------------------------------------------------------------------------
