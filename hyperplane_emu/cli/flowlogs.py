@@ -9,26 +9,11 @@ from typing import IO
 
 import click
 
+from hyperplane_emu.fabric.flowlog import V2_FIELDS
 from hyperplane_emu.plan.model import Plan
 from hyperplane_emu.runtime.lifecycle import fabric_request
 from hyperplane_emu.runtime.state import StateDir
 
-V2_FIELDS = [
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-]
 
 
 def resolve_eni(p: Plan, text: str) -> str:
@@ -72,7 +57,7 @@ def _emit(line: str, as_json: bool) -> None:
         return
     if as_json:
         parts = line.split()
-        fields = V2_FIELDS + [f"field{i}" for i in range(len(V2_FIELDS), len(parts))]
+        fields = [*V2_FIELDS, *(f"field{i}" for i in range(len(V2_FIELDS), len(parts)))]
         click.echo(json.dumps(dict(zip(fields, parts, strict=False))))
     else:
         click.echo(line)
