@@ -15,7 +15,6 @@ from hyperplane_emu.runtime.lifecycle import fabric_request
 from hyperplane_emu.runtime.state import StateDir
 
 
-
 def resolve_eni(p: Plan, text: str) -> str:
     for e in p.enis:
         if text in (e.id, e.owner):
