@@ -36,6 +36,7 @@ REASONS = {
     405: "Method Not Allowed",
     408: "Request Time-out",
     413: "Request Entity Too Large",
+    500: "Internal Server Error",
     463: "",
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",

@@ -49,6 +49,9 @@ _POOL_MAX_IDLE = 256  # per (target, source)
 _CLOSE_GRACE = 2.0
 _NO_BODY_STATUS = frozenset({204, 304})
 
+# Indirection so tests can stand in for a connect that never completes.
+_open_connection = asyncio.open_connection
+
 
 class UpstreamFailure(Exception):
     """The target could not answer; `status` (502 or 504) is what the client gets."""
@@ -112,7 +115,7 @@ class UpstreamPool:
         ip, port, source = key
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
+                reader, writer = await _open_connection(
                     ip, port, local_addr=(source, 0) if source else None, limit=_READ_SIZE * 4
                 )
         except TimeoutError:
@@ -334,7 +337,12 @@ class AlbServer:
                     break
                 if request is None:
                     break
-                answer = await self._answer(request, body, li, port, client_ip, local_ip)
+                try:
+                    answer = await self._answer(request, body, li, port, client_ip, local_ip)
+                except Exception:
+                    # A bug must cost one request a 500, not the connection or the process.
+                    log.exception("cannot handle %r from %s", request, client_ip)
+                    answer = errors.error_page(500)
                 await self._send(conn, writer, answer, request.method)
                 if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                     break
@@ -386,6 +394,9 @@ class AlbServer:
         if request.method == b"TRACE":
             return self._done(errors.error_page(405), request, client_ip, "TRACE")
         raw = request.headers.raw_items()  # the client's spelling, as a proxy keeps it
+        if not any(name.lower() == b"host" for name, _ in raw):
+            # HTTP/1.0 without Host: name what the client connected to (HTTP/1.1 needs one).
+            raw = [*raw, (b"Host", f"{local_ip}:{port}".encode())]
         headers, hops = forwarded_headers(
             raw, client_ip=client_ip, listener_port=port, body_length=len(body)
         )
