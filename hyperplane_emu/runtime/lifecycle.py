@@ -105,6 +105,7 @@ def up(
         _start_fabric(p, state, progress)
         _start_resolvers(p, state, progress)
         _start_services(p, k, state, progress)
+        _start_albs(p, state, progress)
         _start_api_gateway(p, state, progress)
         _start_health_checks(p, state, progress)
     except BaseException:
@@ -198,6 +199,23 @@ def _start_resolvers(p: Plan, state: StateDir, progress: Progress) -> None:
             time.sleep(0.02)
     if started:
         progress(f"{len(started)} DNS resolvers")
+
+
+def _start_albs(p: Plan, state: StateDir, progress: Progress) -> None:
+    from hyperplane_emu.runtime import alb
+
+    started = [(name, _spawn(state, name, argv, ns), ready)
+               for name, argv, ns, ready in alb.prepare(p, state.path)]  # fmt: skip
+    deadline = time.monotonic() + READY_TIMEOUT
+    for name, pid, ready in started:
+        while not ready.exists():
+            if not processes.alive(pid):
+                raise RuntimeFailure(f"{name} exited during start:\n{_log_tail(state, name)}")
+            if time.monotonic() > deadline:
+                raise RuntimeFailure(f"{name} was not ready within {READY_TIMEOUT:.0f} s")
+            time.sleep(0.02)
+    if started:
+        progress(f"{len(started)} ALB nodes running")
 
 
 def _start_api_gateway(p: Plan, state: StateDir, progress: Progress) -> None:
