@@ -130,3 +130,35 @@ def test_errors_are_http_api_shaped() -> None:
             await silent.close()
 
     run(main())
+
+
+def test_reload_with_an_instance_gone_unhealthy_stops_sending_it_requests() -> None:
+    async def main() -> None:
+        a, b = Backend(), Backend()
+        pa, pb = await a.start(), await b.start()
+        raw = http_config()
+        integ = link_integration([instance(pa), instance(pb)], uri="cloud_map/shop/web")
+        raw["apis"][HTTPAPI]["routes"][0]["integration"] = integ
+        srv, port = await start(raw)
+        try:
+            c = await Client.open(port)
+            for _ in range(20):
+                assert (await c.request("GET", "/items", H)).status == 200
+            assert a.seen and b.seen
+            integ["targets"][1]["healthy"] = False
+            await srv.reload(parsed(raw))
+            before = len(b.seen)
+            for _ in range(20):
+                assert (await c.request("GET", "/items", H)).status == 200  # same connection
+            assert len(b.seen) == before
+            integ["targets"][0]["healthy"] = False
+            await srv.reload(parsed(raw))
+            r = await c.request("GET", "/items", H)
+            assert (r.status, r.body) == (503, b'{"message":"Service Unavailable"}')
+            await c.close()
+        finally:
+            await srv.close()
+            await a.close()
+            await b.close()
+
+    run(main())
