@@ -35,6 +35,7 @@ _TOP_KEYS = {
     "idle_timeout",
     "connect_timeout",
     "nodes",
+    "zones",
     "listeners",
     "target_groups",
 }
@@ -134,10 +135,16 @@ class AlbConfig:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     listen_address: str = DEFAULT_LISTEN
+    zones: tuple[str, ...] = ()
+    """The ALB's enabled AZs (its subnets'). A process may serve one node only
+    (`nodes` = that node) yet, cross-zone being always on, send to targets in
+    every enabled AZ: `zones` says which those are."""
 
     @property
     def enabled_azs(self) -> frozenset[str] | None:
-        """AZs with a node; None when the config names no nodes (then every AZ)."""
+        """`zones`, else the nodes' AZs; None when neither is given (every AZ)."""
+        if self.zones:
+            return frozenset(self.zones)
         return frozenset(n.az for n in self.nodes) if self.nodes else None
 
 
@@ -231,6 +238,7 @@ class _Parser:
             root.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT), "connect_timeout"
         )
         nodes = self.nodes(root.get("nodes", []))
+        zones = self.strings(root["zones"], "zones") if "zones" in root else ()
         groups = self.target_groups(root.get("target_groups", {}))
         listeners = self.listeners(root.get("listeners"), groups)
         return AlbConfig(
@@ -241,6 +249,7 @@ class _Parser:
             idle_timeout=idle or DEFAULT_IDLE_TIMEOUT,
             connect_timeout=connect or DEFAULT_CONNECT_TIMEOUT,
             listen_address=listen or DEFAULT_LISTEN,
+            zones=zones,
         )
 
     def nodes(self, raw: Any) -> tuple[Node, ...]:

@@ -84,6 +84,15 @@ def test_full_config() -> None:
     assert cfg.target_groups["admin"].health_check is None
 
 
+def test_zones_enable_azs_beyond_the_nodes_of_this_process() -> None:
+    one_node = {**FULL, "nodes": FULL["nodes"][:1], "zones": ["us-east-1a", "us-east-1b"]}
+    cfg = config_mod.parse(one_node)
+    assert cfg.enabled_azs == {"us-east-1a", "us-east-1b"}
+    assert config_mod.parse({**FULL, "nodes": FULL["nodes"][:1]}).enabled_azs == {"us-east-1a"}
+    with pytest.raises(ConfigError, match="zones: must be a non-empty list"):
+        config_mod.parse({**FULL, "zones": []})
+
+
 def test_defaults() -> None:
     cfg = config_mod.parse(
         {"listeners": [{"port": 80, "default_action": {"fixed_response": {"status": 200}}}]}

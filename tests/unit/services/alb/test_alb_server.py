@@ -319,6 +319,32 @@ def test_connections_leave_from_the_node_address() -> None:
     run(main())
 
 
+def test_one_node_process_forwards_across_zones() -> None:
+    async def main() -> None:
+        a, b = Backend(), Backend()
+        ports = [await a.start(), await b.start()]
+        raw = alb_config({"api": ports}, default={"forward": "api"}, check=FAST_CHECK)
+        raw["listen_address"] = "0.0.0.0"
+        raw["nodes"] = [{"az": "us-east-1a", "address": "127.0.0.2"}]  # this process's node
+        raw["zones"] = ["us-east-1a", "us-east-1b"]  # the ALB's: cross-zone is always on
+        raw["target_groups"]["api"]["targets"][0]["az"] = "us-east-1a"
+        raw["target_groups"]["api"]["targets"][1]["az"] = "us-east-1b"
+
+        async def body(srv: AlbServer, alb_port: int) -> None:
+            await until(lambda: all(t.health.state == "healthy" for t in srv.groups["api"].states))
+            c = await Client.open(alb_port, host="127.0.0.2")
+            for _ in range(4):
+                assert (await c.request("GET", "/x")).status == 200
+            await c.close()
+            assert len(a.requests()) == len(b.requests()) == 2
+            # Everything, health checks included, leaves from this node's address.
+            assert set(a.peers) == set(b.peers) == {"127.0.0.2"}
+
+        await with_alb(raw, body)
+
+    run(main())
+
+
 def test_target_closing_an_idle_connection_is_not_a_502() -> None:
     async def main() -> None:
         be = Backend()
