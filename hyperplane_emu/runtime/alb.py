@@ -53,9 +53,9 @@ def config(p: Plan, lb: PlanLoadBalancer, node_eni: str) -> dict[str, Any]:
         "target_groups": {
             name: {
                 "port": tg.port,
-                "targets": [
-                    {"ip": t.ip, "port": t.port, "az": t.az, "id": t.id} for t in tg.targets
-                ],
+                # No AZ on targets: this process is one node, and an ALB balances across
+                # zones, so every target is in use from every node.
+                "targets": [{"ip": t.ip, "port": t.port, "id": t.id} for t in tg.targets],
                 "health_check": {
                     "path": tg.health_check.path,
                     "port": tg.health_check.port,

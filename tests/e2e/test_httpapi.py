@@ -159,13 +159,14 @@ def test_removing_the_sg_reference_to_the_link_blocks_new_requests(
     topology: Callable[[str], Topology],
 ) -> None:
     t = up(topology)
-    assert call(t, "/pay")[0] == 200
+    # Before any request: API Gateway keeps integration connections alive, and a
+    # tracked flow survives a rule's removal (as on AWS); new connections do not.
     pay = t.plan.vpcs["customer"].security_groups["pay"]
     closed = tuple(r for r in pay.rules if r.direction == "egress")
     t.fabric("replace_sg", sg=dataclasses.asdict(dataclasses.replace(pay, rules=closed)))
     status, body = call(t, "/pay")
-    assert status in (503, 504), (status, body)
-    assert body == {"message": "Service Unavailable"} or status == 504
+    assert (status, body) == (503, {"message": "Service Unavailable"})
+    assert call(t, "/stock")[0] == 200  # the link itself still works
 
 
 def test_alb_without_healthy_targets_answers_503(topology: Callable[[str], Topology]) -> None:
