@@ -35,10 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     pl = sub.add_parser("privatelink", help="endpoint -> NLB -> target vs direct: conn/s, Gbit/s")
     pl.add_argument("--seconds", type=float, default=4.0)
     sub.add_parser("substrate", help="up/down wall time: the seed topology and 100 ENIs")
+    http = sub.add_parser("http", help="HTTP API -> VPC link -> ALB / Cloud Map, and REST: req/s")
+    http.add_argument("--seconds", type=float, default=4.0)
+    http.add_argument("--connections", type=int, default=4)
     rest = sub.add_parser("rest", help="private REST API -> VPC link -> NLB vs direct: req/s, p50")
     rest.add_argument("--seconds", type=float, default=5.0)
     rest.add_argument("--connections", type=int, default=4)
-    for p in (fab, pl, rest, sub.choices["substrate"]):
+    for p in (fab, pl, rest, http, sub.choices["substrate"]):
         p.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
@@ -71,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
             out = dict(substrate.run(step))
             table = lambda: substrate.print_table(out)  # type: ignore[arg-type]  # noqa: E731
+        elif args.what == "http":
+            from . import http as http_bench
+
+            out = http_bench.run(args.seconds, args.connections, step)
+            table = lambda: http_bench.print_table(out)  # noqa: E731
         else:
             from . import rest as rest_bench
 

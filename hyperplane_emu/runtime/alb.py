@@ -33,7 +33,10 @@ def config(p: Plan, lb: PlanLoadBalancer, node_eni: str) -> dict[str, Any]:
     return {
         "name": lb.name,
         "idle_timeout": lb.idle_timeout,
+        # This process is one node; the ALB's enabled zones decide which targets are
+        # in use (an ALB balances across zones; a target elsewhere is "unused").
         "nodes": [{"az": node.az, "address": node.ip}],
+        "zones": sorted({p.eni(e).az for e in lb.enis}),
         "listeners": [
             {
                 "port": li["port"],
@@ -53,9 +56,9 @@ def config(p: Plan, lb: PlanLoadBalancer, node_eni: str) -> dict[str, Any]:
         "target_groups": {
             name: {
                 "port": tg.port,
-                # No AZ on targets: this process is one node, and an ALB balances across
-                # zones, so every target is in use from every node.
-                "targets": [{"ip": t.ip, "port": t.port, "id": t.id} for t in tg.targets],
+                "targets": [
+                    {"ip": t.ip, "port": t.port, "az": t.az, "id": t.id} for t in tg.targets
+                ],
                 "health_check": {
                     "path": tg.health_check.path,
                     "port": tg.health_check.port,
