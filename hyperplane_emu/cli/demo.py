@@ -30,6 +30,7 @@ from hyperplane_emu.runtime.state import StateDir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE = EXAMPLES / "private-rest-api.yaml"
+HTTP_EXAMPLE = EXAMPLES / "http-api-vpc-link.yaml"
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Demo:
         addresses = [e.ip for e in self.p.enis if e.id in self.p.hosts[host].enis]
         if self.p.api_gateway is not None:
             addresses.append(self.p.api_gateway.ip)
+        addresses += sorted(self.ips("alb"))  # a proxy's second connection is traced too
         lifecycle.fabric_request(self.state, "trace_start", timeout=3.0, addresses=addresses)
         try:
             r = subprocess.run(
@@ -133,6 +135,38 @@ class Demo:
             fails.append("expected two PrivateLink connections in the trace")
         return fails
 
+    def http_api(self) -> list[str]:
+        """Scenario 4 runs on its own topology (examples/http-api-vpc-link.yaml)."""
+        fails: list[str] = []
+        click.echo(click.style(f"    up {HTTP_EXAMPLE.relative_to(EXAMPLES.parent)}", bold=True))
+        p = lifecycle.up(HTTP_EXAMPLE, replace=True, progress=lambda s: click.echo(f"    {s}"))
+        try:
+            d = Demo(p, self.out)
+            api = next(iter(p.apis.values()))
+            link_ips, alb_ips = d.ips("vpclink"), d.ips("alb")
+            nlb_ips = d.ips("nlb")
+            for path, expect, what in (
+                ("/orders", alb_ips, "the ALB's address"),
+                ("/stock/7", nlb_ips | link_ips, "the NLB's (ip targets) address"),
+                ("/pay", link_ips, "the VPC link ENI's address"),
+            ):
+                o = d.request("internet", f"https://{api.hostname}{path}")
+                seen = (
+                    str(o.body.get("saw_source", "")).split(":")[0]
+                    if isinstance(o.body, dict) else ""
+                )  # fmt: skip
+                if o.status != 200:
+                    fails.append(f"{path} answered {o.status}")
+                elif seen not in expect:
+                    fails.append(f"{path}: target saw {seen}, expected {what}")
+                else:
+                    click.echo(click.style(f"    {path}: the target saw {what}", fg="cyan"))
+            _finish(d, [])
+        finally:
+            report = lifecycle.down(p.name)
+            fails += report.errors
+        return fails
+
     def denied(self) -> list[str]:
         o = self.request("intruder", f"https://{self.api('orders').hostname}/prod/ping",
                          max_time=3)  # fmt: skip
@@ -164,6 +198,12 @@ SCENARIOS = {
         "3. private API + VPC link: the seed's two PrivateLink connections",
         "Client -> execute-api endpoint -> API Gateway -> VPC link endpoint -> NLB -> target.",
         Demo.two_privatelinks,
+    ),
+    "http-api": (
+        "4. HTTP API -> one VPC link -> ALB, NLB and Cloud Map (VPC-to-VPC NAT)",
+        "VPC links for HTTP APIs use VPC-to-VPC NAT through Hyperplane ENIs; "
+        "one link, many backends.",
+        Demo.http_api,
     ),
     "denied": (
         "5. a denied request: where exactly it stops",

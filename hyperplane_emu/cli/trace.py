@@ -34,6 +34,8 @@ def run(p: Plan, host: str, url: str | None, tcp: str | None, as_json: bool) -> 
     addresses = [e.ip for e in p.enis if e.id in p.hosts[host].enis]
     if p.api_gateway is not None:
         addresses.append(p.api_gateway.ip)
+    # Proxies open a second connection: API Gateway (above) and ALB nodes.
+    addresses += sorted(e.ip for e in p.enis if e.kind == "alb")
     if fabric_request(state, "trace_start", timeout=3.0, addresses=addresses) is None:
         raise RuntimeFailure("the fabric is not answering; `status` tells why")
     try:
