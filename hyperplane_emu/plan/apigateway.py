@@ -195,8 +195,9 @@ def _integration(
                 pattern = rf"^(https?://){re.escape(lb.name)}(?=[:/]|$)"
                 uri = re.sub(pattern, rf"\g<1>{lb.dns_name}", uri)
     return PlanIntegration(
-        i.type, i.connection_type, cid, uri, i.timeout_ms, i.mock_status, i.mock_body
-    )
+        i.type, i.connection_type, cid, uri, i.timeout_ms, i.mock_status, i.mock_body,
+        i.overwrite_path,
+    )  # fmt: skip
 
 
 def _policy(
@@ -281,6 +282,7 @@ def data_plane_config(
                         "timeout_ms": r.integration.timeout_ms,
                         "mock_status": r.integration.mock_status,
                         "mock_body": r.integration.mock_body,
+                        "overwrite_path": r.integration.overwrite_path,
                         **_http_targets(r.integration, v2),
                     },
                 }

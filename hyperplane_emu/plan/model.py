@@ -255,6 +255,7 @@ class PlanIntegration:
     timeout_ms: int
     mock_status: int
     mock_body: str
+    overwrite_path: str | None = None
 
 
 @dataclass(frozen=True)

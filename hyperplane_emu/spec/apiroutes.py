@@ -45,6 +45,7 @@ INTEGRATION_KEYS = (
     "timeout_ms",
     "mock_status",
     "mock_body",
+    "request_parameters",
 )
 MOCK_ONLY = ("mock_status", "mock_body")
 NOT_FOR_MOCK = ("uri", "vpc_link", "connection_type", "connection_id", "timeout_ms")
@@ -281,6 +282,8 @@ def _integration(
         low, high = TIMEOUT_MS[scope.type]
         timeout = ctx.integer(timeout_node, view.path_of("timeout_ms"), low, high) or timeout
 
+    overwrite_path = _request_parameters(ctx, view, scope)
+
     if len(ctx.issues) > issues_before or kind is None or connection_type is None:
         return None
     return Integration(
@@ -289,7 +292,36 @@ def _integration(
         connection_id=connection_id,
         uri=uri,
         timeout_ms=timeout,
+        overwrite_path=overwrite_path,
     )
+
+
+def _request_parameters(ctx: Ctx, view: MapView, scope: ApiScope) -> str | None:
+    """HTTP APIs' parameter mapping; only `overwrite:path` is emulated
+    (`$request.path`, `$request.path.<name>`, `$stageVariables.<name>`, literal text)."""
+    node = view.get("request_parameters")
+    if node is None:
+        return None
+    path = view.path_of("request_parameters")
+    if scope.type != "http":
+        ctx.error(path, node, "request_parameters (parameter mapping) is an HTTP API feature here")
+        return None
+    params = ctx.mapping(node, path)
+    if params is None:
+        return None
+    params.check_keys(("overwrite:path",))
+    value_node = params.get("overwrite:path")
+    if value_node is None:
+        return None
+    value = ctx.text(value_node, params.path_of("overwrite:path"), "a path mapping")
+    if value is not None and not (value.startswith("/") or value.startswith("$")):
+        ctx.error(
+            params.path_of("overwrite:path"),
+            value_node,
+            f"{value!r}: a path starts with / or a $request/$stageVariables reference",
+        )
+        return None
+    return value
 
 
 def _integration_type(ctx: Ctx, view: MapView, scope: ApiScope) -> str | None:

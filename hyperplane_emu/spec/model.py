@@ -249,6 +249,8 @@ class Integration:
     timeout_ms: int = 29000  # REST default 29 s; 50 ms minimum
     mock_status: int = 200
     mock_body: str = ""
+    overwrite_path: str | None = None
+    """HTTP APIs: `request_parameters: {"overwrite:path": "$request.path"}`."""
 
 
 @dataclass(frozen=True)

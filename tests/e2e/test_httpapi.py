@@ -86,6 +86,9 @@ apis:
       "ANY /pay":
         integration: {vpc_link: shop-link, uri: "cloud_map/shop.internal/payments",
                       timeout_ms: 3000}
+      "GET /v2/{proxy+}":
+        integration: {vpc_link: shop-link, uri: "cloud_map/shop.internal/payments",
+                      request_parameters: {"overwrite:path": "$request.path.proxy"}}
 """
 
 
@@ -182,3 +185,10 @@ def test_api_gateway_vpc_may_overlap_the_customer_vpc(topology: Callable[[str], 
     assert t.plan.vpcs["customer"].cidr == t.plan.vpcs["apigateway"].cidr
     status, body = call(t, "/pay")
     assert status == 200 and source(body) in ips(t, "vpclink")
+
+
+def test_overwrite_path_maps_the_backend_path(topology: Callable[[str], Topology]) -> None:
+    t = up(topology)
+    status, body = call(t, "/v2/orders/17")
+    assert status == 200 and body["path"].rstrip("/").endswith("orders/17")
+    assert not body["path"].startswith("/v2")
