@@ -7,6 +7,7 @@ errors) and exit status 1; never a traceback for a user mistake.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -156,6 +157,28 @@ def up(file: str, replace: bool, quiet: bool) -> None:
         f"{p.name}: up ({len(p.hosts)} hosts, {len(p.enis)} ENIs). "
         f"Try: hyperplane-emu status {p.name}"
     )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
+@needs_root
+@friendly
+def apply(file: str, as_json: bool) -> None:
+    """Change a running topology in place: security-group rules, APIs, Cloud Map.
+
+    Changes that would move addresses or ids (VPCs, hosts, load balancers…) are
+    refused with the list of what differs; they need `down` then `up`.
+    """
+    from hyperplane_emu.runtime import apply as apply_mod
+
+    name = lifecycle.load_plan(file).name
+    report = apply_mod.apply(name, file)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(f"{name}: {line}")
 
 
 @main.command()

@@ -192,3 +192,29 @@ def test_overwrite_path_maps_the_backend_path(topology: Callable[[str], Topology
     status, body = call(t, "/v2/orders/17")
     assert status == 200 and body["path"].rstrip("/").endswith("orders/17")
     assert not body["path"].startswith("/v2")
+
+
+def test_apply_changes_cloud_map_health_live_and_refuses_structural_changes(
+    topology: Callable[[str], Topology], tmp_path: Any
+) -> None:
+    import sys
+
+    t = up(topology)
+    assert {call(t, "/pay")[1]["host"] for _ in range(12)} == {"pay1", "pay2"}
+    text = TOPOLOGY.replace("CIDR", "10.1").replace("NAME", t.plan.name)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(
+        text.replace(
+            "pay2: {host: pay2, port: 8080}", "pay2: {host: pay2, port: 8080, health: unhealthy}"
+        )
+    )
+    cli = [sys.executable, "-m", "hyperplane_emu.cli.main", "apply"]
+    r = subprocess.run([*cli, str(edited)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Cloud Map" in r.stdout
+    wait_for(lambda: all(call(t, "/pay")[1]["host"] == "pay1" for _ in range(10)), timeout=10,
+             what="pay2 out of discovery")  # fmt: skip
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(text.replace("      stock1:", "      extra: {subnet: a}\n      stock1:"))
+    r = subprocess.run([*cli, str(grown)], capture_output=True, text=True)
+    assert r.returncode == 1 and "need `down` then `up`" in r.stderr and "hosts" in r.stderr

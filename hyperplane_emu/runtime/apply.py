@@ -1,0 +1,133 @@
+"""`apply FILE`: change a running topology in place, where AWS changes things live.
+
+What can change without `down`/`up`: security-group rules (pushed to the fabric;
+tracked flows survive, as AWS documents), API definitions (routes, stages,
+policies, integrations: the API Gateway data plane reloads its config), and
+Cloud Map instance health and attributes (API Gateway's discovery and the VPC
+resolvers reload). Anything else (VPCs, subnets, hosts, load balancers,
+endpoints...) would move addresses and ids: `apply` refuses and names what differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from hyperplane_emu import plan as planlib
+from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.runtime import processes
+from hyperplane_emu.runtime.lifecycle import (
+    PROCESS_TOKEN,
+    RuntimeFailure,
+    fabric_request,
+    load_plan,
+)
+from hyperplane_emu.runtime.state import StateDir
+from hyperplane_emu.runtime.status import read_plan
+
+
+@dataclasses.dataclass
+class ApplyReport:
+    security_groups: list[str] = dataclasses.field(default_factory=list)
+    apis: bool = False
+    cloud_map: bool = False
+
+    def lines(self) -> list[str]:
+        out = [f"security group {g}: rules replaced" for g in self.security_groups]
+        if self.apis:
+            out.append("API Gateway: configuration reloaded")
+        if self.cloud_map:
+            out.append("Cloud Map: instances reloaded (API Gateway, resolvers)")
+        return out or ["nothing to change"]
+
+
+def _structure(p: Plan) -> dict[str, Any]:
+    """The plan without what `apply` may change."""
+    raw = json.loads(planlib.to_json(p))
+    for v in raw["vpcs"].values():
+        for g in v["security_groups"].values():
+            g["rules"] = []
+    raw["apis"] = {}
+    raw["source"] = ""
+    for svc in raw.get("cloud_map", {}).get("services", {}).values():
+        for inst in svc["instances"].values():
+            inst["health"] = ""
+            inst["attributes"] = {}
+    for link in raw.get("vpc_links_v2", {}).values():
+        for t in link["targets"]:
+            t["healthy"] = True
+            t["attributes"] = {}
+    return raw
+
+
+def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            out += _differences(a.get(k), b.get(k), f"{path}.{k}" if path else str(k))
+        return out
+    return [] if a == b else [path or "(plan)"]
+
+
+def apply(name: str, source: str | os.PathLike[str]) -> ApplyReport:
+    state, old = read_plan(name)
+    new = load_plan(source)
+    if new.name != old.name:
+        raise RuntimeFailure(f"{source} describes {new.name!r}, not {name!r}")
+    diff = _differences(_structure(old), _structure(new))
+    if diff:
+        shown = ", ".join(diff[:6]) + (f" and {len(diff) - 6} more" if len(diff) > 6 else "")
+        raise RuntimeFailure(
+            f"these changes need `down` then `up` (they move addresses or ids): {shown}"
+        )
+    report = ApplyReport()
+    old_groups = {g.id: g for v in old.vpcs.values() for g in v.security_groups.values()}
+    for v in new.vpcs.values():
+        for g in v.security_groups.values():
+            if old_groups[g.id] != g:
+                answer = fabric_request(state, "replace_sg", timeout=3.0, sg=dataclasses.asdict(g))
+                if answer is None or not answer.get("ok"):
+                    raise RuntimeFailure(f"the fabric refused {g.id}: {answer}")
+                report.security_groups.append(f"{v.name}/{g.name} ({g.id})")
+    report.apis = old.apis != new.apis
+    report.cloud_map = old.cloud_map != new.cloud_map or old.vpc_links_v2 != new.vpc_links_v2
+    (state.plan_file.with_suffix(".tmp")).write_text(planlib.to_json(new))
+    state.plan_file.with_suffix(".tmp").replace(state.plan_file)
+    if (report.apis or report.cloud_map) and new.api_gateway is not None:
+        _reload_api_gateway(state, new)
+    if report.cloud_map:
+        _reload_resolvers(state, new)
+    return report
+
+
+def _hup(state: StateDir, name: str) -> None:
+    pid = state.read_pids().get(name)
+    if pid is not None and processes.alive(pid, PROCESS_TOKEN):
+        os.kill(pid, signal.SIGHUP)
+
+
+def _reload_api_gateway(state: StateDir, p: Plan) -> None:
+    from hyperplane_emu.plan.apigateway import data_plane_config
+
+    d = state.path / "apigw"
+    config = data_plane_config(
+        p, str(d / "server.pem"), str(d / "server.key"), str(state.path / "fabric.sock")
+    )
+    tmp = d / "config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
+    tmp.replace(d / "config.json")
+    _hup(state, "apigateway")
+
+
+def _reload_resolvers(state: StateDir, p: Plan) -> None:
+    from hyperplane_emu.plan.dns import zone_to_json, zones
+
+    for vname, zone in zones(p).items():
+        f = Path(state.path / "dns" / f"{vname}.json")
+        f.with_suffix(".tmp").write_text(zone_to_json(zone))
+        f.with_suffix(".tmp").replace(f)
+        _hup(state, f"dns-{vname}")
