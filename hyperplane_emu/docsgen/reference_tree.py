@@ -794,8 +794,28 @@ INTEGRATION = Section(
                 _range(apiroutes.TIMEOUT_MS["rest"]), _range(apiroutes.TIMEOUT_MS["http"])
             ),
         ),
+        "request_parameters": Key(
+            "HTTP APIs' parameter mapping; only `overwrite:path` is emulated.",
+            field="",
+            values="mapping",
+        ),
         "mock_status": Key("MOCK only.", values=_range(apiroutes.MOCK_STATUS)),
         "mock_body": Key("MOCK only.", values="string"),
+    },
+)
+
+PARAMETERS = Section(
+    pattern=f"{_API}.routes.<route>.integration.request_parameters",
+    title="parameter mapping (HTTP APIs)",
+    keys=("=overwrite:path",),
+    model=m.Integration,
+    docs={
+        "overwrite:path": Key(
+            "The path sent to the backend.",
+            field="overwrite_path",
+            values="`$request.path`, `$request.path.<name>`, `$stageVariables.<name>` or a "
+            "path starting with `/`",
+        )
     },
 )
 
@@ -836,4 +856,5 @@ TREE: tuple[Section, ...] = (
     STAGE,
     ROUTE,
     INTEGRATION,
+    PARAMETERS,
 )
