@@ -44,7 +44,9 @@ def run(p: Plan, host: str, url: str | None, tcp: str | None, as_json: bool) -> 
         answer = fabric_request(state, "trace_stop", timeout=3.0) or {}
     hops = [_describe(p, h) for h in answer.get("hops", [])]
     if as_json:
-        click.echo(json.dumps({"request": url or tcp, "outcome": outcome, "hops": hops}, indent=2))
+        # A JSON list of hops (hyperplane_emu/schemas/trace.schema.json); the outcome on stderr.
+        click.echo(json.dumps(hops, indent=2))
+        click.echo(f"{url or tcp}: {outcome}", err=True)
     else:
         _table(url or tcp or "", outcome, hops)
     return 0

@@ -139,7 +139,7 @@ def test_cloud_map_spreads_over_healthy_instances_only(
 ) -> None:
     t = up(topology)
     seen: dict[str, int] = {}
-    for _ in range(60):
+    for _ in range(200):
         status, body = call(t, "/pay")
         assert status == 200
         seen[body["host"]] = seen.get(body["host"], 0) + 1
