@@ -485,10 +485,7 @@ class Fabric:
             if isinstance(found, str):
                 return self._drop(found, eni, p, now, str(route))
             dst = found
-        tracing = self.trace or (
-            bool(self.trace_addresses)
-            and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
-        )
+        tracing = self._tracing(p)
         if dst.kind == "nlb" or dst.kind == "vpce" or dst.kind == "apigw-public":
             return self._load_balanced(eni, dst, p, frame, now, tracing)
         if dst.kind == "vpclink-front":
@@ -666,10 +663,7 @@ class Fabric:
     def _via_vgw(self, eni: EniState, p: Packet, frame: bytes, now: float, route: Route) -> Frames:
         """Across a virtual private gateway (on premises <-> VPC): same addresses, the
         other VPC's ENIs; an interface endpoint or NLB there works as from inside."""
-        tracing = self.trace or (
-            bool(self.trace_addresses)
-            and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
-        )
+        tracing = self._tracing(p)
         peer = next(
             (
                 v for v in self.vpcs.values()
@@ -720,10 +714,7 @@ class Fabric:
         """Out through the VPC's internet gateway: the source becomes the VPC's public
         address (as behind a NAT gateway); the destination is an address of the
         emulated internet (a client there, or API Gateway's regional front)."""
-        tracing = self.trace or (
-            bool(self.trace_addresses)
-            and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
-        )
+        tracing = self._tracing(p)
         inet = self._internet
         igw = self._igw_of_vpc.get(eni.vpc.name)
         if inet is None or igw is None or p.proto not in (PROTO_TCP, PROTO_UDP):
@@ -1223,13 +1214,7 @@ class Fabric:
         self, reason: str, eni: EniState | None, p: Packet | None, now: float, detail: str = ""
     ) -> Frames:
         self._counts["dropped." + reason] += 1
-        if p is not None and (
-            self.trace
-            or (
-                self.trace_addresses
-                and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
-            )
-        ):
+        if p is not None and self._tracing(p):
             where = eni.id if eni else "-"
             self.events.append(TraceHop(now, _five(p), "drop", where, "DROP", f"{reason} {detail}"))
         if self.drop_events:
@@ -1237,6 +1222,13 @@ class Fabric:
                 DropEvent(now, reason, eni.id if eni else None, _five(p) if p else None, detail)
             )
         return []
+
+    def _tracing(self, p: Packet) -> bool:
+        """Trace this new flow? (everything, or flows from/to a traced address)"""
+        return self.trace or (
+            bool(self.trace_addresses)
+            and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
+        )
 
     def _trace(self, now: float, p: Packet, step: str, where: str, v: Verdict) -> None:
         if not v.allowed:
