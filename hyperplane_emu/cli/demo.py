@@ -113,7 +113,8 @@ class Demo:
         fails = []
         seen = str(o.body.get("saw_source", "")).split(":")[0] if isinstance(o.body, dict) else ""
         if o.status != 200:
-            fails.append(f"regional API via VPC link answered {o.status}")
+            answer = f"answered {o.status}" if o.status else "did not answer within 5 s"
+            fails.append(f"regional API via VPC link {answer} (expected 200 from a target)")
         elif seen not in self.ips("nlb"):
             fails.append(
                 f"target saw {seen}, expected an NLB ENI address {sorted(self.ips('nlb'))}"

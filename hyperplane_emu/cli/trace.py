@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import click
@@ -85,7 +86,39 @@ def _describe(p: Plan, h: dict[str, Any]) -> dict[str, Any]:
         out["eni_owner"] = f"{eni.kind} {eni.owner}"
         out["vpc"] = eni.vpc
         out["namespace"] = eni.namespace
+        if h["step"] == "deliver" and eni.namespace:
+            process = _listener(eni.namespace, h["flow"])
+            if process:
+                out["process"] = process
     return out
+
+
+def _listener(namespace: str, flow: str) -> str:
+    """The process listening on the flow's destination port inside `namespace` (ss -ltnp),
+    i.e. the one that terminated the TCP connection; "" when none or not TCP."""
+    if not flow.endswith("proto 6"):
+        return ""
+    port = flow.split(" > ", 1)[1].split(" ", 1)[0].rsplit(":", 1)[-1]
+    try:
+        r = subprocess.run(
+            ["ip", "netns", "exec", namespace, "ss", "-Hltnp", f"sport = :{port}"],
+            capture_output=True, text=True, timeout=5,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    # users:(("python3",pid=123,fd=6))
+    text = r.stdout
+    if "users:((" not in text:
+        return ""
+    name = text.split('users:(("', 1)[1].split('"', 1)[0]
+    pid = text.split("pid=", 1)[1].split(",", 1)[0] if "pid=" in text else "?"
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    module = ""
+    if cmdline.exists():
+        args = cmdline.read_bytes().split(b"\0")
+        if b"-m" in args:
+            module = args[args.index(b"-m") + 1].decode(errors="replace")
+    return f"{name} pid {pid}" + (f" ({module})" if module else "")
 
 
 def _table(request: str, outcome: str, hops: list[dict[str, Any]]) -> None:
@@ -98,6 +131,8 @@ def _table(request: str, outcome: str, hops: list[dict[str, Any]]) -> None:
         where = h["where"]
         if "eni_owner" in h:
             where = f"{where}\n{h['eni_owner']} ({h['vpc']})"
+        if "process" in h:
+            where = f"{where}\n-> {h['process']}"
         c = colours.get(h["action"], "white")
         t.add_row(str(i), f"{(h['time'] - t0) * 1000:.1f}", h["flow"], h["step"], where,
                   f"[{c}]{h['action']}[/]", h["detail"])  # fmt: skip

@@ -255,6 +255,9 @@ def test_trace_shows_both_privatelink_connections_and_the_nlb_translation_in_ord
     )
     jsonschema.validate(hops, schema)
     steps = [(h["step"], h["detail"]) for h in hops]
+    processes = [h.get("process", "") for h in hops if h["step"] == "deliver"]
+    assert any("hyperplane_emu.services.apigateway" in x for x in processes), processes
+    assert any("hyperplane_emu.services.echo" in x for x in processes), processes
     pl = [i for i, (step, _) in enumerate(steps) if step == "privatelink"]
     assert len(pl) == 2, steps
     execute_api, vpc_link = steps[pl[0]][1], steps[pl[1]][1]

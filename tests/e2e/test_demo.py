@@ -27,7 +27,7 @@ def test_demo_all_scenarios_pass_and_leave_nothing(tmp_path: Path) -> None:
 
 
 def test_a_target_sg_that_blocks_the_nlb_fails_the_demo_with_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "broken.yaml"
     text = demo.EXAMPLE.read_text()
@@ -37,3 +37,5 @@ def test_a_target_sg_that_blocks_the_nlb_fails_the_demo_with_the_reason(
     monkeypatch.setattr(demo, "EXAMPLE", broken)
     monkeypatch.setattr(demo, "EXAMPLES", tmp_path)
     assert demo.run(scenario="vpc-link", out=tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "demo: vpc-link: regional API via VPC link did not answer" in err, err
