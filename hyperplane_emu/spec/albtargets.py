@@ -18,10 +18,9 @@ Balancers; ALB guide "Health checks for Application Load Balancer target groups"
 
 from __future__ import annotations
 
-import re
 from typing import Literal, cast
 
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import Node
 
 from hyperplane_emu.spec import refs, targetgroups
 from hyperplane_emu.spec.model import HealthCheck, Target, TargetGroup
@@ -65,7 +64,6 @@ CHECK_PROTOCOLS_NOT_EMULATED = {
 DEFAULT_CHECK = HealthCheck(protocol="http", timeout=5, matcher="200")
 """AWS's defaults for an ALB target group with instance or ip targets."""
 MATCHER_CODES = (200, 499)
-_MATCHER = re.compile(r"[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*")
 INT = "tag:yaml.org,2002:int"
 
 
@@ -204,24 +202,4 @@ def _health_check(ctx: Ctx, node: Node, path: str) -> HealthCheck | None:
 
 def _matcher(ctx: Ctx, node: Node, path: str) -> str | None:
     """HTTP codes counted healthy: `200`, `200,202`, `200-299` (ALB: codes 200-499)."""
-    value: str | None
-    if isinstance(node, ScalarNode) and node.tag == INT:
-        value = str(node.value)  # `matcher: 200` unquoted
-    else:
-        value = ctx.text(node, path, 'HTTP codes like "200-299"')
-        if value is None:
-            return None
-    if not _MATCHER.fullmatch(value):
-        ctx.error(path, node, f"matcher {value!r} is not HTTP codes like 200, 200,202 or 200-299")
-        return None
-    low, high = MATCHER_CODES
-    for part in value.split(","):
-        first, _, last = part.partition("-")
-        codes = (int(first), int(last or first))
-        if not all(low <= code <= high for code in codes):
-            ctx.error(path, node, f"matcher {value!r}: ALB health checks accept codes {low}-{high}")
-            return None
-        if codes[0] > codes[1]:
-            ctx.error(path, node, f"matcher range {part} runs backwards")
-            return None
-    return value
+    return targetgroups.matcher(ctx, node, path, MATCHER_CODES, "ALB", "200-299")

@@ -440,24 +440,33 @@ def _check_path(ctx: Ctx, node: Node, path: str) -> str | None:
 
 def _matcher(ctx: Ctx, node: Node, path: str) -> str | None:
     """HTTP codes counted healthy: `200`, `200,202`, `200-399` (NLB: codes 200-599)."""
+    return matcher(ctx, node, path, MATCHER_CODES, "NLB", "200-399")
+
+
+def matcher(
+    ctx: Ctx, node: Node, path: str, codes: tuple[int, int], lb: str, example: str
+) -> str | None:
+    """A health-check matcher within `codes` (shared by NLB and ALB target groups)."""
     value: str | None
     if isinstance(node, ScalarNode) and node.tag == INT:
         value = str(node.value)  # `matcher: 200` unquoted
     else:
-        value = ctx.text(node, path, 'HTTP codes like "200-399"')
+        value = ctx.text(node, path, f'HTTP codes like "{example}"')
         if value is None:
             return None
     if not _MATCHER.fullmatch(value):
-        ctx.error(path, node, f"matcher {value!r} is not HTTP codes like 200, 200,202 or 200-399")
+        ctx.error(path, node, f"matcher {value!r} is not HTTP codes like 200, 200,202 or {example}")
         return None
-    low, high = MATCHER_CODES
+    low, high = codes
     for part in value.split(","):
         first, _, last = part.partition("-")
-        codes = (int(first), int(last or first))
-        if not all(low <= code <= high for code in codes):
-            ctx.error(path, node, f"matcher {value!r}: NLB health checks accept codes {low}-{high}")
+        pair = (int(first), int(last or first))
+        if not all(low <= code <= high for code in pair):
+            ctx.error(
+                path, node, f"matcher {value!r}: {lb} health checks accept codes {low}-{high}"
+            )
             return None
-        if codes[0] > codes[1]:
+        if pair[0] > pair[1]:
             ctx.error(path, node, f"matcher range {part} runs backwards")
             return None
     return value
