@@ -85,7 +85,8 @@ def endpoint_connections(rows: list[dict[str, Any]]) -> None:
 
 def load_balancers(lbs: list[dict[str, Any]]) -> None:
     for lb in lbs:
-        t = Table(title=f"NLB {lb['name']} {lb['dns_name']}", title_justify="left")
+        kind = "ALB" if lb.get("kind") == "alb" else "NLB"
+        t = Table(title=f"{kind} {lb['name']} {lb['dns_name']}", title_justify="left")
         for col in ("target group", "target", "port", "az", "health", "reason"):
             t.add_column(col)
         colours = {"healthy": "green", "unhealthy": "red"}

@@ -51,6 +51,7 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
             {
                 "key": key,
                 "name": lb.name,
+                "kind": lb.kind,
                 "arn": lb.arn,
                 "dns_name": lb.dns_name,
                 "scheme": lb.scheme,
@@ -61,7 +62,19 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
                     for li in lb.listeners
                 ],
                 "target_groups": {
-                    name: live.get(name)
+                    # An ALB's nodes check their targets themselves (their own logs say how).
+                    name: [
+                        {
+                            "id": t.id,
+                            "port": t.port,
+                            "az": t.az,
+                            "health": "by ALB nodes",
+                            "reason": "",
+                        }
+                        for t in tg.targets
+                    ]
+                    if lb.kind == "alb"
+                    else live.get(name)
                     or [
                         {"id": t.id, "port": t.port, "az": t.az, "health": "unknown", "reason": ""}
                         for t in tg.targets
