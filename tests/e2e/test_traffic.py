@@ -183,3 +183,15 @@ def test_status_json_reports_fabric_health_and_counters(shop: Topology) -> None:
     assert d["fabric"]["counters"]["forwarded"] >= 3
     assert {e["owner"] for e in d["enis"] if e["kind"] == "host"} == {"client", "app1", "app2"}
     assert all(p["alive"] for p in d["processes"])
+
+
+def test_flow_logs_cli_filters_by_eni_and_prints_json(shop: Topology) -> None:
+    assert shop.connect("client", shop.ip("app1"), 8080) == "connected"
+    r = subprocess.run(
+        [*CLI, "flow-logs", shop.plan.name, "--now", "--eni", "app1", "--json"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert records and {x["interface-id"] for x in records} == {shop.eni("app1")}
+    assert any(x["dstport"] == "8080" and x["action"] == "ACCEPT" for x in records)
