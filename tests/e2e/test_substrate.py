@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -198,3 +199,20 @@ def test_commands_that_need_root_say_so_in_one_line(tmp_path: Path) -> None:
     )
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "needs root" in r.stderr, r.stderr
+
+
+def test_a_dead_fabric_shows_in_status_and_down_still_cleans(
+    topology: Callable[[str], Topology],
+) -> None:
+    t = topology(SHOP)
+    pid = t.state.read_pids()["fabric"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not processes.alive(pid), what="fabric gone")
+    r = subprocess.run([*CLI, "status", t.plan.name, "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["fabric"]["health"] == "dead"
+    assert {p["name"]: p["alive"] for p in d["processes"]}["fabric"] is False
+    report = lifecycle.down(t.plan.name)
+    assert not report.errors
+    assert leftovers(t.plan.prefix) == []
