@@ -41,9 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     rest = sub.add_parser("rest", help="private REST API -> VPC link -> NLB vs direct: req/s, p50")
     rest.add_argument("--seconds", type=float, default=5.0)
     rest.add_argument("--connections", type=int, default=4)
-    for p in (fab, pl, rest, http, sub.choices["substrate"]):
+    ct = sub.add_parser("conntrack", help="the core's flow table: memory per flow, bound, expiry")
+    ct.add_argument("--flows", type=int, default=200_000)
+    for p in (fab, pl, rest, http, ct, sub.choices["substrate"]):
         p.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
+    if args.what == "conntrack":  # pure core: no namespaces, no root
+        from . import conntrack
+
+        figures = conntrack.run(args.flows)
+        if args.json:
+            print(json.dumps(figures, sort_keys=True))
+        else:
+            for k, v in figures.items():
+                print(f"{k:16} {v}")
+        return 0
     if os.geteuid() != 0:
         print(
             f"scripts/bench needs root (network namespaces): sudo scripts/bench {args.what}",
