@@ -11,7 +11,6 @@ ready file, and exits 0. The runtime records the pid; logs go to stderr.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
@@ -23,6 +22,7 @@ from pathlib import Path
 from pyroute2 import netns as _netns
 
 from hyperplane_emu.plan import from_json
+from hyperplane_emu.proctitle import set_process_name
 
 from .control import ControlHandler, LineReader, RequestError, error_line
 from .core import Fabric
@@ -30,15 +30,8 @@ from .driver import Driver
 
 log = logging.getLogger("hyperplane_emu.fabric.daemon")
 
-PR_SET_NAME = 15
-PROCESS_NAME = b"he-fabric"
+PROCESS_NAME = "he-fabric"
 SEND_TIMEOUT = 2.0  # a control client that stops reading cannot stall the fabric longer
-
-
-def set_process_name(name: bytes = PROCESS_NAME) -> None:
-    """prctl(PR_SET_NAME): what ps -o comm, top and /proc/<pid>/comm show (<= 15 bytes)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
 
 
 class ControlServer:
@@ -175,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s he-fabric[%(process)d] %(levelname)s %(message)s",
     )
-    set_process_name()
+    set_process_name(PROCESS_NAME)
     if args.netns:
         try:
             _netns.setns(args.netns, flags=0)  # flags=0: never create it

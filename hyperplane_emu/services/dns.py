@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import logging
 import os
@@ -44,6 +42,7 @@ from typing import cast
 from dnslib import OPCODE, PTR, QTYPE, RCODE, RR, A, DNSError, DNSRecord
 
 from hyperplane_emu.plan.dns import Zone, ZoneFormatError, zone_from_json
+from hyperplane_emu.proctitle import set_process_name
 
 log = logging.getLogger("hyperplane_emu.dns")
 
@@ -52,8 +51,6 @@ _UDP_PLAIN_LIMIT = 512  # RFC 1035 §4.2.1, unless the query's EDNS OPT allows m
 _TCP_IDLE = 10.0  # seconds a TCP client may stay silent between queries
 _CLOSE_GRACE = 2.0
 _PORT_ATTEMPTS = 20  # --port 0 only
-_PR_SET_NAME = 15
-_TASK_COMM_LEN = 16  # kernel limit including the NUL, hence 15 visible characters
 _CLASS_IN, _CLASS_ANY = 1, 255  # dnslib's CLASS table has no name for ANY
 
 
@@ -296,15 +293,6 @@ def _bound(kind: socket.SocketKind, addr: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-def set_process_name(name: str) -> None:
-    """prctl(PR_SET_NAME): what ps, top and /proc/<pid>/comm show (15 chars)."""
-    libc_name = ctypes.util.find_library("c") or "libc.so.6"
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    raw = name.encode()[: _TASK_COMM_LEN - 1]
-    if libc.prctl(_PR_SET_NAME, ctypes.c_char_p(raw), 0, 0, 0) != 0:
-        log.warning("prctl(PR_SET_NAME) failed: %s", os.strerror(ctypes.get_errno()))
 
 
 def _write_ready(path: Path, port: int) -> None:

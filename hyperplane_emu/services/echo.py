@@ -35,6 +35,8 @@ from typing import Any, cast
 
 import h11
 
+from hyperplane_emu.proctitle import set_process_name
+
 # A request line starts with a method token and a space (RFC 9112 §3). Real
 # clients send the request line in one write, so the first read decides.
 _HTTP_START = re.compile(rb"^[A-Z]{3,16} \S")
@@ -254,6 +256,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    set_process_name(f"he-echo-{args.port}")
     try:
         asyncio.run(serve(args))
     except OSError as e:

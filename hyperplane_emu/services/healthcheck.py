@@ -29,6 +29,7 @@ from hyperplane_emu import plan as planlib
 from hyperplane_emu.fabric import control
 from hyperplane_emu.fabric.health import TargetHealth
 from hyperplane_emu.plan.model import Plan, PlanEni, PlanHealthCheck, PlanTarget
+from hyperplane_emu.proctitle import set_process_name
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -162,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="he-health", description=__doc__.split("\n")[0])
     ap.add_argument("--state-dir", required=True, type=Path)
     args = ap.parse_args(argv)
-    with contextlib.suppress(Exception):
-        _libc.prctl(15, b"he-health", 0, 0, 0)  # PR_SET_NAME
+    set_process_name("he-health")
     p = planlib.from_json((args.state_dir / "plan.json").read_text())
     asyncio.run(Checker(p, args.state_dir).run())
     return 0

@@ -24,9 +24,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hyperplane_emu.proctitle import set_process_name
 from hyperplane_emu.services.alb import config as config_mod
 from hyperplane_emu.services.alb.server import AlbServer, describe_bound
-from hyperplane_emu.services.apigateway.__main__ import set_process_name
 
 log = logging.getLogger("hyperplane_emu.alb")
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -26,21 +24,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hyperplane_emu.proctitle import set_process_name
 from hyperplane_emu.services.apigateway import config as config_mod
 from hyperplane_emu.services.apigateway.server import ApiGatewayServer, describe
 
 log = logging.getLogger("hyperplane_emu.apigateway")
-
-_PR_SET_NAME = 15
-_TASK_COMM_LEN = 16
-
-
-def set_process_name(name: str) -> None:
-    """prctl(PR_SET_NAME): what ps and /proc/<pid>/comm show (15 characters)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    raw = name.encode()[: _TASK_COMM_LEN - 1]
-    if libc.prctl(_PR_SET_NAME, ctypes.c_char_p(raw), 0, 0, 0) != 0:
-        log.warning("prctl(PR_SET_NAME) failed: %s", os.strerror(ctypes.get_errno()))
 
 
 def _write_ready(path: Path, server: ApiGatewayServer) -> None:
