@@ -39,7 +39,11 @@ Examples:
   sudo hyperplane-emu capture basic app1 -c 10
   sudo hyperplane-emu flow-logs basic --now
   sudo hyperplane-emu down basic
-Docs: README.md, docs/topology.md, docs/architecture.md, docs/fabric.md
+  sudo hyperplane-emu demo                      # the seed's five scenarios, checked
+  sudo hyperplane-emu up examples/private-rest-api.yaml
+  sudo hyperplane-emu trace private-rest client https://<api-id>.execute-api.us-east-1.amazonaws.com/prod/orders
+Docs: docs/guide.md (walk-through), docs/reference.md (every key), docs/topology.md,
+docs/architecture.md, docs/privatelink.md, docs/apigateway.md
 """
 
 
