@@ -31,6 +31,7 @@ from hyperplane_emu.runtime.state import StateDir
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE = EXAMPLES / "private-rest-api.yaml"
 HTTP_EXAMPLE = EXAMPLES / "http-api-vpc-link.yaml"
+LINKS_EXAMPLE = EXAMPLES / "rest-vpc-links-v1-v2.yaml"
 
 
 @dataclass
@@ -168,6 +169,34 @@ class Demo:
             fails += report.errors
         return fails
 
+    def link_generations(self) -> list[str]:
+        """Scenario 6: REST VPC links V1 and V2 side by side (rest-vpc-links-v1-v2.yaml)."""
+        fails: list[str] = []
+        click.echo(click.style(f"    up {LINKS_EXAMPLE.relative_to(EXAMPLES.parent)}", bold=True))
+        p = lifecycle.up(LINKS_EXAMPLE, replace=True, progress=lambda s: click.echo(f"    {s}"))
+        try:
+            d = Demo(p, self.out)
+            api = next(iter(p.apis.values()))
+            for path, kind, gen in (("/v1/orders", "nlb", "V1"), ("/v2/orders", "alb", "V2")):
+                o = d.request("internet", f"https://{api.hostname}/prod{path}")
+                seen = (
+                    str(o.body.get("saw_source", "")).split(":")[0]
+                    if isinstance(o.body, dict) else ""
+                )  # fmt: skip
+                links = len([h for h in o.hops if h["step"] == "privatelink"])
+                click.echo(click.style(
+                    f"    {gen}: the target saw {seen} ({kind.upper()}), PrivateLink connections: "
+                    f"{links}", fg="cyan"))  # fmt: skip
+                if o.status != 200 or seen not in d.ips(kind):
+                    fails.append(f"{gen} {path}: {o.status}, target saw {seen!r}")
+                if links != (1 if gen == "V1" else 0):
+                    fails.append(f"{gen} {path}: {links} PrivateLink connections in the trace")
+            _finish(d, [])
+        finally:
+            report = lifecycle.down(p.name)
+            fails += report.errors
+        return fails
+
     def denied(self) -> list[str]:
         o = self.request("intruder", f"https://{self.api('orders').hostname}/prod/ping",
                          max_time=3)  # fmt: skip
@@ -205,6 +234,11 @@ SCENARIOS = {
         "VPC links for HTTP APIs use VPC-to-VPC NAT through Hyperplane ENIs; "
         "one link, many backends.",
         Demo.http_api,
+    ),
+    "link-generations": (
+        "6. REST API with VPC link V1 (PrivateLink -> NLB) beside V2 (Hyperplane ENIs -> ALB)",
+        "Since Nov 2025 REST APIs may use V2 links: no endpoint service, no NLB before an ALB.",
+        Demo.link_generations,
     ),
     "denied": (
         "5. a denied request: where exactly it stops",

@@ -382,7 +382,7 @@ def reject(name: str, endpoint: str) -> None:
     "--scenario",
     default="all",
     show_default=True,
-    help="private-api, vpc-link, two-privatelinks, http-api, denied, or all.",
+    help="private-api, vpc-link, two-privatelinks, http-api, link-generations, denied, or all.",
 )
 @click.option("--keep", is_flag=True, help="Leave the topology up at the end.")
 @click.option(

@@ -104,12 +104,13 @@ def apis(rows: list[dict[str, Any]]) -> None:
     for col in ("api", "type", "endpoint", "invoke URL", "VPC links"):
         t.add_column(col)
     for a in rows:
-        links = "\n".join(
-            f"{x['id']} {x['name']} [{'green' if x['status'] == 'AVAILABLE' else 'yellow'}]"
-            f"{x['status']}[/]"
-            for x in a["vpc_links"]
-        )
+        links = "\n".join(_link_line(x) for x in a["vpc_links"])
         t.add_row(
             f"{a['id']} {a['name']}", a["type"], a["endpoint"], "\n".join(a["invoke_urls"]), links
         )
     console.print(t)
+
+
+def _link_line(x: dict[str, Any]) -> str:
+    colour = "green" if x["status"] == "AVAILABLE" else "yellow"
+    return f"{x.get('generation', '')} {x['id']} {x['name']} [{colour}]{x['status']}[/]"

@@ -619,7 +619,8 @@ class Fabric:
             self.events.append(
                 TraceHop(
                     now, client_ft, "privatelink", endpoint.id, "FORWARD",
-                    f"{endpoint.id} -> {endpoint.service_id} ({lb.vpc.name} VPC)",
+                    f"{endpoint.id} -> {endpoint.service_id} ({lb.vpc.name} VPC)"
+                    + (" (VPC link V1)" if endpoint.key.startswith("apigateway/vpclink-") else ""),
                 )
             )  # fmt: skip
         if tracing:
@@ -814,8 +815,11 @@ class Fabric:
         )  # fmt: skip
         if tracing:
             self.events.append(
-                TraceHop(now, client_ft, "vpc-link", link_eni.id, "FORWARD",
-                         f"{link.id} ({link.name}) -> {entry.kind} {entry.key}")
+                TraceHop(
+                    now, client_ft, "vpc-link", link_eni.id, "FORWARD",
+                    f"V2 link {link.id} ({link.name}): Hyperplane ENI -> {entry.kind} "
+                    f"{entry.key}",
+                )
             )  # fmt: skip
             self._trace(now, p, "egress-sg", link_eni.id, ve)
         if not ve.allowed:

@@ -155,6 +155,9 @@ def apis(
                 "AVAILABLE",
             )
         by_name = {n: lk.id for n, lk in links.items()}
+        by_name.update(
+            {n: vpc_link_id(t.name, aname, n) for n, lk in api.vpc_links.items() if lk.vpc}
+        )
         stages = {
             s.name: {k: by_name.get(v, v) for k, v in s.variables.items()}
             for s in api.stages.values()
@@ -196,7 +199,7 @@ def _integration(
                 uri = re.sub(pattern, rf"\g<1>{lb.dns_name}", uri)
     return PlanIntegration(
         i.type, i.connection_type, cid, uri, i.timeout_ms, i.mock_status, i.mock_body,
-        i.overwrite_path,
+        i.overwrite_path, i.integration_target,
     )  # fmt: skip
 
 
@@ -301,14 +304,23 @@ def data_plane_config(
 
 
 def _http_targets(i: PlanIntegration, links: dict[str, Any]) -> dict[str, Any]:
-    """HTTP API + VPC link: where the data plane connects (the link's front, a port per
-    backend; several for a Cloud Map service) and the link's id as connection_id."""
-    link = links.get(i.connection_id or "")
-    if link is None or i.uri is None:
+    """VPC link V2 (HTTP APIs, and REST APIs since Nov 2025): where the data plane connects
+    (the link's front, a port per backend; several for a Cloud Map service)."""
+    if i.uri is None or i.connection_type != "VPC_LINK":
         return {}
-    ports = set(link.by_uri.get(i.uri, ()))
+    from hyperplane_emu.plan.vpclinks import target_key
+
+    key = target_key(i.uri, i.integration_target)
+    by_id = {lk.id: lk for lk in links.values()}
+    link = links.get(i.connection_id or "") or by_id.get(i.connection_id or "")
+    if link is None:  # `${stageVariables.x}`: the link that reaches this target
+        link = next((lk for lk in links.values() if key in lk.by_uri), None)
+    if link is None or key not in link.by_uri:
+        return {}
+    ports = set(link.by_uri[key])
+    out_id = {} if (i.connection_id or "").startswith("${") else {"connection_id": link.id}
     return {
-        "connection_id": link.id,
+        **out_id,
         "targets": [
             {"address": link.front_ip, "port": t.port, "host": t.host, "kind": t.kind,
              "attributes": dict(t.attributes), "healthy": t.healthy}

@@ -574,11 +574,9 @@ class _Builder:
         """HTTP API VPC links: a Hyperplane ENI per subnet (customer VPC), one front (ours)."""
         out: dict[str, list[_EniRequest]] = {}
         for aname, api in self.topo.apis.items():
-            if api.type != "http":
-                continue
             for lname, link in api.vpc_links.items():
                 if link.vpc is None:
-                    continue
+                    continue  # a REST V1 link: endpoint service + endpoint (apigateway.expand)
                 lid = apigateway.vpc_link_id(self.t, aname, lname)
                 groups = link.security_groups or ("default",)
                 sg_ids = tuple(self.vpcs[link.vpc].security_groups[g].id for g in groups)

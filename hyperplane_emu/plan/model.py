@@ -256,6 +256,7 @@ class PlanIntegration:
     mock_status: int
     mock_body: str
     overwrite_path: str | None = None
+    integration_target: str | None = None  # REST over a V2 link: <vpc>/<lb>
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ in API Gateway's VPC; the data plane connects there and the fabric translates.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from hyperplane_emu.plan import apigateway
 from hyperplane_emu.plan.model import (
@@ -45,14 +46,24 @@ def plan_links(
         front = by_path[reqs[-1].path]
         targets: list[PlanLinkTarget] = []
         by_uri: dict[str, tuple[int, ...]] = {}
+        # Stage variables may name the link: `${stageVariables.x}` with x = lname somewhere.
+        via_vars = {
+            f"${{stageVariables.{k}}}"
+            for st in api.stages.values()
+            for k, v in st.variables.items()
+            if v == lname
+        }
         for route in api.routes:
             i = route.integration
-            if i.connection_type != "VPC_LINK" or i.connection_id != lname or not i.uri:
+            if i.connection_type != "VPC_LINK" or not i.uri:
                 continue
-            if i.uri in by_uri:
+            if i.connection_id != lname and i.connection_id not in via_vars:
                 continue
-            found = _targets(topo, i.uri, FRONT_PORTS + len(targets), lbs, enis)
-            by_uri[i.uri] = tuple(x.port for x in found)
+            key = target_key(i.uri, i.integration_target)
+            if key in by_uri:
+                continue
+            found = _targets(topo, key, FRONT_PORTS + len(targets), lbs, enis)
+            by_uri[key] = tuple(x.port for x in found)
             targets += found
         lid = apigateway.vpc_link_id(t, aname, lname)
         assert link.vpc is not None
@@ -70,6 +81,17 @@ def plan_links(
             by_uri=by_uri,
         )
     return out
+
+
+def target_key(uri: str, integration_target: str | None) -> str:
+    """What a link integration reaches: HTTP APIs name `<vpc>/<lb>:<port>` or a Cloud Map
+    service in the uri; REST APIs (V2 links) name the load balancer in integration_target
+    and the listener by the uri's port."""
+    if integration_target is None:
+        return uri
+    parts = urlsplit(uri)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{integration_target}:{port}"
 
 
 def _targets(

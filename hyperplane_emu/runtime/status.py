@@ -156,6 +156,7 @@ def _apis(p: Plan, ep_states: dict[str, str]) -> list[dict[str, Any]]:
             state = ep_states.get(ep.id, ep.state)
             links.append(
                 {
+                    "generation": "V1",
                     "id": lk.id,
                     "name": lk.name,
                     "target": lk.target,
@@ -171,6 +172,7 @@ def _apis(p: Plan, ep_states: dict[str, str]) -> list[dict[str, Any]]:
             if l2.api == api.id:
                 links.append(
                     {
+                        "generation": "V2",
                         "id": l2.id,
                         "name": l2.name,
                         "target": l2.vpc,

@@ -46,6 +46,7 @@ INTEGRATION_KEYS = (
     "mock_status",
     "mock_body",
     "request_parameters",
+    "integration_target",
 )
 MOCK_ONLY = ("mock_status", "mock_body")
 NOT_FOR_MOCK = ("uri", "vpc_link", "connection_type", "connection_id", "timeout_ms")
@@ -283,6 +284,7 @@ def _integration(
         timeout = ctx.integer(timeout_node, view.path_of("timeout_ms"), low, high) or timeout
 
     overwrite_path = _request_parameters(ctx, view, scope)
+    integration_target = _integration_target(ctx, view, scope, connection_type, connection_id)
 
     if len(ctx.issues) > issues_before or kind is None or connection_type is None:
         return None
@@ -293,7 +295,63 @@ def _integration(
         uri=uri,
         timeout_ms=timeout,
         overwrite_path=overwrite_path,
+        integration_target=integration_target,
     )
+
+
+def _integration_target(
+    ctx: Ctx,
+    view: MapView,
+    scope: ApiScope,
+    connection_type: str | None,
+    connection_id: str | None,
+) -> str | None:
+    """REST APIs over a VPC link V2 name the load balancer (`<vpc>/<alb or nlb>`); V1 links
+    route to their one NLB and take none; HTTP APIs name it in the uri instead."""
+    node = view.get("integration_target")
+    link = scope.links.get(connection_id or "") if connection_id else None
+    v2 = link is not None and link.vpc is not None
+    path = view.path_of("integration_target")
+    if scope.type == "rest" and connection_type == "VPC_LINK" and v2 and node is None:
+        ctx.error(
+            view.path,
+            None,
+            f"VPC link {connection_id!r} is a V2 link (Hyperplane ENIs, no NLB in front): a "
+            "REST integration over it needs integration_target: <vpc>/<alb or nlb>",
+        )
+        return None
+    if node is None:
+        return None
+    if scope.type != "rest":
+        ctx.error(
+            path,
+            node,
+            "integration_target is for REST APIs; an HTTP API names the "
+            "listener in its uri (<vpc>/<lb>:<port>)",
+        )
+        return None
+    text = ctx.text(node, path, "a load balancer, <vpc>/<name>")
+    if text is None:
+        return None
+    if link is not None and not v2:
+        ctx.error(
+            path,
+            node,
+            f"VPC link {connection_id!r} is V1 (an endpoint service in front of "
+            "one NLB): it takes no integration_target; use a V2 link "
+            "{vpc, subnets, security_groups} to reach an ALB or choose the NLB",
+        )
+        return None
+    vpc_name, _, lb_name = text.partition("/")
+    vpc = scope.topology.vpcs.get(vpc_name)
+    lb = vpc.load_balancers.get(lb_name) if vpc is not None else None
+    if lb is None:
+        ctx.error(path, node, f"no load balancer {text!r} (write <vpc>/<name>)")
+        return None
+    if link is not None and link.vpc != vpc_name:
+        ctx.error(path, node, f"{text} is not in the VPC of link {connection_id!r} ({link.vpc})")
+        return None
+    return text
 
 
 def _request_parameters(ctx: Ctx, view: MapView, scope: ApiScope) -> str | None:

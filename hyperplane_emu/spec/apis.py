@@ -241,15 +241,20 @@ def _rest_link(
     view = ctx.mapping(node, path)
     if view is None:
         return None
+    v2_keys = [k for k in HTTP_LINK_KEYS if k in view]
+    if v2_keys and "target" not in view:
+        # A VPC link V2 (Hyperplane ENIs, no endpoint service): REST APIs may use
+        # them since November 2025, with an integration_target on each integration.
+        return _http_link(ctx, name, node, path, account, topology)
     issues_before = len(ctx.issues)
-    for key in HTTP_LINK_KEYS:
-        if key in view:
-            ctx.error(
-                view.path_of(key),
-                view.key_node(key),
-                f"{key} is for HTTP API VPC links (V2); a REST API's link is "
-                "{target: <vpc>/<nlb>} (REST APIs with V2 links are not emulated)",
-            )
+    for key in v2_keys:
+        ctx.error(
+            view.path_of(key),
+            view.key_node(key),
+            f"{key} belongs to a VPC link V2 ({{vpc, subnets, security_groups}}); this link "
+            "has `target`, which makes it V1 ({target: <vpc>/<nlb>}, an endpoint service in "
+            "front of one NLB): write one form or the other",
+        )
     view.check_keys((*REST_LINK_KEYS, *HTTP_LINK_KEYS), required=REST_LINK_KEYS)
     target = None
     target_node = view.get("target")

@@ -251,6 +251,9 @@ class Integration:
     mock_body: str = ""
     overwrite_path: str | None = None
     """HTTP APIs: `request_parameters: {"overwrite:path": "$request.path"}`."""
+    integration_target: str | None = None
+    """REST APIs over a VPC link V2: the ALB or NLB (`<vpc>/<name>`); the uri's port
+    picks its listener (AWS: integrationTarget, an ALB or NLB ARN)."""
 
 
 @dataclass(frozen=True)

@@ -449,6 +449,11 @@ class _Parser:
         if not isinstance(mock_body, str):
             self.err(f"{path}.mock_body", "must be a string")
             mock_body = ""
+        targets: tuple[LinkTarget, ...] = ()
+        if n.get("targets"):  # a REST integration over a VPC link V2 (since Nov 2025)
+            from hyperplane_emu.services.apigateway.httpconfig import HttpApiParser
+
+            targets = tuple(HttpApiParser(self).targets(n["targets"], f"{path}.targets"))
         if len(self.errors) != before:
             return None
         return Integration(
@@ -459,6 +464,7 @@ class _Parser:
             timeout_ms=timeout,
             mock_status=mock_status,
             mock_body=mock_body,
+            targets=targets,
         )
 
     def check_uri(self, uri: str, path: str, route_path: str) -> None:

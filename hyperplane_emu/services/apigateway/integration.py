@@ -164,6 +164,11 @@ def resolve(integ: Integration, stage: Stage, api: RestApi) -> Resolved:
         return Resolved(
             integ.type, timeout_s, failure=f"VPC link {link_id} is {link.status}, not AVAILABLE"
         )
+    if integ.targets:
+        # A VPC link V2: connect to the link's front for this integration target (the
+        # fabric's VPC-to-VPC NAT takes it out of the link's ENI); the uri sets Host only.
+        t = integ.targets[0]
+        return replace(target, connect_host=t.address, port=t.port, via_link=link_id)
     return replace(target, connect_host=link.address, via_link=link_id)
 
 
