@@ -61,6 +61,13 @@ def needs_root(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class BadInput(click.ClickException):
+    """The topology file is wrong: exit status 2, like a usage error, distinct from 1
+    (the emulator or the host refused)."""
+
+    exit_code = 2
+
+
 def friendly(fn: F) -> F:
     """Turn the library's typed errors into one-line (or one-block) messages."""
 
@@ -69,7 +76,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*a, **kw)
         except (SpecError, PlanError) as e:
-            raise click.ClickException(str(e)) from None
+            raise BadInput(str(e)) from None
         except lifecycle.RuntimeFailure as e:
             raise click.ClickException(str(e)) from None
         except KernelError as e:
@@ -141,7 +148,7 @@ def validate(file: str, as_json: bool, show_plan: bool) -> None:
             for i in issues:
                 line = f" (line {i['line']})" if i["line"] else ""
                 click.echo(f"  {i['path']}{line}: {i['message']}", err=True)
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if ok else 2)
 
 
 @main.command()

@@ -22,7 +22,7 @@ def test_validate_ok_prints_ok_and_exits_zero() -> None:
 def test_validate_lists_every_issue_with_its_path() -> None:
     bad = DATA / "bad" / "combo-five.yaml"
     r = CliRunner().invoke(main, ["validate", "--json", str(bad)])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     out = json.loads(r.stdout)
     expected = [
         ln.split(":", 1)[1].strip()
@@ -40,7 +40,7 @@ def test_validate_reports_plan_errors_too(tmp_path: Path) -> None:
         "    subnets: {a: {cidr: 10.0.1.0/28, az: us-east-1a}}\n    hosts:\n" + hosts + "\n"
     )
     r = CliRunner().invoke(main, ["validate", str(f)])
-    assert r.exit_code == 1
+    assert r.exit_code == 2
     assert "vpcs.v.hosts.h11.subnet" in r.output
 
 
