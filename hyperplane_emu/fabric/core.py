@@ -429,6 +429,8 @@ class Fabric:
         if isinstance(p, str):
             return self._drop(p, eni, None, now)
         if eni.source_dest_check and p.src != eni.ip:
+            # A spoofed source: dropped, and recorded as rejected on the ENI it came from.
+            self.flowlog.add(eni.id, REJECT, _five(p), p.tot_len, now)
             return self._drop("src-dst-check", eni, p, now, "source is not the ENI's address")
         vpc = eni.vpc
         if p.dst in vpc.services and not (

@@ -234,3 +234,13 @@ def test_fragment_of_denied_flow_is_dropped(fab: Fabric) -> None:
     assert all(o == [] for o in outs)
     assert drops(fab)[0] == "sg-ingress"
     assert set(drops(fab)[1:]) == {"fragment-no-flow"}
+
+
+def test_a_spoofed_source_is_dropped_and_flow_logged_as_reject(fab: Fabric) -> None:
+    raw = frame(CLIENT, "10.0.1.11", tcp(40001, 8080), src_ip="10.0.1.99")
+    assert fab.handle(CLIENT, raw, 1.0) == []
+    fab.flush_flow_logs(2.0)
+    lines = [r.line.split() for r in fab.drain_flow_logs()]
+    assert [(x[2], x[3], x[12]) for x in lines] == [
+        ("eni-00000000000000000", "10.0.1.99", "REJECT")
+    ]

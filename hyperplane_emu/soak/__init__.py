@@ -1,0 +1,1 @@
+"""Reliability and security soak: bad input, bad packets, faults, leaks, load."""
