@@ -35,25 +35,31 @@ def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
         f"*.execute-api.{p.region}.amazonaws.com",
         f"*.{p.region}.vpce.amazonaws.com",
         f"*.execute-api.{p.region}.vpce.amazonaws.com",
-        *(f"*.vpce-svc-{s.id.split('-', 2)[2]}.{p.region}.vpce.amazonaws.com"
-          for s in p.endpoint_services.values()),
+        *(f"*.{s.id}.{p.region}.vpce.amazonaws.com" for s in p.endpoint_services.values()),
         *(n for ep in p.endpoints.values() for n in ep.dns_names),
     ]  # fmt: skip
-    cert, key = ca.issue((ca_cert, ca_key), names, d)
-    config = d / "config.json"
-    config.write_text(
-        json.dumps(
-            apigateway.data_plane_config(p, str(cert), str(key), str(state_dir / "fabric.sock")),
-            indent=2,
-            sort_keys=True,
-        )
-    )
+    ca.issue((ca_cert, ca_key), names, d)
+    config = write_config(p, state_dir)
     ready = d / "ready"
     argv = [
         sys.executable, "-m", "hyperplane_emu.services.apigateway", "--config", str(config),
         "--ready-file", str(ready), "--name", "he-apigw",
     ]  # fmt: skip
     return argv, ready
+
+
+def write_config(p: Plan, state_dir: Path) -> Path:
+    """The data plane's config from the plan, replaced atomically (`apply` rewrites it
+    under a running process, which rereads it on SIGHUP)."""
+    d = state_dir / "apigw"
+    config = apigateway.data_plane_config(
+        p, str(d / "server.pem"), str(d / "server.key"), str(state_dir / "fabric.sock")
+    )
+    path = d / "config.json"
+    tmp = d / "config.json.tmp"
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
+    tmp.replace(path)
+    return path
 
 
 def trust(p: Plan, ca_cert: Path, etc_netns: str = ETC_NETNS) -> None:

@@ -14,7 +14,6 @@ import dataclasses
 import json
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 from hyperplane_emu import plan as planlib
@@ -25,6 +24,7 @@ from hyperplane_emu.runtime.lifecycle import (
     RuntimeFailure,
     fabric_request,
     load_plan,
+    write_zones,
 )
 from hyperplane_emu.runtime.state import StateDir
 from hyperplane_emu.runtime.status import read_plan
@@ -111,23 +111,12 @@ def _hup(state: StateDir, name: str) -> None:
 
 
 def _reload_api_gateway(state: StateDir, p: Plan) -> None:
-    from hyperplane_emu.plan.apigateway import data_plane_config
+    from hyperplane_emu.runtime import apigw
 
-    d = state.path / "apigw"
-    config = data_plane_config(
-        p, str(d / "server.pem"), str(d / "server.key"), str(state.path / "fabric.sock")
-    )
-    tmp = d / "config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
-    tmp.replace(d / "config.json")
+    apigw.write_config(p, state.path)
     _hup(state, "apigateway")
 
 
 def _reload_resolvers(state: StateDir, p: Plan) -> None:
-    from hyperplane_emu.plan.dns import zone_to_json, zones
-
-    for vname, zone in zones(p).items():
-        f = Path(state.path / "dns" / f"{vname}.json")
-        f.with_suffix(".tmp").write_text(zone_to_json(zone))
-        f.with_suffix(".tmp").replace(f)
+    for vname in write_zones(p, state):
         _hup(state, f"dns-{vname}")

@@ -158,29 +158,45 @@ def _start_fabric(p: Plan, state: StateDir, progress: Progress) -> None:
         p.fabric_namespace,
     ]
     pid = _spawn(state, "fabric", argv, None)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
+    _wait_ready(
+        state, "fabric", pid, lambda: fabric_request(state, "ping", timeout=0.5) is not None,
+        "the fabric", "did not answer",
+    )  # fmt: skip
+    progress(f"fabric running (pid {pid})")
+
+
+def _wait_ready(
+    state: StateDir,
+    name: str,
+    pid: int,
+    ready: Callable[[], bool],
+    label: str,
+    waiting: str,
+    deadline: float | None = None,
+) -> None:
+    """Poll `ready` until it holds; fail with the log's tail if the process `name` dies,
+    or after READY_TIMEOUT (or at `deadline`, shared by processes started together)."""
+    deadline = deadline if deadline is not None else time.monotonic() + READY_TIMEOUT
+    while not ready():
         if not processes.alive(pid):
-            raise RuntimeFailure(f"the fabric exited during start:\n{_log_tail(state, 'fabric')}")
-        if fabric_request(state, "ping", timeout=0.5) is not None:
-            progress(f"fabric running (pid {pid})")
-            return
-        time.sleep(0.05)
-    raise RuntimeFailure(f"the fabric did not answer within {READY_TIMEOUT:.0f} s")
+            raise RuntimeFailure(f"{label} exited during start:\n{_log_tail(state, name)}")
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"{label} {waiting} within {READY_TIMEOUT:.0f} s")
+        time.sleep(0.02)
+
+
+def _wait_ready_files(state: StateDir, started: list[tuple[str, int, Path]]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    for name, pid, ready in started:
+        _wait_ready(state, name, pid, ready.exists, name, "was not ready", deadline)
 
 
 def _start_resolvers(p: Plan, state: StateDir, progress: Progress) -> None:
     """One Amazon DNS server per VPC, in its own namespace, serving that VPC's zone."""
-    from hyperplane_emu.plan.dns import zone_to_json, zones
-
-    zone_dir = state.path / "dns"
-    zone_dir.mkdir(mode=0o700, exist_ok=True)
     started = []
-    for vname, zone in zones(p).items():
+    for vname, zone_file in write_zones(p, state).items():
         resolver = next(e for e in p.enis if e.kind == "resolver" and e.vpc == vname)
-        zone_file = zone_dir / f"{vname}.json"
-        zone_file.write_text(zone_to_json(zone))
-        ready = zone_dir / f"{vname}.ready"
+        ready = zone_file.with_suffix(".ready")
         argv = [
             sys.executable, "-m", "hyperplane_emu.services.dns",
             "--zone", str(zone_file), "--listen", resolver.ip,
@@ -189,16 +205,25 @@ def _start_resolvers(p: Plan, state: StateDir, progress: Progress) -> None:
         ]  # fmt: skip
         name = f"dns-{vname}"
         started.append((name, _spawn(state, name, argv, resolver.namespace), ready))
-    deadline = time.monotonic() + READY_TIMEOUT
-    for name, pid, ready in started:
-        while not ready.exists():
-            if not processes.alive(pid):
-                raise RuntimeFailure(f"{name} exited during start:\n{_log_tail(state, name)}")
-            if time.monotonic() > deadline:
-                raise RuntimeFailure(f"{name} was not ready within {READY_TIMEOUT:.0f} s")
-            time.sleep(0.02)
+    _wait_ready_files(state, started)
     if started:
         progress(f"{len(started)} DNS resolvers")
+
+
+def write_zones(p: Plan, state: StateDir) -> dict[str, Path]:
+    """Each VPC resolver's zone file (`dns/<vpc>.json`), replaced atomically: `apply`
+    rewrites them under running resolvers, which reread them on SIGHUP."""
+    from hyperplane_emu.plan.dns import zone_to_json, zones
+
+    zone_dir = state.path / "dns"
+    zone_dir.mkdir(mode=0o700, exist_ok=True)
+    out = {}
+    for vname, zone in zones(p).items():
+        f = zone_dir / f"{vname}.json"
+        f.with_suffix(".tmp").write_text(zone_to_json(zone))
+        f.with_suffix(".tmp").replace(f)
+        out[vname] = f
+    return out
 
 
 def _start_albs(p: Plan, state: StateDir, progress: Progress) -> None:
@@ -206,14 +231,7 @@ def _start_albs(p: Plan, state: StateDir, progress: Progress) -> None:
 
     started = [(name, _spawn(state, name, argv, ns), ready)
                for name, argv, ns, ready in alb.prepare(p, state.path)]  # fmt: skip
-    deadline = time.monotonic() + READY_TIMEOUT
-    for name, pid, ready in started:
-        while not ready.exists():
-            if not processes.alive(pid):
-                raise RuntimeFailure(f"{name} exited during start:\n{_log_tail(state, name)}")
-            if time.monotonic() > deadline:
-                raise RuntimeFailure(f"{name} was not ready within {READY_TIMEOUT:.0f} s")
-            time.sleep(0.02)
+    _wait_ready_files(state, started)
     if started:
         progress(f"{len(started)} ALB nodes running")
 
@@ -227,15 +245,7 @@ def _start_api_gateway(p: Plan, state: StateDir, progress: Progress) -> None:
     apigw.trust(p, state.path / "apigw" / "ca.pem")
     host = p.hosts[p.api_gateway.host]
     pid = _spawn(state, "apigateway", argv, host.namespace)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while not ready.exists():
-        if not processes.alive(pid):
-            raise RuntimeFailure(
-                f"API Gateway exited during start:\n{_log_tail(state, 'apigateway')}"
-            )
-        if time.monotonic() > deadline:
-            raise RuntimeFailure(f"API Gateway was not ready within {READY_TIMEOUT:.0f} s")
-        time.sleep(0.02)
+    _wait_ready(state, "apigateway", pid, ready.exists, "API Gateway", "was not ready")
     progress(f"API Gateway data plane running ({len(p.apis)} APIs, pid {pid})")
 
 
@@ -278,14 +288,10 @@ def _wait_listening(
             s.settimeout(0.2)
             return s.connect_ex(("127.0.0.1", port)) == 0
 
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if not processes.alive(pid):
-            raise RuntimeFailure(f"{name} exited during start:\n{_log_tail(state, name)}")
-        if k.in_netns(ns, probe):
-            return
-        time.sleep(0.05)
-    raise RuntimeFailure(f"{name} did not listen on port {port} within {READY_TIMEOUT:.0f} s")
+    _wait_ready(
+        state, name, pid, lambda: bool(k.in_netns(ns, probe)), name,
+        f"did not listen on port {port}",
+    )  # fmt: skip
 
 
 def fabric_request(
