@@ -40,6 +40,13 @@ class Outcome:
     body: Any
     hops: list[dict[str, Any]]
 
+    @property
+    def source(self) -> str:
+        """The address the echo backend saw the connection come from ("" if none)."""
+        if not isinstance(self.body, dict):
+            return ""
+        return str(self.body.get("saw_source", "")).split(":")[0]
+
 
 @dataclass
 class Scenario:
@@ -65,20 +72,15 @@ class Demo:
         return {e.ip for e in self.p.enis if e.kind == kind}
 
     def request(self, host: str, url: str, max_time: float = 5) -> Outcome:
-        addresses = [e.ip for e in self.p.enis if e.id in self.p.hosts[host].enis]
-        if self.p.api_gateway is not None:
-            addresses.append(self.p.api_gateway.ip)
-        addresses += sorted(self.ips("alb"))  # a proxy's second connection is traced too
-        lifecycle.fabric_request(self.state, "trace_start", timeout=3.0, addresses=addresses)
-        try:
-            r = subprocess.run(
+        r, hops = trace_view.traced(
+            self.p, host,
+            lambda: subprocess.run(
                 ["ip", "netns", "exec", self.p.hosts[host].namespace, "curl", "-s", "-m",
                  str(max_time), "-w", "\n%{http_code}", url],
                 capture_output=True, text=True, timeout=max_time + 10,
-            )  # fmt: skip
-        finally:
-            answer = lifecycle.fabric_request(self.state, "trace_stop", timeout=3.0) or {}
-        hops = [trace_view._describe(self.p, h) for h in answer.get("hops", [])]
+            ),
+            required=False,
+        )  # fmt: skip
         body_text, _, code = r.stdout.rpartition("\n")
         status = int(code) if code.isdigit() and code != "000" else None
         try:
@@ -94,7 +96,7 @@ class Demo:
             click.echo(click.style(
                 f"    the backend ({body.get('host')}) saw the connection come from "
                 f"{body['saw_source']}", fg="cyan"))  # fmt: skip
-        trace_view._table(url, f"HTTP {status}" if status else "no answer", hops)
+        trace_view.table(url, f"HTTP {status}" if status else "no answer", hops)
         return Outcome(status, body, hops)
 
     # ----------------------------------------------------------- scenarios
@@ -112,7 +114,7 @@ class Demo:
     def vpc_link(self) -> list[str]:
         o = self.request("internet", f"https://{self.api('catalog').hostname}/v1/items")
         fails = []
-        seen = str(o.body.get("saw_source", "")).split(":")[0] if isinstance(o.body, dict) else ""
+        seen = o.source
         if o.status != 200:
             answer = f"answered {o.status}" if o.status else "did not answer within 5 s"
             fails.append(f"regional API via VPC link {answer} (expected 200 from a target)")
@@ -127,7 +129,7 @@ class Demo:
         fails = []
         if o.status != 200 or not isinstance(o.body, dict):
             return [f"private API /orders/42 answered {o.status} {o.body}"]
-        seen = str(o.body.get("saw_source", "")).split(":")[0]
+        seen = o.source
         if seen not in self.ips("nlb"):
             fails.append(f"target saw {seen}, expected an NLB ENI address")
         client_ip = next(e.ip for e in self.p.enis if e.owner == "client")
@@ -137,65 +139,60 @@ class Demo:
             fails.append("expected two PrivateLink connections in the trace")
         return fails
 
-    def http_api(self) -> list[str]:
-        """Scenario 4 runs on its own topology (examples/http-api-vpc-link.yaml)."""
-        fails: list[str] = []
-        click.echo(click.style(f"    up {HTTP_EXAMPLE.relative_to(EXAMPLES.parent)}", bold=True))
-        p = lifecycle.up(HTTP_EXAMPLE, replace=True, progress=lambda s: click.echo(f"    {s}"))
+    def on(self, example: Path, checks: Callable[[Demo], list[str]]) -> list[str]:
+        """Run `checks` on another example topology, brought up and taken down here."""
+        click.echo(click.style(f"    up {example.relative_to(EXAMPLES.parent)}", bold=True))
+        p = lifecycle.up(example, replace=True, progress=lambda s: click.echo(f"    {s}"))
         try:
             d = Demo(p, self.out)
-            api = next(iter(p.apis.values()))
-            link_ips, alb_ips = d.ips("vpclink"), d.ips("alb")
-            nlb_ips = d.ips("nlb")
+            fails = checks(d)
+            _finish(d, [])
+        finally:
+            report = lifecycle.down(p.name)
+        return fails + report.errors
+
+    def http_api(self) -> list[str]:
+        """Scenario 4 runs on its own topology (examples/http-api-vpc-link.yaml)."""
+
+        def checks(d: Demo) -> list[str]:
+            fails: list[str] = []
+            api = next(iter(d.p.apis.values()))
+            link_ips, alb_ips, nlb_ips = d.ips("vpclink"), d.ips("alb"), d.ips("nlb")
             for path, expect, what in (
                 ("/orders", alb_ips, "the ALB's address"),
                 ("/stock/7", nlb_ips | link_ips, "the NLB's (ip targets) address"),
                 ("/pay", link_ips, "the VPC link ENI's address"),
             ):
                 o = d.request("internet", f"https://{api.hostname}{path}")
-                seen = (
-                    str(o.body.get("saw_source", "")).split(":")[0]
-                    if isinstance(o.body, dict) else ""
-                )  # fmt: skip
                 if o.status != 200:
                     fails.append(f"{path} answered {o.status}")
-                elif seen not in expect:
-                    fails.append(f"{path}: target saw {seen}, expected {what}")
+                elif o.source not in expect:
+                    fails.append(f"{path}: target saw {o.source}, expected {what}")
                 else:
                     click.echo(click.style(f"    {path}: the target saw {what}", fg="cyan"))
-            _finish(d, [])
-        finally:
-            report = lifecycle.down(p.name)
-            fails += report.errors
-        return fails
+            return fails
+
+        return self.on(HTTP_EXAMPLE, checks)
 
     def link_generations(self) -> list[str]:
         """Scenario 6: REST VPC links V1 and V2 side by side (rest-vpc-links-v1-v2.yaml)."""
-        fails: list[str] = []
-        click.echo(click.style(f"    up {LINKS_EXAMPLE.relative_to(EXAMPLES.parent)}", bold=True))
-        p = lifecycle.up(LINKS_EXAMPLE, replace=True, progress=lambda s: click.echo(f"    {s}"))
-        try:
-            d = Demo(p, self.out)
-            api = next(iter(p.apis.values()))
+
+        def checks(d: Demo) -> list[str]:
+            fails: list[str] = []
+            api = next(iter(d.p.apis.values()))
             for path, kind, gen in (("/v1/orders", "nlb", "V1"), ("/v2/orders", "alb", "V2")):
                 o = d.request("internet", f"https://{api.hostname}/prod{path}")
-                seen = (
-                    str(o.body.get("saw_source", "")).split(":")[0]
-                    if isinstance(o.body, dict) else ""
-                )  # fmt: skip
                 links = len([h for h in o.hops if h["step"] == "privatelink"])
                 click.echo(click.style(
-                    f"    {gen}: the target saw {seen} ({kind.upper()}), PrivateLink connections: "
-                    f"{links}", fg="cyan"))  # fmt: skip
-                if o.status != 200 or seen not in d.ips(kind):
-                    fails.append(f"{gen} {path}: {o.status}, target saw {seen!r}")
+                    f"    {gen}: the target saw {o.source} ({kind.upper()}), PrivateLink "
+                    f"connections: {links}", fg="cyan"))  # fmt: skip
+                if o.status != 200 or o.source not in d.ips(kind):
+                    fails.append(f"{gen} {path}: {o.status}, target saw {o.source!r}")
                 if links != (1 if gen == "V1" else 0):
                     fails.append(f"{gen} {path}: {links} PrivateLink connections in the trace")
-            _finish(d, [])
-        finally:
-            report = lifecycle.down(p.name)
-            fails += report.errors
-        return fails
+            return fails
+
+        return self.on(LINKS_EXAMPLE, checks)
 
     def denied(self) -> list[str]:
         o = self.request("intruder", f"https://{self.api('orders').hostname}/prod/ping",

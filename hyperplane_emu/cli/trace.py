@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
@@ -25,32 +26,44 @@ from hyperplane_emu.realize import Kernel
 from hyperplane_emu.runtime.lifecycle import RuntimeFailure, fabric_request
 from hyperplane_emu.runtime.state import StateDir
 
+T = TypeVar("T")
+
 
 def run(p: Plan, host: str, url: str | None, tcp: str | None, as_json: bool) -> int:
     if host not in p.hosts:
         raise click.ClickException(f"{p.name} has no host {host!r} (hosts: {', '.join(p.hosts)})")
     if (url is None) == (tcp is None):
         raise click.ClickException("give a URL or --tcp ADDR:PORT (one of them)")
-    state = StateDir.of(p.name)
-    addresses = [e.ip for e in p.enis if e.id in p.hosts[host].enis]
-    if p.api_gateway is not None:
-        addresses.append(p.api_gateway.ip)
-    # Proxies open a second connection: API Gateway (above) and ALB nodes.
-    addresses += sorted(e.ip for e in p.enis if e.kind == "alb")
-    if fabric_request(state, "trace_start", timeout=3.0, addresses=addresses) is None:
-        raise RuntimeFailure("the fabric is not answering; `status` tells why")
-    try:
-        outcome = _request(p, host, url, tcp)
-    finally:
-        answer = fabric_request(state, "trace_stop", timeout=3.0) or {}
-    hops = [_describe(p, h) for h in answer.get("hops", [])]
+    outcome, hops = traced(p, host, lambda: _request(p, host, url, tcp))
     if as_json:
         # A JSON list of hops (hyperplane_emu/schemas/trace.schema.json); the outcome on stderr.
         click.echo(json.dumps(hops, indent=2))
         click.echo(f"{url or tcp}: {outcome}", err=True)
     else:
-        _table(url or tcp or "", outcome, hops)
+        table(url or tcp or "", outcome, hops)
     return 0
+
+
+def traced(
+    p: Plan, host: str, action: Callable[[], T], required: bool = True
+) -> tuple[T, list[dict[str, Any]]]:
+    """Run `action` (a request from `host`) with the fabric tracing its flows; the hops.
+
+    Traced addresses: the host's, and those of the proxies that open a second
+    connection (API Gateway, ALB nodes)."""
+    state = StateDir.of(p.name)
+    addresses = [e.ip for e in p.enis if e.id in p.hosts[host].enis]
+    if p.api_gateway is not None:
+        addresses.append(p.api_gateway.ip)
+    addresses += sorted(e.ip for e in p.enis if e.kind == "alb")
+    started = fabric_request(state, "trace_start", timeout=3.0, addresses=addresses)
+    if started is None and required:
+        raise RuntimeFailure("the fabric is not answering; `status` tells why")
+    try:
+        result = action()
+    finally:
+        answer = fabric_request(state, "trace_stop", timeout=3.0) or {}
+    return result, [_describe(p, h) for h in answer.get("hops", [])]
 
 
 def _request(p: Plan, host: str, url: str | None, tcp: str | None) -> str:
@@ -121,7 +134,7 @@ def _listener(namespace: str, flow: str) -> str:
     return f"{name} pid {pid}" + (f" ({module})" if module else "")
 
 
-def _table(request: str, outcome: str, hops: list[dict[str, Any]]) -> None:
+def table(request: str, outcome: str, hops: list[dict[str, Any]]) -> None:
     t = Table(title=f"trace {request} -> {outcome}", title_justify="left")
     for col in ("#", "ms", "flow", "step", "where", "verdict", "detail"):
         t.add_column(col)
