@@ -138,9 +138,7 @@ class EniState:
         self.id = eni.id
         self.kind = eni.kind
         self.az = eni.az
-        # NLB nodes have no security groups (classic NLBs); the Amazon DNS server's
-        # traffic is not filtered by security groups at all (EC2 User Guide).
-        self.unfiltered = eni.kind in ("nlb", "resolver", "apigw", "vpce-ingress")
+        self.unfiltered = _unfiltered(eni.kind)
         self.port = eni.port
         self.vpc = vpc
         self.ip = _ip(eni.ip)
@@ -232,7 +230,9 @@ class Fabric:
         accounts: dict[str, str] = {}
         for e in plan.enis:
             vpc = self.vpcs[e.vpc]
-            st = EniState(e, vpc, EniPolicy(e.id, e.security_groups, self._compiled))
+            st = EniState(
+                e, vpc, EniPolicy(e.id, e.security_groups, self._compiled, _unfiltered(e.kind))
+            )
             self.enis[e.id] = st
             vpc.enis[st.ip] = st
             accounts[e.id] = vpc.account_id
@@ -379,7 +379,7 @@ class Fabric:
         self._compiled[sg.id] = compile_group(sg)
         for st in self.enis.values():
             if sg.id in st.groups:
-                st.policy = EniPolicy(st.id, st.groups, self._compiled)
+                st.policy = EniPolicy(st.id, st.groups, self._compiled, st.unfiltered)
         for h in self._fast.values():
             h.fast_key = None
         self._fast.clear()
@@ -496,7 +496,7 @@ class Fabric:
             return self._drop("src-dst-check", dst, p, now, "destination is not the ENI's address")
         a, b = _sg_ports(p)
         peer = vpc.enis.get(p.dst)
-        if eni.unfiltered or dst.kind == "resolver":
+        if dst.kind == "resolver":  # DNS to the Amazon DNS server is never filtered
             ve = Verdict(True, EGRESS, eni.id, None, None, False)
         else:
             ve = eni.policy.evaluate(
@@ -508,12 +508,9 @@ class Fabric:
             self.flowlog.add(eni.id, REJECT, _five(p), p.tot_len, now)
             return self._drop("sg-egress", eni, p, now, "no rule matched")
         src_peer = vpc.enis.get(p.src)
-        if dst.unfiltered:
-            vi = Verdict(True, INGRESS, dst.id, None, None, False)
-        else:
-            vi = dst.policy.evaluate(
-                INGRESS, p.proto, a, b, p.src, src_peer.groups if src_peer else _NO_GROUPS
-            )
+        vi = dst.policy.evaluate(
+            INGRESS, p.proto, a, b, p.src, src_peer.groups if src_peer else _NO_GROUPS
+        )
         if tracing:
             self.events.append(
                 TraceHop(now, _five(p), "route", vpc.id, "FORWARD", f"{route or 'dns'} ({dst.id})")
@@ -551,10 +548,7 @@ class Fabric:
             return self._drop("nlb-protocol-not-forwarded", front, p, now)
         client_ft = _five(p)
         a, b = _sg_ports(p)
-        if eni.unfiltered:
-            ve = Verdict(True, EGRESS, eni.id, None, None, False)
-        else:
-            ve = eni.policy.evaluate(EGRESS, p.proto, a, b, p.dst, front.groups)
+        ve = eni.policy.evaluate(EGRESS, p.proto, a, b, p.dst, front.groups)
         if tracing:
             self._trace(now, p, "egress-sg", eni.id, ve)
         if not ve.allowed:
@@ -641,12 +635,9 @@ class Fabric:
                     f"{lb.name} {tg.name} -> {target.id} ({prov_ft})",
                 )
             )
-        if t_eni.unfiltered:
-            vt = Verdict(True, INGRESS, t_eni.id, None, None, False)
-        else:
-            vt = t_eni.policy.evaluate(
-                INGRESS, p.proto, target.port, 0, new_src, eni.groups if preserve else _NO_GROUPS
-            )
+        vt = t_eni.policy.evaluate(
+            INGRESS, p.proto, target.port, 0, new_src, eni.groups if preserve else _NO_GROUPS
+        )
         if tracing:
             self._trace(now, p, "ingress-sg", t_eni.id, vt)
         if not vt.allowed:
@@ -697,11 +688,7 @@ class Fabric:
         if not ve.allowed:
             self.flowlog.add(eni.id, REJECT, ft, p.tot_len, now)
             return self._drop("sg-egress", eni, p, now, "no rule matched")
-        vi = (
-            Verdict(True, INGRESS, dst.id, None, None, False)
-            if dst.unfiltered
-            else dst.policy.evaluate(INGRESS, p.proto, a, b, p.src, _NO_GROUPS)
-        )
+        vi = dst.policy.evaluate(INGRESS, p.proto, a, b, p.src, _NO_GROUPS)
         if not vi.allowed:
             self.flowlog.add(eni.id, ACCEPT, ft, p.tot_len, now)
             self.flowlog.add(dst.id, REJECT, ft, p.tot_len, now)
@@ -757,11 +744,7 @@ class Fabric:
                 TraceHop(now, client_ft, "internet-gateway", igw.id, "FORWARD",
                          f"{route} : {client_ft} -> {prov_ft}")
             )  # fmt: skip
-        vt = (
-            Verdict(True, INGRESS, t_eni.id, None, None, False)
-            if t_eni.unfiltered
-            else t_eni.policy.evaluate(INGRESS, p.proto, t_port, 0, igw.ip, _NO_GROUPS)
-        )
+        vt = t_eni.policy.evaluate(INGRESS, p.proto, t_port, 0, igw.ip, _NO_GROUPS)
         if not vt.allowed:
             return self._drop("sg-ingress", t_eni, p, now, "no rule matched")
         path_in = [(eni.id, client_ft), (igw.id, prov_ft), (t_eni.id, prov_ft)]
@@ -832,10 +815,7 @@ class Fabric:
         if port is None:
             return self._drop("nat-ports-exhausted", link_eni, p, now, link.id)
         prov_ft = FiveTuple(p.proto, new_src, t_ip, port, t_port)
-        if t_eni.unfiltered:
-            vt = Verdict(True, INGRESS, t_eni.id, None, None, False)
-        else:
-            vt = t_eni.policy.evaluate(INGRESS, p.proto, t_port, 0, new_src, src_eni.groups)
+        vt = t_eni.policy.evaluate(INGRESS, p.proto, t_port, 0, new_src, src_eni.groups)
         if tracing:
             self.events.append(
                 TraceHop(now, client_ft, "nat", link_eni.id, "FORWARD", f"{client_ft} -> {prov_ft}")
@@ -1376,3 +1356,9 @@ def _translate(out: bytearray, h: FlowHalf, c: int, proto: int, l4: int) -> int:
 
 def _reverse(ft: FiveTuple) -> FiveTuple:
     return FiveTuple(ft.proto, ft.dst, ft.src, ft.dport, ft.sport)
+
+
+def _unfiltered(kind: str) -> bool:
+    """NLB nodes have no security groups (classic NLBs); the Amazon DNS server's traffic
+    is not filtered by them (EC2 User Guide); API Gateway's own ENIs carry none."""
+    return kind in ("nlb", "resolver", "apigw", "vpce-ingress")

@@ -124,15 +124,19 @@ def _port_match(rule: CompiledRule, proto: int, a: int, b: int) -> bool:
 class EniPolicy:
     """The union of an ENI's security groups, ready for per-packet evaluation."""
 
-    __slots__ = ("eni_id", "group_ids", "_rules", "_open_all_ports")
+    __slots__ = ("eni_id", "group_ids", "_rules", "_open_all_ports", "unfiltered")
 
     def __init__(
         self,
         eni_id: str,
         group_ids: Iterable[str],
         compiled: dict[str, dict[str, tuple[CompiledRule, ...]]],
+        unfiltered: bool = False,
     ) -> None:
         self.eni_id = eni_id
+        # ENIs no security group applies to (NLB nodes, the DNS server, API Gateway's
+        # own): every packet is allowed, with a verdict that names no rule.
+        self.unfiltered = unfiltered
         self.group_ids = frozenset(group_ids)
         self._rules: dict[str, dict[int, tuple[CompiledRule, ...]]] = {}
         self._open_all_ports: dict[str, frozenset[int]] = {}
@@ -163,6 +167,8 @@ class EniPolicy:
         ``a``/``b`` are the destination port for TCP/UDP (``b`` unused) or
         the ICMP type/code.
         """
+        if self.unfiltered:
+            return Verdict(True, direction, self.eni_id, None, None, False)
         by_proto = self._rules[direction]
         first: CompiledRule | None = None
         any_open = False

@@ -258,3 +258,11 @@ def test_tcp_rule_with_minus_one_ports_means_all_ports() -> None:
     for port in (0, 1, 8080, 65535):
         assert pol.evaluate("ingress", 6, port, 0, 0x0A000001, frozenset()).allowed
     assert not pol.evaluate("ingress", 17, 53, 0, 0x0A000001, frozenset()).allowed
+
+
+def test_an_unfiltered_eni_allows_everything_and_names_no_rule() -> None:
+    pol = EniPolicy("eni-nlb", [], {}, unfiltered=True)
+    for direction in ("ingress", "egress"):
+        v = pol.evaluate(direction, 6, 443, 0, 0x0A000001, frozenset())
+        assert (v.allowed, v.sg_id, v.rule_id, v.untracked) == (True, None, None, False)
+    assert not EniPolicy("eni-x", [], {}).evaluate("ingress", 6, 443, 0, 1, frozenset()).allowed
