@@ -39,11 +39,11 @@ from hyperplane_emu.services.alb.headers import upstream_headers as forwarded_he
 from hyperplane_emu.services.alb.health import HealthChecker
 from hyperplane_emu.services.alb.rules import Request, evaluate
 from hyperplane_emu.services.alb.targets import TargetGroupState
+from hyperplane_emu.services.httpio import READ_SIZE, TooLarge, read_request
 
 log = logging.getLogger("hyperplane_emu.alb")
 
 MAX_BODY = 64 * 1024 * 1024  # bodies are buffered; larger ones get 413 / 502
-_READ_SIZE = 65536
 _MAX_HEAD = 64 * 1024  # AWS: 64 KB of request headers in all
 _POOL_MAX_IDLE = 256  # per (target, source)
 _CLOSE_GRACE = 2.0
@@ -116,7 +116,7 @@ class UpstreamPool:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await _open_connection(
-                    ip, port, local_addr=(source, 0) if source else None, limit=_READ_SIZE * 4
+                    ip, port, local_addr=(source, 0) if source else None, limit=READ_SIZE * 4
                 )
         except TimeoutError:
             raise UpstreamFailure(504, f"connect to {ip}:{port} timed out") from None
@@ -172,7 +172,7 @@ class UpstreamPool:
                 if event is h11.NEED_DATA:
                     try:
                         async with asyncio.timeout(idle_timeout):
-                            chunk = await c.reader.read(_READ_SIZE)
+                            chunk = await c.reader.read(READ_SIZE)
                     except TimeoutError:
                         raise UpstreamFailure(
                             504, f"no data from the target for {idle_timeout:g} s"
@@ -255,7 +255,7 @@ class AlbServer:
         async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             await self._client(r, w, li, port)
 
-        server = await asyncio.start_server(client, sock=sock, limit=_READ_SIZE * 4)
+        server = await asyncio.start_server(client, sock=sock, limit=READ_SIZE * 4)
         self._bound.append(_Bound(li, server, port))
 
     async def close(self) -> None:
@@ -323,12 +323,12 @@ class AlbServer:
             while True:
                 try:
                     async with asyncio.timeout(self.config.idle_timeout):
-                        request, body = await self._read_request(conn, reader, writer)
+                        request, body = await read_request(conn, reader, writer, MAX_BODY)
                 except TimeoutError:
                     if conn.their_state is not h11.IDLE or conn.trailing_data[0]:
                         await self._send(conn, writer, errors.error_page(408, close=True), b"GET")
                     break
-                except _TooLarge:
+                except TooLarge:
                     await self._send(conn, writer, errors.error_page(413, close=True), b"POST")
                     break
                 except h11.RemoteProtocolError:
@@ -354,32 +354,6 @@ class AlbServer:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
-
-    async def _read_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[h11.Request | None, bytes]:
-        request: h11.Request | None = None
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                if conn.they_are_waiting_for_100_continue:
-                    writer.write(
-                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
-                    )
-                conn.receive_data(await reader.read(_READ_SIZE))
-            elif isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > MAX_BODY:
-                    raise _TooLarge()
-                parts.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                return request, b"".join(parts)
-            else:  # ConnectionClosed, or PAUSED after a protocol switch we never accept
-                return None, b""
 
     async def _answer(
         self,
@@ -465,10 +439,6 @@ class AlbServer:
         data = (data or b"") + (conn.send(h11.EndOfMessage()) or b"")
         writer.write(data)
         await writer.drain()
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def describe_bound(bound: Sequence[tuple[Listener, int]], address: str) -> str:

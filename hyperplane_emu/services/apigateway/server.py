@@ -52,11 +52,11 @@ from hyperplane_emu.services.apigateway.integration import (
     gateway_headers,
     response_headers,
 )
+from hyperplane_emu.services.httpio import READ_SIZE, TooLarge, read_request
 
 log = logging.getLogger("hyperplane_emu.apigateway")
 
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway quota: 10 MB payload, request and response
-_READ_SIZE = 65536
 _MAX_HEAD = 64 * 1024
 _CLOSE_GRACE = 2.0
 _POOL_IDLE_S = 50.0  # under the NLB's 350 s and most servers' keep-alive timeouts
@@ -192,7 +192,7 @@ class UpstreamPool:
             ssl=ssl_ctx,
             server_hostname=req.server_name if req.tls else None,
             ssl_handshake_timeout=_TLS_HANDSHAKE_S if req.tls else None,
-            limit=_READ_SIZE * 4,
+            limit=READ_SIZE * 4,
         )
         cm = asyncio.timeout(req.connect_timeout_s)
         try:
@@ -236,7 +236,7 @@ class UpstreamPool:
             while True:
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
-                    chunk = await c.reader.read(_READ_SIZE)
+                    chunk = await c.reader.read(READ_SIZE)
                     if chunk:
                         got_any = True
                     conn.receive_data(chunk)
@@ -352,7 +352,7 @@ class ApiGatewayServer:
             sock=sock,
             ssl=self._tls_context() if li.tls else None,
             ssl_handshake_timeout=_TLS_HANDSHAKE_S if li.tls else None,
-            limit=_READ_SIZE * 4,
+            limit=READ_SIZE * 4,
         )
         self._bound[(li.ip, li.port, li.tls)] = _Bound(li, server, port)
 
@@ -434,10 +434,10 @@ class ApiGatewayServer:
             while True:
                 try:
                     async with asyncio.timeout(self.config.idle_timeout_s):
-                        request, body = await self._read_request(conn, reader, writer)
+                        request, body = await read_request(conn, reader, writer, MAX_PAYLOAD)
                 except TimeoutError:
                     break
-                except _TooLarge:
+                except TooLarge:
                     await self._send_error(conn, writer, b"POST", errors.TOO_LARGE)
                     break
                 except h11.RemoteProtocolError:
@@ -471,34 +471,6 @@ class ApiGatewayServer:
             return ""
         origin = answer.get("origin") if isinstance(answer, dict) else None
         return str(origin["src"]) if isinstance(origin, dict) and origin.get("src") else ""
-
-    async def _read_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[h11.Request | None, bytes]:
-        request: h11.Request | None = None
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                if conn.they_are_waiting_for_100_continue:
-                    writer.write(
-                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
-                    )
-                chunk = await reader.read(_READ_SIZE)
-                conn.receive_data(chunk)
-                continue
-            if isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > MAX_PAYLOAD:
-                    raise _TooLarge()
-                parts.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                return request, b"".join(parts)
-            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
-                return None, b""
 
     async def _answer(
         self,
@@ -615,10 +587,6 @@ class ApiGatewayServer:
         data += conn.send(h11.EndOfMessage()) or b""
         writer.write(data)
         await writer.drain()
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def describe(bound: Sequence[tuple[Listener, int]]) -> str:
