@@ -6,7 +6,8 @@ namespaces, which takes their veths with them). Every name must start with
 ``he-``: the emulator's rule for anything it creates on a machine.
 
 Netlink goes through pyroute2 (`NetNS` sockets opened inside the namespace);
-processes enter their namespace in the child between fork and exec.
+processes enter their namespace in the child between fork and exec
+(`realize.netns`, the project's one way into a namespace).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 from pyroute2 import NetNS, netns
 
-from hyperplane_emu.fabric.offload import disable_offloads, in_netns
+from hyperplane_emu.fabric.offload import disable_offloads
+from hyperplane_emu.realize import netns as entry
 
 
 class LabError(RuntimeError):
@@ -93,22 +95,19 @@ class Lab:
 
     def sysctl(self, ns_name: str, key: str, value: str) -> None:
         # /proc/sys/net is resolved against the opening thread's namespace.
-        with in_netns(ns_name), open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+        with entry.entered(ns_name), open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
 
     # ---------------------------------------------------------- processes
 
     def popen(self, ns_name: str, argv: Sequence[str], **kw: Any) -> subprocess.Popen[bytes]:
         """Start ``argv`` inside ``ns_name``; it is killed (by pid) on close()."""
-
-        def enter() -> None:
-            netns.setns(ns_name, flags=0)
-
-        p: subprocess.Popen[bytes] = subprocess.Popen(
-            list(argv),
-            preexec_fn=enter,
-            **kw,  # noqa: PLW1509 - setns must happen in the child
-        )
+        with entry.child_entry(ns_name) as preexec:
+            p: subprocess.Popen[bytes] = subprocess.Popen(
+                list(argv),
+                preexec_fn=preexec,
+                **kw,  # noqa: PLW1509 - setns must happen in the child
+            )
         self.procs.append(p)
         return p
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperplane_emu.plan.model import Plan
-from hyperplane_emu.realize import Kernel
+from hyperplane_emu.realize import Kernel, netns
 from hyperplane_emu.runtime import lifecycle
 
 TOPOLOGY = """
@@ -84,7 +84,7 @@ def _cps(kernel: Kernel, ns: str, ip: str, port: int, seconds: float) -> float:
 
 def _iperf(ns: str, ip: str, seconds: float) -> float:
     r = subprocess.run(
-        ["ip", "netns", "exec", ns, "iperf3", "-c", ip, "-t", str(seconds), "-J"],
+        netns.exec_argv(ns, ["iperf3", "-c", ip, "-t", str(seconds), "-J"]),
         capture_output=True, text=True, timeout=seconds + 20,
     )  # fmt: skip
     out: dict[str, Any] = json.loads(r.stdout)
@@ -104,7 +104,7 @@ def run(seconds: float, step: Callable[[str], None]) -> dict[str, float]:
     try:
         for host in ("direct", "target"):
             servers.append(subprocess.Popen(
-                ["ip", "netns", "exec", p.hosts[host].namespace, "iperf3", "-s"],
+                netns.exec_argv(p.hosts[host].namespace, ["iperf3", "-s"]),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
         client = p.hosts["client"].namespace

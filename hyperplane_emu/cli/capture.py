@@ -22,6 +22,7 @@ import time
 import click
 
 from hyperplane_emu.plan.model import Plan, PlanEni
+from hyperplane_emu.realize import netns
 
 
 def run(
@@ -41,20 +42,7 @@ def run(
     tcpdump = shutil.which("tcpdump")
     if tcpdump is None:
         raise click.ClickException("tcpdump is not installed (scripts/setup installs it)")
-    ip = shutil.which("ip") or "/usr/sbin/ip"
-    argv = [
-        ip,
-        "netns",
-        "exec",
-        target.namespace,
-        tcpdump,
-        "-i",
-        target.ifname,
-        "-U",
-        "-n",
-        "-s",
-        "0",
-    ]
+    argv = netns.exec_argv(target.namespace, [tcpdump, "-i", target.ifname, "-U", "-n", "-s", "0"])
     if write:
         argv += ["-w", write]
     if count:

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import click
 from hyperplane_emu import spec
 from hyperplane_emu.cli import render
 from hyperplane_emu.plan import PlanError
-from hyperplane_emu.realize import KernelError
+from hyperplane_emu.realize import KernelError, netns
 from hyperplane_emu.runtime import lifecycle
 from hyperplane_emu.runtime.status import read_plan, running, status
 from hyperplane_emu.spec.errors import SpecError
@@ -268,9 +267,9 @@ def exec_cmd(name: str, host: str, command: tuple[str, ...]) -> None:
                 f"{name} has no host {host!r} (hosts: {', '.join(p.hosts)}, or fabric)"
             )
         ns = p.hosts[host].namespace
-    ip = shutil.which("ip") or "/usr/sbin/ip"
     # `ip netns exec` also bind-mounts /etc/netns/<ns>/resolv.conf and remounts /sys.
-    os.execv(ip, [ip, "netns", "exec", ns, *command])
+    argv = netns.exec_argv(ns, command)
+    os.execv(argv[0], argv)
 
 
 @main.command("flow-logs")

@@ -19,10 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from pyroute2 import netns as _netns
-
 from hyperplane_emu.plan import from_json
 from hyperplane_emu.proctitle import set_process_name
+from hyperplane_emu.realize import netns
 
 from .control import ControlHandler, LineReader, RequestError, error_line
 from .core import Fabric
@@ -171,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     set_process_name(PROCESS_NAME)
     if args.netns:
         try:
-            _netns.setns(args.netns, flags=0)  # flags=0: never create it
+            netns.enter(args.netns)  # before any thread exists: the whole process moves
         except OSError as e:
             log.error("fabric: cannot enter netns %s: %s", args.netns, e)
             return 1

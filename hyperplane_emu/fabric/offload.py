@@ -21,16 +21,13 @@ fabric end (it already runs inside the fabric namespace).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import fcntl
-import os
 import socket
 import struct
-from collections.abc import Iterator
 
-from pyroute2 import netns as _netns
+from hyperplane_emu.realize.netns import socket_in
 
 SIOCETHTOOL = 0x8946
 
@@ -59,36 +56,9 @@ def _ethtool_value(sock: socket.socket, ifname: str, cmd: int, data: int = 0) ->
     return int(struct.unpack("=II", value.raw)[1])
 
 
-@contextlib.contextmanager
-def in_netns(name: str | None) -> Iterator[None]:
-    """Run the block with this thread in network namespace ``name`` (None: stay).
-
-    Sockets keep the namespace they were created in, so a socket opened inside
-    the block keeps working after it. Never creates a namespace.
-    """
-    if name is None:
-        yield
-        return
-    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-        try:
-            _netns.setns(target, flags=0)
-        finally:
-            os.close(target)
-        try:
-            yield
-        finally:
-            _netns.setns(here, flags=0)
-    finally:
-        os.close(here)
-
-
 def get_offloads(ifname: str, netns: str | None = None) -> dict[str, bool]:
     """Current state of the features we manage (``tso``, ``gso``, ``gro``, ``tx-checksum``)."""
-    with in_netns(netns):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with sock:
+    with _control_socket(netns) as sock:
         return {k: bool(_ethtool_value(sock, ifname, g)) for k, (g, _) in FEATURES.items()}
 
 
@@ -98,9 +68,7 @@ def disable_offloads(ifname: str, netns: str | None = None) -> dict[str, bool]:
     A feature the driver does not have (EOPNOTSUPP) is skipped: it cannot
     produce what we are protecting against.
     """
-    with in_netns(netns):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with sock:
+    with _control_socket(netns) as sock:
         for _, setter in FEATURES.values():
             try:
                 _ethtool_value(sock, ifname, setter, 0)
@@ -108,3 +76,10 @@ def disable_offloads(ifname: str, netns: str | None = None) -> dict[str, bool]:
                 if e.errno != errno.EOPNOTSUPP:
                     raise
         return {k: bool(_ethtool_value(sock, ifname, g)) for k, (g, _) in FEATURES.items()}
+
+
+def _control_socket(netns: str | None) -> socket.socket:
+    """Any socket of the namespace serves for ioctls on its interfaces."""
+    if netns is None:
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    return socket_in(netns, socket.AF_INET, socket.SOCK_DGRAM)

@@ -3,8 +3,9 @@
 `Kernel` is a small verb-style interface over pyroute2 (namespaces, veths,
 addresses, routes) plus the two things netlink does not do: per-namespace
 sysctls and ethtool offload flags. Both are done from a short-lived thread
-that has `setns`'d into the namespace: a network namespace is a per-thread
-attribute, so the calling thread (and the root namespace) never change.
+that has entered the namespace (`realize.netns.run_in`): a network namespace
+is a per-thread attribute, so the calling thread (and the root namespace)
+never change.
 
 `FakeKernel` (realize/fake.py) implements the same interface in memory, so the
 plan-to-kernel logic is tested without root.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,9 +23,11 @@ from typing import Any, Protocol, TypeVar
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
+from hyperplane_emu.realize import netns as entry
+
 T = TypeVar("T")
 
-NETNS_DIR = "/run/netns"
+NETNS_DIR = entry.NETNS_DIR
 
 
 class KernelError(Exception):
@@ -219,22 +221,7 @@ class Kernel:
 
     def in_netns(self, ns: str, fn: Callable[[], T]) -> T:
         """Run `fn` on a fresh thread that has entered `ns`; return its result or raise."""
-        result: list[T] = []
-        error: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                netns.setns(ns)
-                result.append(fn())
-            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-                error.append(e)
-
-        t = threading.Thread(target=run, name=f"he-netns-{ns}")
-        t.start()
-        t.join()
-        if error:
-            raise error[0]
-        return result[0]
+        return entry.run_in(ns, fn)
 
     def sysctl(self, ns: str, key: str, value: str) -> None:
         path = "/proc/sys/" + key.replace(".", "/")

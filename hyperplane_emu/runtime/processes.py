@@ -12,7 +12,6 @@ namespace it is about to delete, by comparing namespace inodes: such a process
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -20,32 +19,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
+from hyperplane_emu.realize import netns as entry
 
 
 def spawn(argv: Sequence[str], netns: str | None, log: Path) -> int:
     """Start `argv` inside `netns` (None: here), detached, output to `log`; its pid."""
-    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY) if netns else -1
-
-    def enter() -> None:
-        if fd >= 0 and _libc.setns(fd, CLONE_NEWNET) != 0:
-            os._exit(126)
-
-    try:
-        with open(log, "ab") as out:
-            p = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=enter if fd >= 0 else None,
-                start_new_session=True,  # Ctrl-C on the CLI does not reach it
-                close_fds=True,
-            )
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    with entry.child_entry(netns) as preexec, open(log, "ab") as out:
+        p = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec,  # noqa: PLW1509 - setns must happen in the child
+            start_new_session=True,  # Ctrl-C on the CLI does not reach it
+            close_fds=True,
+        )
     return p.pid
 
 
@@ -99,27 +87,19 @@ def stop(pid: int, token: str | None = None, grace: float = 3.0) -> bool:
     return True
 
 
-def netns_inode(name: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(f"/run/netns/{name}")
-    except FileNotFoundError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
 def pids_in_netns(name: str) -> list[int]:
     """Every process whose network namespace is `name` (by inode, not by name)."""
-    target = netns_inode(name)
+    target = entry.inode(name)
     if target is None:
         return []
     out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for pid_dir in os.listdir("/proc"):
+        if not pid_dir.isdigit():
             continue
         try:
-            st = os.stat(f"/proc/{entry}/ns/net")
+            st = os.stat(f"/proc/{pid_dir}/ns/net")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
         if (st.st_dev, st.st_ino) == target:
-            out.append(int(entry))
+            out.append(int(pid_dir))
     return out

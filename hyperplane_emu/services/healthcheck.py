@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
-import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -30,26 +27,9 @@ from hyperplane_emu.fabric import control
 from hyperplane_emu.fabric.health import TargetHealth
 from hyperplane_emu.plan.model import Plan, PlanEni, PlanHealthCheck, PlanTarget
 from hyperplane_emu.proctitle import set_process_name
+from hyperplane_emu.realize.netns import socket_in
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 USER_AGENT = "ELB-HealthChecker/2.0"
-
-
-def socket_in(namespace: str) -> socket.socket:
-    """A TCP socket created inside `namespace` (this thread returns to its own)."""
-    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    there = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
-    try:
-        if _libc.setns(there, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {namespace}")
-        try:
-            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        finally:
-            _libc.setns(here, CLONE_NEWNET)
-    finally:
-        os.close(here)
-        os.close(there)
 
 
 def matches(matcher: str, status: int) -> bool:

@@ -25,8 +25,8 @@ from scapy.utils import rdpcap
 from hyperplane_emu.bench import topo
 from hyperplane_emu.bench.lab import Lab
 from hyperplane_emu.fabric.control import request
-from hyperplane_emu.fabric.offload import in_netns
 from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.realize.netns import entered as in_netns
 
 pytestmark = pytest.mark.root
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pytest
 from conftest import SHOP, Topology, unique_name, wait_for
 
 from hyperplane_emu.fabric.offload import get_offloads
-from hyperplane_emu.realize import Kernel
+from hyperplane_emu.realize import Kernel, netns
 from hyperplane_emu.runtime import lifecycle, processes
 from hyperplane_emu.runtime.state import STATE_ROOT, StateDir
 
@@ -216,3 +217,39 @@ def test_a_dead_fabric_shows_in_status_and_down_still_cleans(
     report = lifecycle.down(t.plan.name)
     assert not report.errors
     assert leftovers(t.plan.prefix) == []
+
+
+def test_the_one_way_into_a_namespace_moves_only_what_it_says(tmp_path: Path) -> None:
+    name = f"he-{unique_name('ns')}-x"
+    k = Kernel()
+    k.netns_create(name)
+    try:
+        here = os.stat("/proc/thread-self/ns/net").st_ino
+        there = netns.inode(name)
+        assert there is not None and there[1] != here
+
+        def me() -> int:
+            return os.stat("/proc/thread-self/ns/net").st_ino
+
+        with netns.entered(name):
+            assert me() == there[1]
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        assert me() == here  # the thread came back, the socket stayed
+        with sock:
+            sock.bind(("127.0.0.1", 0))  # lo is down in a fresh namespace: still bindable
+        assert netns.run_in(name, me) == there[1] and me() == here
+        with pytest.raises(ZeroDivisionError):
+            netns.run_in(name, lambda: 1 // 0)
+        with netns.child_entry(name) as preexec:
+            out = subprocess.run(
+                ["readlink", "/proc/self/ns/net"], preexec_fn=preexec, capture_output=True,
+                text=True, check=True,
+            )  # fmt: skip
+        assert out.stdout.strip() == f"net:[{there[1]}]"
+        with pytest.raises(FileNotFoundError):  # never creates one; fails before any fork
+            netns.enter(name + "-missing")
+        with pytest.raises(FileNotFoundError), netns.child_entry(name + "-missing"):
+            pass
+        assert me() == here
+    finally:
+        k.netns_delete(name)
