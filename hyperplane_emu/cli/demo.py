@@ -25,7 +25,8 @@ import click
 
 from hyperplane_emu.cli import trace as trace_view
 from hyperplane_emu.plan.model import Plan
-from hyperplane_emu.runtime import lifecycle
+from hyperplane_emu.realize import netns
+from hyperplane_emu.runtime import lifecycle, trace
 from hyperplane_emu.runtime.state import StateDir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -72,11 +73,11 @@ class Demo:
         return {e.ip for e in self.p.enis if e.kind == kind}
 
     def request(self, host: str, url: str, max_time: float = 5) -> Outcome:
-        r, hops = trace_view.traced(
+        r, hops = trace.traced(
             self.p, host,
             lambda: subprocess.run(
-                ["ip", "netns", "exec", self.p.hosts[host].namespace, "curl", "-s", "-m",
-                 str(max_time), "-w", "\n%{http_code}", url],
+                netns.exec_argv(self.p.hosts[host].namespace, ["curl", "-s", "-m",
+                                str(max_time), "-w", "\n%{http_code}", url]),
                 capture_output=True, text=True, timeout=max_time + 10,
             ),
             required=False,
