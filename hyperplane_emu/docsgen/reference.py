@@ -12,8 +12,9 @@ What comes from where, so that the page cannot drift from the loader:
   accepts but the tree does not document, or the reverse, stops generation.
 
 Only the words that the code cannot say (why a default differs, what a shape
-means) are written by hand, in `reference_tree`. No root, no I/O but reading
-model.py and the corpus file.
+means) are written by hand, in `reference_tree`, with the `Key`/`Section`
+records of `sections` (a leaf module, so the tree and this generator do not
+import each other). No root, no I/O but reading model.py and the corpus file.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import importlib
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hyperplane_emu import spec
+from hyperplane_emu.docsgen.reference_tree import TREE
+from hyperplane_emu.docsgen.sections import Key, Section
 from hyperplane_emu.spec import model, nodes
 
 CORPUS = Path(__file__).with_name("every-key.yaml")
@@ -42,53 +45,6 @@ matches across dots; every other placeholder is one dot-free segment."""
 
 class ReferenceError(Exception):
     """The tree and the loader disagree; the message lists every difference."""
-
-
-@dataclass(frozen=True)
-class Key:
-    """Hand-written facts about one key, where the model alone does not say enough."""
-
-    text: str = ""
-    """What the key means, when the model field has no docstring or comment, or
-    the file's shape differs from the model's (`port: 80-90` -> two ints)."""
-    field: str | None = None
-    """The model field it fills, when its name differs from the key; "" for a key
-    that fills no field of its own (a shorthand such as `vpc_link`)."""
-    default: str | None = None
-    """Overrides the dataclass default (the loader computes some defaults)."""
-    values: str | None = None
-    """Overrides what the model's type says about allowed values."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """One kind of mapping in a topology file."""
-
-    pattern: str
-    """Where it sits: `vpcs.<vpc>.hosts.<host>`; `<x>` is a name you choose,
-    `[]` a list item."""
-    title: str
-    keys: tuple[str, ...]
-    """Names of the spec tuples (or dicts) the loader checks, `module.NAME`
-    relative to `hyperplane_emu.spec`; a literal `=a,b` when the loader writes
-    the tuple inline."""
-    model: type | None = None
-    required: tuple[tuple[str, ...], ...] = ((),)
-    """Required keys as the loader checks them; more than one tuple when it
-    depends on the other keys written (a target with `ip` needs no `host`)."""
-    refused: tuple[str, ...] = ()
-    """`module.NAME` of dicts key -> reason: keys the loader recognises in order
-    to refuse them with that reason (another product's attribute, not emulated)."""
-    docs: Mapping[str, Key] = field(default_factory=dict)
-    intro: str = ""
-    also: tuple[str, ...] = ()
-    """More patterns with the same shape (an action under a rule and a listener)."""
-    defaults: object | None = None
-    """A model instance whose values are the defaults, when the loader starts from
-    one rather than from the class defaults (an ALB's health check)."""
-    model_intro: bool = True
-    """False when the model class's docstring is about another product (an ALB's
-    health check shares `HealthCheck`, whose docstring gives NLB defaults)."""
 
 
 # -- resolving the spec's tuples -------------------------------------------------
@@ -423,8 +379,6 @@ def _rows(
 def render(tree: tuple[Section, ...] | None = None, recorded: Recorded | None = None) -> str:
     """The whole page; raises ReferenceError if the tree and the loader disagree."""
     if tree is None:
-        from hyperplane_emu.docsgen.reference_tree import TREE
-
         tree = TREE
     verify(tree, recorded if recorded is not None else record())
     docs = model_docs()

@@ -10,7 +10,7 @@ reverse) stops `scripts/docs` and fails the unit test.
 
 from __future__ import annotations
 
-from hyperplane_emu.docsgen.reference import Key, Section
+from hyperplane_emu.docsgen.sections import Key, Section
 from hyperplane_emu.spec import (
     alb,
     albrules,
