@@ -17,6 +17,18 @@ Requests: ``{"op": "<name>", ...args}``. Answers: ``{"ok": true, ...}`` or
 | capture_start | ``eni``, ``path`` | ``eni, path`` |
 | capture_stop | ``eni`` | ``eni, frames`` |
 | flush_flow_logs | | ``records``: lines written |
+| set_target_health | ``load_balancer, target_group, target, state, reason`` | |
+| set_endpoint_state | ``endpoint, state`` | |
+| load_balancers | | ``load_balancers``: targets and their health |
+| trace_start | ``addresses`` (empty: every flow) | |
+| trace_stop | | ``hops`` recorded since trace_start |
+| nat_origin | ``vpc, proto, src, sport, dst, dport`` | ``origin``: the opener, or null |
+
+Target states: initial, healthy, unhealthy; endpoint states: available,
+pendingAcceptance, rejected. `nat_origin` takes a translated flow as its
+receiver sees it (``proto`` defaults to 6) and answers who opened it (``src,
+sport, dst, dport, vpc, eni``). A unit test checks the table against
+`ControlHandler.ops` (tests/unit/fabric/test_control_ops.py).
 """
 
 from __future__ import annotations
@@ -101,6 +113,11 @@ class ControlHandler:
                 )
             },
         }
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        """The operations served, in dispatch order."""
+        return tuple(self._ops)
 
     def handle_line(self, line: bytes) -> bytes:
         return (json.dumps(self.handle(line), default=str) + "\n").encode()
