@@ -6,6 +6,9 @@ policies, integrations: the API Gateway data plane reloads its config), and
 Cloud Map instance health and attributes (API Gateway's discovery and the VPC
 resolvers reload). Anything else (VPCs, subnets, hosts, load balancers,
 endpoints...) would move addresses and ids: `apply` refuses and names what differs.
+
+`diff(old, new)` decides all of that from the two plans alone (pure, unit-tested);
+`apply` then pushes the changes to the running processes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import signal
 from typing import Any
 
 from hyperplane_emu import plan as planlib
-from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
 from hyperplane_emu.runtime import processes
 from hyperplane_emu.runtime.lifecycle import (
     PROCESS_TOKEN,
@@ -28,6 +31,48 @@ from hyperplane_emu.runtime.lifecycle import (
 )
 from hyperplane_emu.runtime.state import StateDir
 from hyperplane_emu.runtime.status import read_plan
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanChanges:
+    """What differs between the running plan and a new one, and whether `apply` may do it."""
+
+    refused: tuple[str, ...]
+    """Plan paths that need `down` then `up` (`vpcs.shop.subnets.a.cidr`…); empty: live."""
+    security_groups: tuple[tuple[str, PlanSecurityGroup], ...]
+    """(VPC name, new group) for every group whose rules changed, in plan order."""
+    apis: bool
+    cloud_map: bool
+    """Cloud Map instances or VPC-link (v2) targets changed: discovery reloads."""
+
+    @property
+    def live(self) -> bool:
+        return not self.refused
+
+    def refusal(self) -> str:
+        shown = ", ".join(self.refused[:6])
+        more = len(self.refused) - 6
+        return (
+            "these changes need `down` then `up` (they move addresses or ids): "
+            + shown
+            + (f" and {more} more" if more > 0 else "")
+        )
+
+
+def diff(old: Plan, new: Plan) -> PlanChanges:
+    """Compare two plans of the same topology (pure: no state, no processes)."""
+    old_groups = {g.id: g for v in old.vpcs.values() for g in v.security_groups.values()}
+    return PlanChanges(
+        refused=tuple(_differences(_structure(old), _structure(new))),
+        security_groups=tuple(
+            (v.name, g)
+            for v in new.vpcs.values()
+            for g in v.security_groups.values()
+            if old_groups.get(g.id) != g
+        ),
+        apis=old.apis != new.apis,
+        cloud_map=old.cloud_map != new.cloud_map or old.vpc_links_v2 != new.vpc_links_v2,
+    )
 
 
 @dataclasses.dataclass
@@ -78,23 +123,17 @@ def apply(name: str, source: str | os.PathLike[str]) -> ApplyReport:
     new = load_plan(source)
     if new.name != old.name:
         raise RuntimeFailure(f"{source} describes {new.name!r}, not {name!r}")
-    diff = _differences(_structure(old), _structure(new))
-    if diff:
-        shown = ", ".join(diff[:6]) + (f" and {len(diff) - 6} more" if len(diff) > 6 else "")
-        raise RuntimeFailure(
-            f"these changes need `down` then `up` (they move addresses or ids): {shown}"
-        )
+    changes = diff(old, new)
+    if not changes.live:
+        raise RuntimeFailure(changes.refusal())
     report = ApplyReport()
-    old_groups = {g.id: g for v in old.vpcs.values() for g in v.security_groups.values()}
-    for v in new.vpcs.values():
-        for g in v.security_groups.values():
-            if old_groups[g.id] != g:
-                answer = fabric_request(state, "replace_sg", timeout=3.0, sg=dataclasses.asdict(g))
-                if answer is None or not answer.get("ok"):
-                    raise RuntimeFailure(f"the fabric refused {g.id}: {answer}")
-                report.security_groups.append(f"{v.name}/{g.name} ({g.id})")
-    report.apis = old.apis != new.apis
-    report.cloud_map = old.cloud_map != new.cloud_map or old.vpc_links_v2 != new.vpc_links_v2
+    for vpc, g in changes.security_groups:
+        answer = fabric_request(state, "replace_sg", timeout=3.0, sg=dataclasses.asdict(g))
+        if answer is None or not answer.get("ok"):
+            raise RuntimeFailure(f"the fabric refused {g.id}: {answer}")
+        report.security_groups.append(f"{vpc}/{g.name} ({g.id})")
+    report.apis = changes.apis
+    report.cloud_map = changes.cloud_map
     (state.plan_file.with_suffix(".tmp")).write_text(planlib.to_json(new))
     state.plan_file.with_suffix(".tmp").replace(state.plan_file)
     if (report.apis or report.cloud_map) and new.api_gateway is not None:
