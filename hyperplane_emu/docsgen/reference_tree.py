@@ -18,6 +18,7 @@ from hyperplane_emu.spec import (
     apiroutes,
     apis,
     cloudmap,
+    healthchecks,
     loadbalancers,
     names,
     net,
@@ -424,40 +425,43 @@ TARGET = Section(
 NLB_CHECK = Section(
     pattern=f"{_TG}.health_check",
     title="NLB health check",
-    keys=("targetgroups.HEALTH_KEYS",),
+    keys=("healthchecks.HEALTH_KEYS",),
     model=m.HealthCheck,
     docs={
         "protocol": Key(
             "How a target is probed: a TCP connect, or an HTTP GET of `path`.",
-            values=" | ".join(f"`{p}`" for p in targetgroups.CHECK_PROTOCOLS),
+            values=" | ".join(f"`{p}`" for p in healthchecks.NLB.protocols),
         ),
         "port": Key(
             "The port probed; `traffic-port` is each target's own.",
-            default=f"`{targetgroups.TRAFFIC_PORT}`",
-            values=f"1..65535 or `{targetgroups.TRAFFIC_PORT}`",
+            default=f"`{healthchecks.TRAFFIC_PORT}`",
+            values=f"1..65535 or `{healthchecks.TRAFFIC_PORT}`",
         ),
         "path": Key(
             "The path probed, http checks only.",
-            values=f"string ≤ {targetgroups.PATH_MAX} characters",
+            values=f"string ≤ {healthchecks.PATH_MAX} characters",
         ),
         "interval": Key(
             "Seconds between checks (AWS allows 5 at least).",
-            values=f"{_range(targetgroups.INTERVAL)} s",
+            values=f"{_range(healthchecks.INTERVAL)} s",
         ),
         "timeout": Key(
             "Seconds a probe may take.",
-            default=f"`{m.HealthCheck.timeout}` (tcp), `{targetgroups.HTTP_TIMEOUT_DEFAULT}` "
-            "(http), at most the interval",
-            values=f"{_range(targetgroups.TIMEOUT)} s, ≤ interval",
+            default=f"`{healthchecks.NLB.timeouts['tcp']}` (tcp), "
+            f"`{healthchecks.NLB.timeouts['http']}` (http), at most the interval",
+            values=f"{_range(healthchecks.TIMEOUT)} s, ≤ interval",
         ),
         "healthy_threshold": Key(
-            "Successes in a row to become healthy.", values=_range(targetgroups.THRESHOLD)
+            "Successes in a row to become healthy.", values=_range(healthchecks.THRESHOLD)
         ),
         "unhealthy_threshold": Key(
-            "Failures in a row to become unhealthy.", values=_range(targetgroups.THRESHOLD)
+            "Failures in a row to become unhealthy.", values=_range(healthchecks.THRESHOLD)
         ),
         "matcher": Key(
-            "Only for http checks.", values="codes 200-599: `200`, `200,202`, `200-299`"
+            "Only for http checks.",
+            values="codes {}-{}: `200`, `200,202`, `200-299`".format(
+                *healthchecks.NLB.matcher_codes
+            ),
         ),
     },
 )
@@ -465,35 +469,35 @@ NLB_CHECK = Section(
 ALB_CHECK = Section(
     pattern=f"{_TG}.health_check",
     title="ALB health check",
-    keys=("albtargets.HEALTH_KEYS",),
+    keys=("healthchecks.HEALTH_KEYS",),
     model=m.HealthCheck,
-    defaults=albtargets.DEFAULT_CHECK,
+    defaults=healthchecks.ALB.default(),
     model_intro=False,
     intro="Always HTTP.",
     docs={
         "protocol": Key(
             "TCP checks are for NLBs.",
-            values=" | ".join(f"`{p}`" for p in albtargets.CHECK_PROTOCOLS),
+            values=" | ".join(f"`{p}`" for p in healthchecks.ALB.protocols),
         ),
         "port": Key(
             "The port probed; `traffic-port` is each target's own.",
-            default=f"`{targetgroups.TRAFFIC_PORT}`",
-            values=f"1..65535 or `{targetgroups.TRAFFIC_PORT}`",
+            default=f"`{healthchecks.TRAFFIC_PORT}`",
+            values=f"1..65535 or `{healthchecks.TRAFFIC_PORT}`",
         ),
         "path": Key("The path probed.", values="string"),
-        "interval": Key("Seconds between checks.", values=f"{_range(targetgroups.INTERVAL)} s"),
+        "interval": Key("Seconds between checks.", values=f"{_range(healthchecks.INTERVAL)} s"),
         "timeout": Key(
             "Seconds a probe may take.",
-            default=f"`{albtargets.DEFAULT_CHECK.timeout}`, at most the interval",
-            values=f"{_range(targetgroups.TIMEOUT)} s, ≤ interval",
+            default=f"`{healthchecks.ALB.timeouts['http']}`, at most the interval",
+            values=f"{_range(healthchecks.TIMEOUT)} s, ≤ interval",
         ),
         "healthy_threshold": Key(
-            "Successes in a row to become healthy.", values=_range(targetgroups.THRESHOLD)
+            "Successes in a row to become healthy.", values=_range(healthchecks.THRESHOLD)
         ),
         "unhealthy_threshold": Key(
-            "Failures in a row to become unhealthy.", values=_range(targetgroups.THRESHOLD)
+            "Failures in a row to become unhealthy.", values=_range(healthchecks.THRESHOLD)
         ),
-        "matcher": Key(values="codes {}-{}".format(*albtargets.MATCHER_CODES)),
+        "matcher": Key(values="codes {}-{}".format(*healthchecks.ALB.matcher_codes)),
     },
 )
 

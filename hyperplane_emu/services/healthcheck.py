@@ -28,16 +28,9 @@ from hyperplane_emu.fabric.health import TargetHealth
 from hyperplane_emu.plan.model import Plan, PlanEni, PlanHealthCheck, PlanTarget
 from hyperplane_emu.proctitle import set_process_name
 from hyperplane_emu.realize.netns import socket_in
+from hyperplane_emu.spec.healthchecks import matches
 
 USER_AGENT = "ELB-HealthChecker/2.0"
-
-
-def matches(matcher: str, status: int) -> bool:
-    for part in matcher.split(","):
-        lo, _, hi = part.strip().partition("-")
-        if int(lo) <= status <= int(hi or lo):
-            return True
-    return False
 
 
 async def probe(node: PlanEni, t: PlanTarget, hc: PlanHealthCheck) -> tuple[bool, str]:

@@ -12,23 +12,19 @@ ModifyTargetGroupAttributes, for Network Load Balancers):
   (a warning here);
 - client IP preservation cannot be turned off, and proxy protocol v2 not turned
   on, for UDP target groups;
-- health check: TCP or HTTP (HTTPS not emulated), interval 5-300 s (the
-  emulator allows 1 s so that tests need not wait), timeout 2-120 s and not
-  longer than the interval, thresholds 2-10; `path` and `matcher` are HTTP-only.
+- health check: `spec.healthchecks` (shared with ALB target groups, `NLB` rules).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import Literal, cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from hyperplane_emu.spec import net, refs
-from hyperplane_emu.spec.model import HealthCheck, Target, TargetGroup, Topology, Vpc
+from hyperplane_emu.spec import healthchecks, net, refs
+from hyperplane_emu.spec.model import Target, TargetGroup, Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView, describe, did_you_mean
 
 TG_KEYS = (
@@ -39,16 +35,6 @@ TG_KEYS = (
     "preserve_client_ip",
     "proxy_protocol_v2",
     "health_check",
-)
-HEALTH_KEYS = (
-    "protocol",
-    "port",
-    "path",
-    "interval",
-    "timeout",
-    "healthy_threshold",
-    "unhealthy_threshold",
-    "matcher",
 )
 TG_PROTOCOLS = ("tcp", "udp")
 TG_PROTOCOLS_NOT_EMULATED = {
@@ -62,21 +48,6 @@ TARGET_TYPES_NOT_EMULATED = {
     "alb": "ALB-type target groups (an NLB in front of an ALB) are not emulated",
     "lambda": "NLBs cannot target Lambda functions (AWS)",
 }
-CHECK_PROTOCOLS = ("tcp", "http")
-CHECK_PROTOCOLS_NOT_EMULATED = {
-    "https": "HTTPS health checks are not emulated; use http or tcp",
-    "udp": "AWS has no UDP health checks; use tcp or http",
-}
-INTERVAL = (1, 300)
-TIMEOUT = (2, 120)
-THRESHOLD = (2, 10)
-HTTP_TIMEOUT_DEFAULT = 6
-"""AWS's default timeout for an NLB HTTP health check (10 s for TCP, the model default)."""
-PATH_MAX = 1024
-MATCHER_CODES = (200, 599)
-_MATCHER = re.compile(r"[0-9]{3}(-[0-9]{3})?(,[0-9]{3}(-[0-9]{3})?)*")
-TRAFFIC_PORT = "traffic-port"
-INT = "tag:yaml.org,2002:int"
 _INSTANCE_NOT_IP = "an instance target group registers hosts, not addresses (set target_type: ip)"
 
 
@@ -144,10 +115,11 @@ def parse_target_group(
     preserve = _udp_attribute(ctx, view, "preserve_client_ip", protocol, forbidden=False)
     proxy = _udp_attribute(ctx, view, "proxy_protocol_v2", protocol, forbidden=True)
 
-    check = HealthCheck()
+    check = healthchecks.NLB.default()
     check_node = view.get("health_check")
     if check_node is not None:
-        check = _health_check(ctx, check_node, view.path_of("health_check")) or check
+        path_ = view.path_of("health_check")
+        check = healthchecks.parse(ctx, check_node, path_, healthchecks.NLB) or check
 
     if len(ctx.issues) > issues_before or port is None or not protocol or not target_type:
         return None
@@ -334,146 +306,6 @@ def _warn_zone(ctx: Ctx, path: str, node: Node, what: str, az: str, scope: Targe
         )
 
 
-# -- health check ------------------------------------------------------------------------
-
-
-def _health_check(ctx: Ctx, node: Node, path: str) -> HealthCheck | None:
-    view = ctx.mapping(node, path, null_ok=True)
-    if view is None:
-        return None
-    issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
-    view.check_keys(HEALTH_KEYS)
-
-    protocol: str | None = "tcp"
-    proto_node = view.get("protocol")
-    if proto_node is not None:
-        protocol = refs.choice(
-            ctx,
-            proto_node,
-            view.path_of("protocol"),
-            "health check protocol",
-            CHECK_PROTOCOLS,
-            CHECK_PROTOCOLS_NOT_EMULATED,
-        )
-
-    port: int | None = None
-    port_node = view.get("port")
-    if port_node is not None:
-        port = _check_port(ctx, port_node, view.path_of("port"))
-
-    check_path = _http_only(ctx, view, "path", protocol, _check_path)
-    matcher = _http_only(ctx, view, "matcher", protocol, _matcher)
-
-    values: dict[str, int] = {}
-    for key, (low, high) in (
-        ("interval", INTERVAL),
-        ("timeout", TIMEOUT),
-        ("healthy_threshold", THRESHOLD),
-        ("unhealthy_threshold", THRESHOLD),
-    ):
-        value_node = view.get(key)
-        if value_node is not None:
-            value = ctx.integer(value_node, view.path_of(key), low, high)
-            if value is not None:
-                values[key] = value
-    interval = values.get("interval", HealthCheck.interval)
-    # A broken interval is its own root cause: do not compare the timeout with a guess.
-    interval_ok = "interval" in values or "interval" not in view
-    timeout_node = view.get("timeout")
-    if timeout_node is not None and interval_ok and values.get("timeout", 0) > interval:
-        ctx.error(
-            view.path_of("timeout"),
-            timeout_node,
-            f"timeout {values['timeout']} s is longer than the interval {interval} s",
-        )
-    elif timeout_node is None:
-        # AWS's default for the protocol, never longer than the interval written.
-        default = HTTP_TIMEOUT_DEFAULT if protocol == "http" else HealthCheck.timeout
-        values["timeout"] = min(default, interval)
-
-    if len(ctx.issues) > issues_before or protocol is None:
-        return None
-    return HealthCheck(
-        protocol=cast(Literal["tcp", "http"], protocol),
-        port=port,
-        path=check_path or HealthCheck.path,
-        matcher=matcher or HealthCheck.matcher,
-        **values,
-    )
-
-
-def _check_port(ctx: Ctx, node: Node, path: str) -> int | None:
-    """A port, or `traffic-port` (AWS's default: the port each target receives traffic on)."""
-    if isinstance(node, ScalarNode) and node.value == TRAFFIC_PORT:
-        return None
-    return ctx.integer(node, path, 1, 65535)
-
-
-def _http_only(
-    ctx: Ctx,
-    view: MapView,
-    key: str,
-    protocol: str | None,
-    read: Callable[[Ctx, Node, str], str | None],
-) -> str | None:
-    node = view.get(key)
-    if node is None:
-        return None
-    if protocol == "tcp":
-        ctx.error(view.path_of(key), node, f"{key} applies to http health checks only (AWS)")
-        return None
-    return read(ctx, node, view.path_of(key))
-
-
-def _check_path(ctx: Ctx, node: Node, path: str) -> str | None:
-    text = ctx.text(node, path, "a URL path like /health")
-    if text is None:
-        return None
-    if not text.startswith("/"):
-        ctx.error(path, node, f"health check path {text!r} must start with '/'")
-        return None
-    if len(text) > PATH_MAX or any(c.isspace() for c in text):
-        ctx.error(path, node, f"health check path must be at most {PATH_MAX} characters, no spaces")
-        return None
-    return text
-
-
-def _matcher(ctx: Ctx, node: Node, path: str) -> str | None:
-    """HTTP codes counted healthy: `200`, `200,202`, `200-399` (NLB: codes 200-599)."""
-    return matcher(ctx, node, path, MATCHER_CODES, "NLB", "200-399")
-
-
-def matcher(
-    ctx: Ctx, node: Node, path: str, codes: tuple[int, int], lb: str, example: str
-) -> str | None:
-    """A health-check matcher within `codes` (shared by NLB and ALB target groups)."""
-    value: str | None
-    if isinstance(node, ScalarNode) and node.tag == INT:
-        value = str(node.value)  # `matcher: 200` unquoted
-    else:
-        value = ctx.text(node, path, f'HTTP codes like "{example}"')
-        if value is None:
-            return None
-    if not _MATCHER.fullmatch(value):
-        ctx.error(path, node, f"matcher {value!r} is not HTTP codes like 200, 200,202 or {example}")
-        return None
-    low, high = codes
-    for part in value.split(","):
-        first, _, last = part.partition("-")
-        pair = (int(first), int(last or first))
-        if not all(low <= code <= high for code in pair):
-            ctx.error(
-                path, node, f"matcher {value!r}: {lb} health checks accept codes {low}-{high}"
-            )
-            return None
-        if pair[0] > pair[1]:
-            ctx.error(path, node, f"matcher range {part} runs backwards")
-            return None
-    return value
-
-
 # Shared with application load balancer target groups (spec/albtargets.py): the
-# same target forms and the same health-check path and port rules.
+# same target forms.
 parse_targets = _targets
-check_path = _check_path
-check_port = _check_port
