@@ -83,6 +83,19 @@ class Topology:
         assert answer is not None, f"fabric did not answer {op}"
         return answer
 
+    def dropped(self, reason: str) -> int:
+        """The fabric's `dropped.<reason>` counter (0 before the first such drop)."""
+        return int(self.fabric("status")["counters"].get(f"dropped.{reason}", 0))
+
+    def rejected(self, eni: str, src: str, dport: int | None = None) -> list[list[str]]:
+        """REJECT flow-log records on `eni` from `src` (to `dport`, when given)."""
+        return [
+            r
+            for r in self.flow_logs()
+            if r[2] == eni and r[3] == src and r[12] == "REJECT"
+            and (dport is None or r[6] == str(dport))
+        ]  # fmt: skip
+
     def flow_logs(self) -> list[list[str]]:
         self.fabric("flush_flow_logs")
         lines = []

@@ -154,13 +154,24 @@ def test_target_sg_must_admit_the_nlb_and_endpoint_sg_must_admit_the_client(
         for r in app.rules
     )
     t.fabric("replace_sg", sg=dataclasses.asdict(dataclasses.replace(app, rules=client_only)))
+    before = t.dropped("sg-ingress")
     assert get(t, "client", f"http://{vip}/", max_time=1.5) is None
+    assert t.dropped("sg-ingress") > before
+    # Refused at the target, from the NLB node's address (what the target's SG judges).
+    vpce_eni = next(e for e in t.plan.enis if e.kind == "vpce" and e.ip == vip)
+    vip_az = vpce_eni.az
+    node = next(e.ip for e in t.plan.enis if e.kind == "nlb" and e.az == vip_az)
+    target = next(h for h in ("echo1", "echo2") if t.plan.eni(t.eni(h)).az == vip_az)
+    assert t.rejected(t.eni(target), node, 8080)
     t.fabric("replace_sg", sg=dataclasses.asdict(app))
     assert get(t, "client", f"http://{vip}/") is not None
     vpce = t.plan.vpcs["consumer"].security_groups["vpce"]
     closed = tuple(r for r in vpce.rules if r.direction == "egress")
     t.fabric("replace_sg", sg=dataclasses.asdict(dataclasses.replace(vpce, rules=closed)))
+    before = t.dropped("sg-ingress")
     assert get(t, "client", f"http://{vip}/", max_time=1.5) is None
+    assert t.dropped("sg-ingress") > before
+    assert t.rejected(vpce_eni.id, t.ip("client"), 80)
 
 
 def test_flows_spread_by_hash_and_avoid_a_target_whose_health_check_fails(
@@ -198,10 +209,12 @@ def test_pending_connection_carries_nothing_until_accepted_and_reject_stops_it(
     ep = t.plan.endpoints["consumer/orders"]
     assert endpoints.states(t.state, t.plan)[ep.id] == "pendingAcceptance"
     assert get(t, "client", f"http://{vip}/", max_time=1.5) is None
+    assert t.dropped("endpoint-pendingAcceptance") >= 1
     endpoints.decide(t.state, t.plan, ep.id, "accept")
     assert get(t, "client", f"http://{vip}/") is not None
     endpoints.decide(t.state, t.plan, "orders", "reject")
     assert get(t, "client", f"http://{vip}/", max_time=1.5) is None
+    assert t.dropped("endpoint-rejected") >= 1
     records = t.flow_logs()
     assert any(r[2] == t.plan.eni(ep.enis[0]).id and r[12] == "REJECT" for r in records)
 
@@ -217,12 +230,20 @@ def test_the_provider_cannot_open_a_connection_to_the_consumer(
     sock.listen()
     sock.settimeout(0.5)
     try:
+        before = t.fabric("status")["counters"]
         for target in (t.ip("client"), *sorted(eni_ips(t, "vpce"))):
-            t.connect("echo2", target, 7000, timeout=1.0)
+            # Never connected; the address may even be echo2's own (refused locally).
+            assert t.connect("echo2", target, 7000, timeout=1.0) != "connected", target
         with pytest.raises(TimeoutError):
             sock.accept()
     finally:
         sock.close()
+    after = t.fabric("status")["counters"]
+    drops = {k: after[k] - before.get(k, 0) for k in after
+             if k.startswith("dropped.") and after[k] != before.get(k, 0)}  # fmt: skip
+    # The client's address is echo1's in the provider VPC: echo1's group refuses port 7000.
+    assert t.rejected(t.eni("echo1"), t.ip("echo2"), 7000)
+    assert drops.get("dropped.sg-ingress", 0) >= 1, drops
 
 
 @pytest.mark.parametrize("preserve", [True, False])

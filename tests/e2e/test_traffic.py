@@ -97,11 +97,19 @@ def test_udp_and_ping_across_subnets(shop: Topology) -> None:
         assert shop.udp_echo("client", shop.ip("app2"), 5000, b"hi") == (
             f"echo:hi from {shop.ip('client')}".encode()
         )
-        # 5001 is not allowed by app's SG: silently dropped.
+        # 5001 is not allowed by app's SG: silently dropped, counted, logged on app2's ENI.
+        before = shop.dropped("sg-ingress")
         assert shop.udp_echo("client", shop.ip("app2"), 5001, b"hi") is None
+        assert shop.dropped("sg-ingress") == before + 1
+    (record,) = shop.rejected(shop.eni("app2"), shop.ip("client"), 5001)
+    assert record[7] == "17"
     assert ping(shop, "client", shop.ip("app2")).returncode == 0
     # client's default group only admits its own members: app2 cannot ping it.
+    before = shop.dropped("sg-ingress")
     assert ping(shop, "app2", shop.ip("client")).returncode != 0
+    assert shop.dropped("sg-ingress") == before + 1
+    (record,) = shop.rejected(shop.eni("client"), shop.ip("app2"))
+    assert record[7] == "1"
     # The subnet router answers ping, as the VPC router does.
     assert ping(shop, "client", "10.0.1.1").returncode == 0
 
@@ -109,10 +117,11 @@ def test_udp_and_ping_across_subnets(shop: Topology) -> None:
 def test_denied_port_times_out_without_rst_while_allowed_connects(shop: Topology) -> None:
     assert shop.connect("client", shop.ip("app1"), 8080) == "connected"
     # 9090 listens on app1 but its SG does not allow it: no RST, no ICMP, a timeout.
+    before = shop.dropped("sg-ingress")
     assert shop.connect("client", shop.ip("app1"), 9090, timeout=1.5) == "timeout"
     # A port nobody listens on *and* allowed would be refused by the host itself.
-    counters = shop.fabric("status")["counters"]
-    assert counters.get("dropped.sg-ingress", 0) >= 1
+    assert shop.dropped("sg-ingress") > before  # the SYN (and any retransmission)
+    assert shop.rejected(shop.eni("app1"), shop.ip("client"), 9090)
 
 
 def _group(t: Topology, name: str):  # type: ignore[no-untyped-def]
@@ -125,8 +134,12 @@ def test_removing_a_rule_live_stops_new_connections(shop: Topology) -> None:
     kept = tuple(r for r in sg.rules if not (r.direction == "ingress" and r.from_port == 8080))
     answer = shop.fabric("replace_sg", sg=dataclasses.asdict(dataclasses.replace(sg, rules=kept)))
     assert answer["ok"], answer
+    before = shop.dropped("sg-ingress")
     assert shop.connect("client", shop.ip("app1"), 8080, timeout=1.5) == "timeout"
     assert shop.connect("client", shop.ip("app2"), 8080, timeout=1.5) == "timeout"
+    assert shop.dropped("sg-ingress") >= before + 2
+    for host in ("app1", "app2"):
+        assert shop.rejected(shop.eni(host), shop.ip("client"), 8080), host
 
 
 def test_flow_logs_show_accept_and_reject_for_exactly_those_flows(shop: Topology) -> None:
