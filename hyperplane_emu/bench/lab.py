@@ -12,7 +12,6 @@ processes enter their namespace in the child between fork and exec
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -175,10 +174,3 @@ class Lab:
         if errors:
             raise LabError("cleanup: " + "; ".join(errors))
 
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

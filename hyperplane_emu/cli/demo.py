@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +47,6 @@ class Outcome:
         if not isinstance(self.body, dict):
             return ""
         return str(self.body.get("saw_source", "")).split(":")[0]
-
-
-@dataclass
-class Scenario:
-    name: str
-    title: str
-    seed: str  # the seed's sentence (or the AWS fact) it shows
-    run: Callable[[Demo], list[str]]  # returns failed expectations
-    failures: list[str] = field(default_factory=list)
 
 
 class Demo:

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from hyperplane_emu.runtime import lifecycle
@@ -84,13 +84,6 @@ class Run:
     output: str
     status: int
     cut: int = 0  # lines left out
-
-
-@dataclass
-class Guide:
-    source: str
-    topologies: dict[str, Topology] = field(default_factory=dict)
-    runs: list[Run] = field(default_factory=list)
 
 
 # -- parsing the source ------------------------------------------------------------
