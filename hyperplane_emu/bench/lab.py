@@ -5,9 +5,9 @@ each one, and `close()` removes exactly those (processes by pid, then the
 namespaces, which takes their veths with them). Every name must start with
 ``he-``: the emulator's rule for anything it creates on a machine.
 
-Netlink goes through pyroute2 (`NetNS` sockets opened inside the namespace);
-processes enter their namespace in the child between fork and exec
-(`realize.netns`, the project's one way into a namespace).
+Netlink goes through the project's one door to the kernel (`realize.Kernel`),
+and processes enter their namespace in the child between fork and exec
+(`realize.netns`, the one way into a namespace), as the runtime's do.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pyroute2 import NetNS, netns
-
 from hyperplane_emu.fabric.offload import disable_offloads
+from hyperplane_emu.realize import Kernel, KernelError
 from hyperplane_emu.realize import netns as entry
 
 
@@ -35,6 +34,7 @@ class Lab:
         self.prefix = prefix
         self.namespaces: list[str] = []
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.kernel = Kernel()
 
     def __enter__(self) -> Lab:
         return self
@@ -47,12 +47,11 @@ class Lab:
     def netns(self, suffix: str) -> str:
         """Create namespace ``<prefix><suffix>``; one left by a crashed run is replaced."""
         name = self.prefix + suffix
-        if name in netns.listnetns():
-            netns.remove(name)
-        netns.create(name)
+        self.kernel.netns_delete(name)
+        self.kernel.netns_create(name)
         self.namespaces.append(name)
-        with NetNS(name, flags=0) as ns:
-            ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
+        with self.kernel.session(name) as s:
+            s.up("lo")
         return name
 
     def veth(
@@ -68,34 +67,27 @@ class Lab:
         offloads_off: bool = True,
     ) -> None:
         """A veth pair created straight inside ``ns_a`` (its peer inside ``ns_b``), up."""
-        with NetNS(ns_a, flags=0) as ns:
-            peer: dict[str, Any] = {"ifname": if_b, "net_ns_fd": ns_b, "mtu": mtu}
-            if mac_b:
-                peer["address"] = mac_b
-            kw: dict[str, Any] = {"ifname": if_a, "kind": "veth", "peer": peer, "mtu": mtu}
-            if mac_a:
-                kw["address"] = mac_a
-            ns.link("add", **kw)
-            ns.link("set", index=ns.link_lookup(ifname=if_a)[0], state="up")
-        with NetNS(ns_b, flags=0) as ns:
-            ns.link("set", index=ns.link_lookup(ifname=if_b)[0], state="up")
+        with self.kernel.session(ns_a) as s:
+            s.veth(if_a, ns_b, if_b)
+            s.configure(if_a, mac=mac_a, mtu=mtu)
+            s.up(if_a)
+        with self.kernel.session(ns_b) as s:
+            s.configure(if_b, mac=mac_b, mtu=mtu)
+            s.up(if_b)
         if offloads_off:
             disable_offloads(if_a, ns_a)
             disable_offloads(if_b, ns_b)
 
     def address(self, ns_name: str, ifname: str, ip: str, prefixlen: int) -> None:
-        with NetNS(ns_name, flags=0) as ns:
-            idx = ns.link_lookup(ifname=ifname)[0]
-            ns.addr("add", index=idx, address=ip, prefixlen=prefixlen)
+        with self.kernel.session(ns_name) as s:
+            s.address(ifname, ip, prefixlen)
 
     def default_route(self, ns_name: str, gateway: str) -> None:
-        with NetNS(ns_name, flags=0) as ns:
-            ns.route("add", dst="0.0.0.0/0", gateway=gateway)
+        with self.kernel.session(ns_name) as s:
+            s.default_route(gateway)
 
     def sysctl(self, ns_name: str, key: str, value: str) -> None:
-        # /proc/sys/net is resolved against the opening thread's namespace.
-        with entry.entered(ns_name), open("/proc/sys/" + key.replace(".", "/"), "w") as f:
-            f.write(value)
+        self.kernel.sysctl(ns_name, key, value)
 
     # ---------------------------------------------------------- processes
 
@@ -163,13 +155,11 @@ class Lab:
             except OSError as e:
                 errors.append(f"pid {p.pid}: {e}")
         self.procs.clear()
-        present = set(netns.listnetns())
         for name in reversed(self.namespaces):
-            if name in present:
-                try:
-                    netns.remove(name)
-                except OSError as e:
-                    errors.append(f"netns {name}: {e}")
+            try:
+                self.kernel.netns_delete(name)  # False when already gone
+            except KernelError as e:
+                errors.append(f"netns {name}: {e}")
         self.namespaces.clear()
         if errors:
             raise LabError("cleanup: " + "; ".join(errors))

@@ -106,9 +106,10 @@ class _FakeSession:
         self._link(ifname)
         self.n.addresses.append(AddressInfo(ifname, ip, prefixlen))
 
-    def default_route(self, gateway: str, ifname: str) -> None:
+    def default_route(self, gateway: str, ifname: str | None = None) -> None:
         self.k._call(f"default_route {self.name} via {gateway}")
-        self._link(ifname)
+        if ifname is not None:
+            self._link(ifname)
         self.n.routes.append(RouteInfo("0.0.0.0/0", gateway, ifname))
 
     def links(self) -> list[LinkInfo]:

@@ -70,7 +70,7 @@ class Link(Protocol):
     def veth(self, ifname: str, peer_ns: str, peer_ifname: str) -> None: ...
     def configure(self, ifname: str, *, mac: str | None, mtu: int) -> None: ...
     def address(self, ifname: str, ip: str, prefixlen: int) -> None: ...
-    def default_route(self, gateway: str, ifname: str) -> None: ...
+    def default_route(self, gateway: str, ifname: str | None = None) -> None: ...
     def up(self, ifname: str) -> None: ...
     def links(self) -> list[LinkInfo]: ...
     def addresses(self) -> list[AddressInfo]: ...
@@ -133,14 +133,16 @@ class _Session:
             prefixlen=prefixlen,
         )
 
-    def default_route(self, gateway: str, ifname: str) -> None:
+    def default_route(self, gateway: str, ifname: str | None = None) -> None:
+        """Via `gateway`; out of `ifname`, or (None) whichever interface has it on-link."""
+        kw: dict[str, Any] = {} if ifname is None else {"oif": self._index(ifname)}
         self._call(
             f"default route via {gateway}",
             self.ipr.route,
             "add",
             dst="0.0.0.0/0",
             gateway=gateway,
-            oif=self._index(ifname),
+            **kw,
         )
 
     def links(self) -> list[LinkInfo]:
