@@ -163,4 +163,3 @@ class Lab:
         self.namespaces.clear()
         if errors:
             raise LabError("cleanup: " + "; ".join(errors))
-
