@@ -4,8 +4,11 @@ What can change without `down`/`up`: security-group rules (pushed to the fabric;
 tracked flows survive, as AWS documents), API definitions (routes, stages,
 policies, integrations: the API Gateway data plane reloads its config), and
 Cloud Map instance health and attributes (API Gateway's discovery and the VPC
-resolvers reload). Anything else (VPCs, subnets, hosts, load balancers,
-endpoints...) would move addresses and ids: `apply` refuses and names what differs.
+resolvers reload), as long as they leave each HTTP API integration reaching the
+same instances: one more instance behind a VPC link would need a front port the
+running fabric was never given. Anything else (VPCs, subnets, hosts, load
+balancers, endpoints...) would move addresses and ids: `apply` refuses and names
+what differs.
 
 `diff(old, new)` decides all of that from the two plans alone (pure, unit-tested);
 `apply` then pushes the changes to the running processes.
