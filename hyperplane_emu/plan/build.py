@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
-from hyperplane_emu.plan import apigateway, elb, ids, names, onprem, privatelink, vpclinks
+from hyperplane_emu.plan import apigateway, elb, ids, nacl, names, onprem, privatelink, vpclinks
 from hyperplane_emu.plan.addresses import SubnetAllocator, dns, router
 from hyperplane_emu.plan.model import (
     PLAN_VERSION,
@@ -309,6 +309,9 @@ class _Builder:
             dns_ip=str(dns(vpc_net)),
             subnets=subnets,
             security_groups=_security_groups(t, vname, v),
+            network_acls=nacl.network_acls(
+                t, vname, v, {name: s.id for name, s in subnets.items()}
+            ),
             routes=(
                 PlanRoute(v.cidr, "local"),
                 *onprem.routes(self.topo, vname),

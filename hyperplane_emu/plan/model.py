@@ -73,6 +73,29 @@ class PlanSubnet:
 
 
 @dataclass(frozen=True)
+class PlanNaclEntry:
+    """One network ACL rule in EC2's NetworkAclEntry shape."""
+
+    rule_number: int  # 1-32766; 32767 is the final `*` deny, listed as AWS lists it
+    egress: bool  # outbound (leaving the subnet) when true
+    protocol: int  # IANA number; -1 all
+    rule_action: Literal["allow", "deny"]
+    cidr: str
+    from_port: int = 0  # tcp/udp only; 0-65535 otherwise
+    to_port: int = 65535
+
+
+@dataclass(frozen=True)
+class PlanNetworkAcl:
+    id: str  # acl- + 17 hex
+    name: str  # "default" for the VPC's default ACL
+    vpc: str
+    is_default: bool
+    subnets: tuple[str, ...]  # subnet ids associated with it
+    entries: tuple[PlanNaclEntry, ...]  # inbound then outbound, each by rule number
+
+
+@dataclass(frozen=True)
 class PlanVpc:
     id: str
     name: str
@@ -82,6 +105,7 @@ class PlanVpc:
     subnets: dict[str, PlanSubnet]
     security_groups: dict[str, PlanSecurityGroup]  # by name
     routes: tuple[PlanRoute, ...]
+    network_acls: dict[str, PlanNetworkAcl] = field(default_factory=dict)  # by name
 
 
 @dataclass(frozen=True)
@@ -190,10 +214,12 @@ class PlanLoadBalancer:
     listeners: tuple[PlanListener, ...]
     target_groups: dict[str, PlanTargetGroup]
     kind: Literal["nlb", "alb"] = "nlb"
-    security_groups: tuple[str, ...] = ()  # ALB only: its ENIs' groups
+    security_groups: tuple[str, ...] = ()  # its ENIs' groups (an NLB may have none)
     idle_timeout: int = 350
     alb_listeners: tuple[dict[str, Any], ...] = ()
     """ALB only: listeners with rules and actions, as the ALB process reads them."""
+    enforce_sg_inbound_on_privatelink: bool = True
+    """NLB with groups: EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic (on)."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from hyperplane_emu.spec.apis import parse_apis
 from hyperplane_emu.spec.cloudmap import parse_cloud_map
 from hyperplane_emu.spec.errors import TOP, SpecError
 from hyperplane_emu.spec.model import Settings, Topology, Vpc
+from hyperplane_emu.spec.nacls import parse_network_acls
 from hyperplane_emu.spec.nodes import Ctx, MapView
 from hyperplane_emu.spec.onprem import parse_on_premises
 from hyperplane_emu.spec.privatelink import parse_endpoint_services, parse_endpoints
@@ -27,6 +28,7 @@ DEFAULT_ACCOUNT_ID = "111122223333"
 REGISTERED = (
     parse_endpoint_services,
     parse_endpoints,
+    parse_network_acls,
     parse_cloud_map,
     parse_apis,
     parse_on_premises,

@@ -86,6 +86,31 @@ class Host:
 
 
 @dataclass(frozen=True)
+class NaclRule:
+    """One numbered network ACL rule (EC2 NetworkAclEntry). Ports are inclusive and
+    only matter for tcp and udp; `protocol` is an IANA number, -1 for all."""
+
+    rule: int  # 1-32766, unique per direction; lowest evaluated first
+    action: Literal["allow", "deny"]
+    protocol: int
+    from_port: int
+    to_port: int
+    cidr: str
+
+
+@dataclass(frozen=True)
+class NetworkAcl:
+    """A network ACL of a VPC and the subnets associated with it. The name `default`
+    is the VPC's default ACL: its rules replace AWS's allow-all, and it keeps every
+    subnet no other ACL names."""
+
+    name: str
+    subnets: tuple[str, ...]
+    inbound: tuple[NaclRule, ...]  # sorted by rule number
+    outbound: tuple[NaclRule, ...]
+
+
+@dataclass(frozen=True)
 class Vpc:
     name: str
     cidr: str
@@ -99,6 +124,7 @@ class Vpc:
     load_balancers: dict[str, LoadBalancer] = field(default_factory=dict)
     endpoint_services: dict[str, EndpointService] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    network_acls: dict[str, NetworkAcl] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,7 +221,11 @@ class LoadBalancer:
     target_groups: dict[str, TargetGroup]
     cross_zone: bool = False  # NLB attribute; ALBs always balance across zones
     security_groups: tuple[str, ...] = ()
-    """ALB only: the groups of its ENIs (the VPC's `default` when none are written)."""
+    """The groups of its ENIs. ALB: the VPC's `default` when none are written; NLB:
+    none when none are written (AWS: and none can be added later)."""
+    enforce_sg_inbound_on_privatelink: bool = True
+    """NLB with groups: whether PrivateLink traffic is judged by the inbound rules
+    (`enforce_security_group_inbound_rules_on_private_link_traffic`)."""
     idle_timeout: int = 60  # ALB only: idle_timeout.timeout_seconds, 1-4000
     alb_listeners: tuple[AlbListener, ...] = ()  # ALB only
 
