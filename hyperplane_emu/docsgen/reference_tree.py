@@ -20,6 +20,7 @@ from hyperplane_emu.spec import (
     cloudmap,
     healthchecks,
     loadbalancers,
+    nacls,
     names,
     net,
     onprem,
@@ -104,6 +105,64 @@ VPC = Section(
         "load_balancers": Key("Name -> Network or Application Load Balancer.", values="mapping"),
         "endpoint_services": Key("Name -> PrivateLink endpoint service.", values="mapping"),
         "endpoints": Key("Name -> interface VPC endpoint.", values="mapping"),
+        "network_acls": Key(
+            "Name -> network ACL (stateless, numbered rules at subnet boundaries); "
+            "`default` is the VPC's default ACL.",
+            values="mapping",
+        ),
+    },
+)
+
+NACL = Section(
+    pattern=f"{_VPC}.network_acls.<acl>",
+    title="network ACL",
+    keys=("nacls.ACL_KEYS",),
+    model=m.NetworkAcl,
+    intro="Subnets no ACL names stay with the default ACL, which allows everything both ways "
+    "unless an ACL named `default` is written (its rules then replace the allow-all).",
+    docs={
+        "subnets": Key(
+            "Subnets associated with it; a subnet with one ACL at most. Not on `default`.",
+            default="none",
+            values="list of subnet names",
+        ),
+        "inbound": Key(
+            "Rules for traffic entering the subnet; none written means all is denied.",
+            values="list",
+        ),
+        "outbound": Key(
+            "Rules for traffic leaving the subnet (replies too: ACLs are stateless).",
+            values="list",
+        ),
+    },
+)
+
+NACL_RULE = Section(
+    pattern=f"{_VPC}.network_acls.<acl>.<direction>[]",
+    title="network ACL rule (`inbound` / `outbound` item)",
+    keys=("nacls.RULE_KEYS",),
+    model=m.NaclRule,
+    required=(("rule", "action", "protocol", "cidr"),),
+    intro="Ascending rule number, first match wins; nothing matched: the final `*` deny.",
+    docs={
+        "rule": Key(
+            "Rule number, unique per direction.",
+            values=f"{_range(nacls.RULE_NUMBERS)}",
+        ),
+        "action": Key("What a matching packet gets.", values="`allow` | `deny`"),
+        "protocol": Key(
+            "A name or an IANA protocol number; protocols other than tcp and udp match every port.",
+            values="`tcp` | `udp` | `icmp` | `all` | 0..255",
+        ),
+        "port": Key(
+            "Destination port range; required for tcp and udp, refused otherwise.",
+            field="",
+            values="integer or inclusive range `a-b`",
+        ),
+        "cidr": Key(
+            "Matched against the source (inbound) or destination (outbound).",
+            values="CIDR, host bits zero",
+        ),
     },
 )
 
@@ -192,7 +251,7 @@ NLB = Section(
     model=m.LoadBalancer,
     required=(("subnets",),),
     intro=f"Names {_NAME}, not starting with `{loadbalancers.RESERVED_LB_PREFIX}`, unique "
-    "per account. No security groups on its ENIs (the classic behaviour).",
+    "per account. Without `security_groups` its ENIs have none (the classic behaviour).",
     docs={
         "type": Key(
             "AWS's default is `application`, so a file says which kind it means.",
@@ -204,6 +263,18 @@ NLB = Section(
         ),
         "subnets": Key("At most one per AZ.", values="list of subnet names"),
         "cross_zone": Key(),
+        "security_groups": Key(
+            "Groups of its ENIs (AWS since August 2023); targets' groups may name them. "
+            "Only at creation: `apply` refuses adding groups to an NLB that had none.",
+            default="none",
+            values=f"{_SG_LIST}, at most {alb.MAX_SECURITY_GROUPS}",
+        ),
+        loadbalancers.ENFORCE_PRIVATELINK: Key(
+            "Needs `security_groups`.",
+            field="enforce_sg_inbound_on_privatelink",
+            default="`on`",
+            values="`on` | `off`",
+        ),
         "listeners": Key(f"At most {loadbalancers.MAX_LISTENERS}.", values="list"),
         "target_groups": Key("Name -> target group; names unique per account.", values="mapping"),
     },
@@ -831,6 +902,8 @@ TREE: tuple[Section, ...] = (
     GROUP,
     RULE,
     HOST,
+    NACL,
+    NACL_RULE,
     NLB,
     NLB_LISTENER,
     NLB_TG,

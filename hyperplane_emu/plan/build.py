@@ -156,9 +156,9 @@ class _Builder:
                 alb = lb.type == "application"
                 # ALB nodes are proxy processes with security groups, one namespace per
                 # node; NLB nodes have no groups and their namespace only health-checks.
-                alb_groups = tuple(
+                lb_groups = tuple(
                     self.vpcs[vname].security_groups[g].id
-                    for g in (lb.security_groups or ("default",))
+                    for g in (lb.security_groups or (("default",) if alb else ()))
                 )
                 reqs = [
                     _EniRequest(
@@ -168,7 +168,7 @@ class _Builder:
                         s,
                         lbname,
                         elb.eni_description(lbname, hexid, "app" if alb else "net"),
-                        alb_groups if alb else (),
+                        lb_groups,
                         True,
                         names.namespace(t, f"{'alb' if alb else 'nlb'}-{lbname}-{s}"),
                     )
@@ -457,9 +457,8 @@ class _Builder:
                     listeners=elb.listeners(t, region, account, vname, lb, hexid),
                     target_groups=groups,
                     kind="alb" if alb else "nlb",
-                    security_groups=tuple(by_path[lb_requests[key][0].path].security_groups)
-                    if alb
-                    else (),
+                    security_groups=tuple(by_path[lb_requests[key][0].path].security_groups),
+                    enforce_sg_inbound_on_privatelink=lb.enforce_sg_inbound_on_privatelink,
                     idle_timeout=lb.idle_timeout if alb else 350,
                     alb_listeners=elb.alb_listeners(lb) if alb else (),
                 )

@@ -22,6 +22,8 @@ import os
 import signal
 from typing import Any
 
+from yaml.nodes import MappingNode, Node
+
 from hyperplane_emu import plan as planlib
 from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
 from hyperplane_emu.runtime import processes
@@ -34,6 +36,8 @@ from hyperplane_emu.runtime.lifecycle import (
 )
 from hyperplane_emu.runtime.state import StateDir
 from hyperplane_emu.runtime.status import read_plan
+from hyperplane_emu.spec.errors import SpecError, SpecIssue
+from hyperplane_emu.spec.yamltree import line_of, parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,11 +125,54 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [path or "(plan)"]
 
 
+def nlb_groups_added(old: Plan, new: Plan, text: str | bytes = b"") -> list[SpecIssue]:
+    """NLBs that had no security groups and get some: AWS refuses (SetSecurityGroups:
+    "You can't perform this operation on a Network Load Balancer unless you specified
+    a security group for the load balancer when you created it",
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetSecurityGroups.html).
+    `text` is the new file, for the line of each key."""
+    issues = []
+    for key, lb in new.load_balancers.items():
+        before = old.load_balancers.get(key)
+        if lb.kind != "nlb" or before is None or before.security_groups or not lb.security_groups:
+            continue
+        vpc, name = key.split("/", 1)
+        path = ("vpcs", vpc, "load_balancers", name, "security_groups")
+        issues.append(
+            SpecIssue(
+                ".".join(path),
+                f"network load balancer {name!r} was created without security groups; AWS "
+                "cannot add them to it later (SetSecurityGroups). Recreate it with its "
+                "groups: `down` then `up`",
+                _line(text, path),
+            )
+        )
+    return issues
+
+
+def _line(text: str | bytes, path: tuple[str, ...]) -> int | None:
+    doc = parse(text) if text else None
+    node: Node | None = doc.root if doc is not None else None
+    key_node: Node | None = None
+    for key in path:
+        if not isinstance(node, MappingNode):
+            return None
+        found = [(k, v) for k, v in node.value if getattr(k, "value", None) == key]
+        if not found:
+            return None
+        key_node, node = found[0]
+    return line_of(key_node) if key_node is not None else None
+
+
 def apply(name: str, source: str | os.PathLike[str]) -> ApplyReport:
     state, old = read_plan(name)
     new = load_plan(source)
     if new.name != old.name:
         raise RuntimeFailure(f"{source} describes {new.name!r}, not {name!r}")
+    with open(source, "rb") as f:
+        refused = nlb_groups_added(old, new, f.read())
+    if refused:
+        raise SpecError(refused, os.fspath(source))
     changes = diff(old, new)
     if not changes.live:
         raise RuntimeFailure(changes.refusal())

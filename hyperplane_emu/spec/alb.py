@@ -46,6 +46,9 @@ ALB_KEYS = (
 )
 NLB_ONLY_KEYS = {
     "cross_zone": "cross-zone load balancing is always on for application load balancers",
+    "enforce_security_group_inbound_rules_on_private_link_traffic": (
+        "a Network Load Balancer attribute (PrivateLink reaches NLBs, not ALBs)"
+    ),
 }
 LISTENER_KEYS = ("port", "protocol", "default_action", "target_group", "rules")
 LISTENER_PROTOCOLS = ("http",)

@@ -13,7 +13,15 @@ AWS facts behind the checks (ELB API CreateLoadBalancer / CreateListener):
   (AWS wants a TCP_UDP listener for both on one port: two listeners here),
   at most 50 per NLB; the target group's protocol must match the listener's;
   `idle_timeout` (tcp.idle_timeout.seconds, 60-6000, default 350) is for TCP
-  listeners only: UDP flows time out after 120 s, which the model records.
+  listeners only: UDP flows time out after 120 s, which the model records;
+- security groups (since 10 Aug 2023): `security_groups` at creation, at most 5
+  as for ALBs; none written means none (not the VPC's default: the classic NLB
+  has no groups), and `apply` refuses adding groups to an NLB created without
+  them ("You can't perform this operation on a Network Load Balancer unless you
+  specified a security group for the load balancer when you created it", ELB API
+  SetSecurityGroups); `enforce_security_group_inbound_rules_on_private_link_traffic`
+  is `on` (default) or `off` and needs groups (it applies only then)
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal, cast
 
-from yaml.nodes import Node
+from yaml.nodes import Node, SequenceNode
 
 from hyperplane_emu.spec import alb, names, refs
 from hyperplane_emu.spec.model import Listener, LoadBalancer, TargetGroup, Topology, Vpc
@@ -29,7 +37,18 @@ from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 from hyperplane_emu.spec.sections import vpc_section
 from hyperplane_emu.spec.targetgroups import TargetScope, parse_target_group
 
-LB_KEYS = ("type", "scheme", "subnets", "cross_zone", "listeners", "target_groups")
+ENFORCE_PRIVATELINK = "enforce_security_group_inbound_rules_on_private_link_traffic"
+LB_KEYS = (
+    "type",
+    "scheme",
+    "subnets",
+    "cross_zone",
+    "security_groups",
+    ENFORCE_PRIVATELINK,
+    "listeners",
+    "target_groups",
+)
+ON_OFF = ("on", "off")
 LISTENER_KEYS = ("port", "protocol", "target_group", "idle_timeout")
 TYPES = ("network",)
 APPLICATION = "application"
@@ -170,6 +189,8 @@ def _load_balancer(
     if cross_node is not None:
         cross_zone = bool(ctx.boolean(cross_node, view.path_of("cross_zone")))
 
+    security_groups, enforce = _nlb_security_groups(ctx, view, vpc)
+
     scope = TargetScope(vpc, topology, name, zones)
     groups, written_groups = _target_groups(ctx, view, scope, tg_owner)
     listeners = _listeners(ctx, view, groups, written_groups)
@@ -184,7 +205,43 @@ def _load_balancer(
         listeners=listeners,
         target_groups=groups,
         cross_zone=cross_zone,
+        security_groups=security_groups,
+        enforce_sg_inbound_on_privatelink=enforce,
     )
+
+
+def _nlb_security_groups(ctx: Ctx, view: MapView, vpc: Vpc) -> tuple[tuple[str, ...], bool]:
+    """The NLB's groups (none unless written) and the PrivateLink enforcement attribute."""
+    groups: tuple[str, ...] = ()
+    node = view.get("security_groups")
+    if isinstance(node, SequenceNode) and not node.value:
+        node = None  # `[]`: no groups, as CreateLoadBalancer without SecurityGroups
+    if node is not None:
+        path = view.path_of("security_groups")
+        written = refs.group_list(ctx, node, path, vpc)
+        if written is not None and len(written) > alb.MAX_SECURITY_GROUPS:
+            ctx.error(
+                path,
+                node,
+                f"{len(written)} security groups; AWS allows at most {alb.MAX_SECURITY_GROUPS} "
+                "per load balancer",
+            )
+        elif written is not None:
+            groups = written
+    enforce = True
+    enforce_node = view.get(ENFORCE_PRIVATELINK)
+    if enforce_node is not None:
+        path = view.path_of(ENFORCE_PRIVATELINK)
+        value = refs.choice(ctx, enforce_node, path, ENFORCE_PRIVATELINK, ON_OFF)
+        enforce = value != "off"
+        if value is not None and node is None:
+            ctx.error(
+                path,
+                enforce_node,
+                "the NLB has no security_groups: AWS applies this attribute only to a load "
+                "balancer with security groups",
+            )
+    return groups, enforce
 
 
 def _target_groups(
