@@ -13,6 +13,14 @@ after the fabric's rewrites (NLB, PrivateLink, VPC link NAT). Any other stream
 is echoed back byte for byte until the client closes. UDP: each datagram is
 sent back unchanged to its sender.
 
+A connection that starts with a proxy protocol v2 header (an NLB target group
+with `proxy_protocol_v2: true`) has it parsed and removed first; HTTP answers
+then carry `"proxy_protocol": {"command": "PROXY", "source": "10.0.2.7:40112",
+"destination": "10.0.1.50:80", "vpce_id": "vpce-…", "length": 28}`, and a
+non-HTTP stream gets one line `PROXY-V2 <that JSON>` before its echo. A header
+that starts with the signature but does not parse is reported as
+`{"error": "…"}` and its bytes are echoed as data.
+
 `--name` defaults to the hostname, but namespaces share the machine's UTS
 namespace, so the runtime passes the emulated host's name. Once listening,
 one line `echo listening on tcp 0.0.0.0:8080` goes to stdout (the real port
@@ -35,6 +43,7 @@ from typing import Any, cast
 
 import h11
 
+from hyperplane_emu.fabric import ppv2
 from hyperplane_emu.proctitle import set_process_name
 
 # A request line starts with a method token and a space (RFC 9112 §3). Real
@@ -55,6 +64,34 @@ def format_addr(addr: Any) -> str:
         return str(addr)
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def read_proxy_header(
+    first: bytes, reader: asyncio.StreamReader
+) -> tuple[dict[str, Any] | None, bytes]:
+    """Split a PPv2 header off the start of a stream: (what it said, the bytes after it).
+    Nothing is consumed when the stream does not start with the signature."""
+    data = first
+    while data and ppv2.starts_like(data) and ppv2.needed(data) == 0:
+        more = await reader.read(_READ_SIZE)
+        if not more:
+            break
+        data += more
+    if not data.startswith(ppv2.SIGNATURE):
+        return None, data
+    total = ppv2.needed(data)
+    if total == 0:  # the stream ended inside the fixed part
+        return {"error": "truncated proxy protocol v2 header"}, data
+    if len(data) < total:
+        try:
+            data += await reader.readexactly(total - len(data))
+        except asyncio.IncompleteReadError as e:
+            return {"error": "truncated proxy protocol v2 header"}, data + e.partial
+    try:
+        header = ppv2.parse(data[:total])
+    except ppv2.Ppv2Error as e:
+        return {"error": str(e)}, data
+    return header.as_dict(), data[total:]
 
 
 def describe_request(name: str, peer: Any, local: Any, request: h11.Request) -> dict[str, Any]:
@@ -130,9 +167,17 @@ class EchoServer:
             first = await reader.read(_READ_SIZE)
             if not first:
                 return
+            proxy, first = await read_proxy_header(first, reader)
+            if proxy is not None and not first:
+                first = await reader.read(_READ_SIZE)
+                if not first:
+                    return  # a health check: header, then close
             if looks_like_http(first):
-                await self._serve_http(first, reader, writer)
+                await self._serve_http(first, reader, writer, proxy)
             else:
+                if proxy is not None:
+                    line = f"PROXY-V2 {json.dumps(proxy, sort_keys=True)}\n"
+                    writer.write(line.encode())
                 await self._echo_stream(first, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away: nothing to answer
@@ -153,7 +198,11 @@ class EchoServer:
             writer.write_eof()
 
     async def _serve_http(
-        self, data: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        data: bytes,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        proxy: dict[str, Any] | None = None,
     ) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEADERS)
         conn.receive_data(data)
@@ -174,6 +223,8 @@ class EchoServer:
                 request = event
             elif isinstance(event, h11.EndOfMessage) and request is not None:
                 body = describe_request(self.name, peer, local, request)
+                if proxy is not None:
+                    body["proxy_protocol"] = proxy
                 await self._respond(conn, writer, 200, body, head=request.method == b"HEAD")
                 request = None
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:

@@ -194,3 +194,71 @@ def test_looks_like_http(first: bytes, http: bool) -> None:
 def test_format_addr() -> None:
     assert format_addr(("10.0.1.4", 40112)) == "10.0.1.4:40112"
     assert format_addr(("::1", 80, 0, 0)) == "[::1]:80"
+
+
+# -- proxy protocol v2 --------------------------------------------------------------
+
+
+def test_proxy_protocol_v2_header_is_parsed_and_reported_over_http(tcp_echo: Running) -> None:
+    from hyperplane_emu.fabric import ppv2
+
+    header = ppv2.build("10.0.2.7", 40112, "10.0.1.50", 80, vpce_id="vpce-0123456789abcdef0")
+    request = b"GET /pp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", tcp_echo.port), timeout=DEADLINE) as s:
+        # The header in its own segment, as a fabric inserting it may send it.
+        s.sendall(header[:10])
+        s.sendall(header[10:] + request)
+        reply = _recv_all(s)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), reply
+    seen = json.loads(body)
+    assert seen["path"] == "/pp"
+    assert seen["proxy_protocol"] == {
+        "command": "PROXY",
+        "source": "10.0.2.7:40112",
+        "destination": "10.0.1.50:80",
+        "vpce_id": "vpce-0123456789abcdef0",
+        "length": len(header),
+        "tlvs": [{"type": 0xEA, "value": (b"\x01vpce-0123456789abcdef0").hex()}],
+    }
+
+
+def test_proxy_protocol_v2_on_a_raw_stream_gets_a_report_line(tcp_echo: Running) -> None:
+    from hyperplane_emu.fabric import ppv2
+
+    header = ppv2.build("10.0.2.7", 1234, "10.0.1.50", 9000)
+    with socket.create_connection(("127.0.0.1", tcp_echo.port), timeout=DEADLINE) as s:
+        s.sendall(header + b"\x00\x01payload")
+        s.shutdown(socket.SHUT_WR)
+        reply = _recv_all(s)
+    line, _, rest = reply.partition(b"\n")
+    assert line.startswith(b"PROXY-V2 ")
+    assert json.loads(line[len(b"PROXY-V2 ") :])["source"] == "10.0.2.7:1234"
+    assert rest == b"\x00\x01payload"
+
+
+def test_health_check_local_header_then_close_is_fine(tcp_echo: Running) -> None:
+    from hyperplane_emu.fabric import ppv2
+
+    with socket.create_connection(("127.0.0.1", tcp_echo.port), timeout=DEADLINE) as s:
+        s.sendall(ppv2.build_local())
+        s.shutdown(socket.SHUT_WR)
+        assert _recv_all(s) == b""
+    # And the server still answers afterwards.
+    conn = http.client.HTTPConnection("127.0.0.1", tcp_echo.port, timeout=DEADLINE)
+    conn.request("GET", "/after")
+    assert json.loads(conn.getresponse().read())["path"] == "/after"
+    conn.close()
+
+
+def test_broken_header_is_reported_and_echoed_as_data(tcp_echo: Running) -> None:
+    from hyperplane_emu.fabric import ppv2
+
+    raw = ppv2.SIGNATURE + bytes([0x11, 0x11, 0, 0]) + b"tail"
+    with socket.create_connection(("127.0.0.1", tcp_echo.port), timeout=DEADLINE) as s:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        reply = _recv_all(s)
+    line, _, rest = reply.partition(b"\n")
+    assert b"version 1" in line and line.startswith(b"PROXY-V2 ")
+    assert rest == raw
