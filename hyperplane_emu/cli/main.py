@@ -278,14 +278,23 @@ def exec_cmd(name: str, host: str, command: tuple[str, ...]) -> None:
 @click.option("--now", is_flag=True, help="Close the current aggregation window first.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new records.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record.")
+@click.option(
+    "--format",
+    "fmt",
+    metavar="FIELDS",
+    help='A custom format, AWS field names: "${version} ${vpc-id} ${srcaddr} ${tcp-flags} …".',
+)
 @needs_root
 @friendly
-def flow_logs(name: str, eni_id: str | None, now: bool, follow: bool, as_json: bool) -> None:
+def flow_logs(
+    name: str, eni_id: str | None, now: bool, follow: bool, as_json: bool, fmt: str | None
+) -> None:
     """VPC Flow Logs records (default format v2), per ENI, as the fabric wrote them."""
     from hyperplane_emu.cli import flowlogs
 
+    flowlogs.target_fields(fmt)  # a bad format is a usage error, before anything else
     state, p = read_plan(name)
-    flowlogs.show(state, p, eni_id, now=now, follow=follow, as_json=as_json)
+    flowlogs.show(state, p, eni_id, now=now, follow=follow, as_json=as_json, fmt=fmt)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from hyperplane_emu.spec import (
     apiroutes,
     apis,
     cloudmap,
+    flowlogs,
     healthchecks,
     loadbalancers,
     nacls,
@@ -105,10 +106,38 @@ VPC = Section(
         "load_balancers": Key("Name -> Network or Application Load Balancer.", values="mapping"),
         "endpoint_services": Key("Name -> PrivateLink endpoint service.", values="mapping"),
         "endpoints": Key("Name -> interface VPC endpoint.", values="mapping"),
+        "flow_logs": Key(
+            "VPC Flow Logs on the VPC, a subnet or a host's ENI, in AWS's formats.",
+            values="list",
+        ),
         "network_acls": Key(
             "Name -> network ACL (stateless, numbered rules at subnet boundaries); "
             "`default` is the VPC's default ACL.",
             values="mapping",
+        ),
+    },
+)
+
+FLOW_LOG = Section(
+    pattern=f"{_VPC}.flow_logs[]",
+    title="flow log",
+    keys=("flowlogs.FLOW_LOG_KEYS",),
+    model=m.FlowLog,
+    required=(("name", "resource"),),
+    intro="Without any, every ENI still gets the default-format log (`flow-logs`); a "
+    "flow log written here also gets NODATA records for windows without traffic.",
+    docs={
+        "name": Key("Unique in the VPC.", values=_NAME),
+        "resource": Key(values="`vpc` | `subnet/<subnet>` | `host/<host>`"),
+        "format": Key(
+            "Custom format: `${field}` separated by single spaces, AWS's v2-v5 field names; "
+            "`version` is the highest version among them. Overlapping flow logs share it.",
+            default="AWS's default (version 2)",
+            values="string",
+        ),
+        "max_aggregation_interval": Key(
+            "A maximum: records come every `settings.flow_log_interval` when that is shorter.",
+            values=" | ".join(f"`{i}`" for i in flowlogs.INTERVALS) + " s",
         ),
     },
 )
@@ -902,6 +931,7 @@ TREE: tuple[Section, ...] = (
     GROUP,
     RULE,
     HOST,
+    FLOW_LOG,
     NACL,
     NACL_RULE,
     NLB,

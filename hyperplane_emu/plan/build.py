@@ -13,7 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, ip_network
 
-from hyperplane_emu.plan import apigateway, elb, ids, nacl, names, onprem, privatelink, vpclinks
+from hyperplane_emu.plan import (
+    apigateway,
+    elb,
+    flowlogs,
+    ids,
+    nacl,
+    names,
+    onprem,
+    privatelink,
+    vpclinks,
+)
 from hyperplane_emu.plan.addresses import SubnetAllocator, dns, router
 from hyperplane_emu.plan.model import (
     PLAN_VERSION,
@@ -309,6 +319,7 @@ class _Builder:
             dns_ip=str(dns(vpc_net)),
             subnets=subnets,
             security_groups=_security_groups(t, vname, v),
+            flow_logs=flowlogs.flow_logs(t, vname, v),
             network_acls=nacl.network_acls(
                 t, vname, v, {name: s.id for name, s in subnets.items()}
             ),

@@ -96,6 +96,21 @@ class PlanNetworkAcl:
 
 
 @dataclass(frozen=True)
+class PlanFlowLog:
+    """One flow log (EC2 DescribeFlowLogs shape); the ENIs it covers are those of
+    its resource in `Plan.enis` (see fabric.flowlog.flow_log_setup)."""
+
+    id: str  # fl- + 17 hex
+    name: str
+    vpc: str
+    resource_type: Literal["VPC", "Subnet", "NetworkInterface"]
+    resource: str  # the VPC's name, a subnet name, or a host name (its ENIs)
+    log_format: str  # as AWS shows it: `${version} ${account-id} ...`
+    fields: tuple[str, ...]
+    max_aggregation_interval: int
+
+
+@dataclass(frozen=True)
 class PlanVpc:
     id: str
     name: str
@@ -106,6 +121,7 @@ class PlanVpc:
     security_groups: dict[str, PlanSecurityGroup]  # by name
     routes: tuple[PlanRoute, ...]
     network_acls: dict[str, PlanNetworkAcl] = field(default_factory=dict)  # by name
+    flow_logs: tuple[PlanFlowLog, ...] = ()
 
 
 @dataclass(frozen=True)

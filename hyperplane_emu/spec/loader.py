@@ -15,6 +15,7 @@ from hyperplane_emu.spec import names, refs, vpcs
 from hyperplane_emu.spec.apis import parse_apis
 from hyperplane_emu.spec.cloudmap import parse_cloud_map
 from hyperplane_emu.spec.errors import TOP, SpecError
+from hyperplane_emu.spec.flowlogs import parse_flow_logs
 from hyperplane_emu.spec.model import Settings, Topology, Vpc
 from hyperplane_emu.spec.nacls import parse_network_acls
 from hyperplane_emu.spec.nodes import Ctx, MapView
@@ -29,6 +30,7 @@ REGISTERED = (
     parse_endpoint_services,
     parse_endpoints,
     parse_network_acls,
+    parse_flow_logs,
     parse_cloud_map,
     parse_apis,
     parse_on_premises,

@@ -111,6 +111,16 @@ class NetworkAcl:
 
 
 @dataclass(frozen=True)
+class FlowLog:
+    """A VPC Flow Log on the VPC, a subnet or one host's ENI (`resource`)."""
+
+    name: str
+    resource: str  # `vpc`, `subnet/<name>` or `host/<name>`
+    format: str = ""  # "" is AWS's default format (version 2)
+    max_aggregation_interval: int = 600  # AWS: 60 or 600 s
+
+
+@dataclass(frozen=True)
 class Vpc:
     name: str
     cidr: str
@@ -125,6 +135,7 @@ class Vpc:
     endpoint_services: dict[str, EndpointService] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     network_acls: dict[str, NetworkAcl] = field(default_factory=dict)
+    flow_logs: tuple[FlowLog, ...] = ()
 
 
 @dataclass(frozen=True)
