@@ -11,8 +11,9 @@ AWS facts behind the checks (API Gateway Developer Guide: "Private REST APIs",
   the emulator answers 403 as AWS does);
 - a REST VPC link (V1) targets exactly one Network Load Balancer, owned by the
   API's account; it puts an endpoint service on that NLB, and an NLB is behind
-  one endpoint service at most ("already associated with another VPC endpoint
-  service"); two APIs' links to one NLB stand for one shared AWS VPC link;
+  one endpoint service at most (AWS_ONE_SERVICE, AWS's error as API Gateway shows
+  it on a link that cannot be created); two APIs' links to one NLB stand for one
+  shared AWS VPC link (REST APIs may share a link);
 - an HTTP API VPC link (V2) has subnets (at most 10) and security groups of one
   VPC of the API's account;
 - stage names are [A-Za-z0-9_-], 1-128 characters (`$default` on HTTP APIs);
@@ -273,7 +274,9 @@ def _rest_link(
             ctx.error(
                 view.path_of("target"),
                 target_node,
-                f"VPC link {targets[target]!r} already targets {target}; one link per NLB",
+                f"VPC link {targets[target]!r} already targets {target}: each REST VPC link "
+                "puts an endpoint service on its NLB, and AWS refuses a second "
+                f"({privatelink.AWS_ONE_SERVICE}); routes of one API share one link",
             )
             target = None
         else:
@@ -328,7 +331,7 @@ def _rest_link_target(
             path,
             node,
             f"NLB {text} is already behind endpoint service {shared.fronted[text]}; a VPC link "
-            "adds its own and AWS refuses: already associated with another VPC endpoint service",
+            f"adds its own and AWS refuses: {privatelink.AWS_ONE_SERVICE}",
         )
         return None
     return text

@@ -3,7 +3,10 @@
 AWS facts behind the checks (VPC API CreateVpcEndpointServiceConfiguration,
 ModifyVpcEndpointServicePermissions, CreateVpcEndpoint):
 - an endpoint service fronts NLBs of its own VPC, and an NLB can be behind one
-  endpoint service only ("already associated with another VPC endpoint service");
+  endpoint service only (AWS: "NLB is already associated with another VPC Endpoint
+  Service", the error API Gateway reports for a VPC link (V1) whose NLB already
+  has one; API Gateway Developer Guide, "Set up VPC links V1",
+  https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-private-integration.html);
 - allowed principals are account ids, `arn:aws:iam::<id>:root` or `*` (IAM users
   and roles exist on AWS but not in the emulator); the provider's own account
   is always allowed here (AWS wants it listed too);
@@ -42,6 +45,7 @@ _ROOT_ARN = re.compile(r"arn:aws:iam::([0-9]{12}):root")
 _IAM_ARN = re.compile(r"arn:aws:iam::[0-9]{12}:.+")
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 DNS_NAME_MAX = 253
+AWS_ONE_SERVICE = "NLB is already associated with another VPC Endpoint Service"
 
 
 def services_path(vpc_name: str) -> str:
@@ -136,8 +140,8 @@ def _service_lb(
         ctx.error(
             path,
             node,
-            f"NLB {lb!r} is already behind endpoint service {fronted[lb]!r} (AWS: already "
-            "associated with another VPC endpoint service)",
+            f"NLB {lb!r} is already behind endpoint service {fronted[lb]!r} (AWS: "
+            f"{AWS_ONE_SERVICE})",
         )
         return None
     fronted[lb] = service
