@@ -356,7 +356,7 @@ class FlowLogger:
 
 def _reset_flags(half: FlowHalf) -> None:
     if hasattr(half, "flags"):
-        half.flags = 0  # type: ignore[attr-defined]
+        half.flags = 0
 
 
 def _ip(addr: int) -> str:
