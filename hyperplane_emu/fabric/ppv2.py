@@ -24,6 +24,9 @@ AWS facts:
 - health-check connections carry a header without client information: the
   LOCAL command with family UNSPEC (the HAProxy spec's form for a connection the
   proxy opens on its own behalf).
+
+`StreamInsert` does the sequence-space work of inserting a header into a TCP
+connection the fabric forwards (it is not wired into the packet walk yet).
 """
 
 from __future__ import annotations
@@ -171,3 +174,150 @@ def _tlvs(data: bytes) -> list[tuple[int, bytes]]:
         out.append((kind, value))
         i += 3 + length
     return out
+
+
+# -- inserting the header into a forwarded TCP stream ---------------------------------
+
+_SEQ_MOD = 1 << 32
+_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
+_SACK = 5
+
+
+def _seq_lt(a: int, b: int) -> bool:
+    return ((a - b) % _SEQ_MOD) >= (1 << 31)
+
+
+class StreamInsert:
+    """Sequence-space bookkeeping for inserting `header` at the start of one TCP
+    connection's byte stream from the client (through the NLB) to the target.
+
+    The fabric forwards packets, so added bytes shift every later sequence number
+    the client sends and every acknowledgment the target returns. Packets are IPv4
+    packets (from the IP header on), already translated for their next hop; each
+    method returns the packet(s) to send instead, with lengths and checksums made
+    right. Pure: no clock, no I/O.
+
+    - client -> target (`forward`): the SYN fixes the client's ISN; the ACK that
+      completes the handshake is sent on carrying the header as its payload (so
+      server-speaks-first protocols get it before any client data); every later
+      segment moves `len(header)` up in sequence space. While the target has not
+      acknowledged the header, a client segment at the stream start is preceded
+      by the header again (its retransmission rides on the client's).
+    - target -> client (`reverse`): acknowledgment numbers and SACK blocks move
+      down by `len(header)`; an ACK that only acknowledges header bytes carries
+      nothing for the client and is dropped (the client would count it as a
+      duplicate ACK).
+    """
+
+    def __init__(self, header: bytes) -> None:
+        self.header = header
+        self.shift = len(header)
+        self.isn: int | None = None  # the client's initial sequence number
+        self.acked = False  # the target has acknowledged the whole header
+        self.sent = False  # the header went out at least once
+
+    # client -> target
+    def forward(self, ip: bytes) -> list[bytes]:
+        pkt = _Tcp(ip)
+        if pkt.flags & _SYN:
+            self.isn = pkt.seq
+            return [ip]
+        if self.isn is None:
+            return [ip]  # not a connection we saw open: leave it alone
+        start = (self.isn + 1) % _SEQ_MOD
+        out: list[bytes] = []
+        at_start = pkt.seq == start and not pkt.flags & _RST
+        if at_start and not self.acked and (not self.sent or pkt.payload or pkt.flags & _FIN):
+            if not pkt.payload and not pkt.flags & (_FIN | _RST):
+                self.sent = True
+                return [pkt.rebuild(payload=self.header)]  # the handshake's ACK carries it
+            out.append(pkt.rebuild(payload=self.header, flags=_ACK))
+            self.sent = True
+        out.append(pkt.rebuild(seq=(pkt.seq + self.shift) % _SEQ_MOD))
+        return out
+
+    # target -> client
+    def reverse(self, ip: bytes) -> bytes | None:
+        pkt = _Tcp(ip)
+        if self.isn is None or not pkt.flags & _ACK or pkt.flags & _SYN:
+            return ip
+        start = (self.isn + 1) % _SEQ_MOD
+        data_start = (start + self.shift) % _SEQ_MOD
+        if not _seq_lt(pkt.ack, data_start):
+            self.acked = True
+            ack = (pkt.ack - self.shift) % _SEQ_MOD
+        else:
+            ack = start  # acknowledges (part of) the header only: nothing of the client's
+        header_only = ack == start and pkt.ack != start
+        if header_only and not pkt.payload and not pkt.flags & (_FIN | _RST):
+            return None
+        return pkt.rebuild(ack=ack, sack_shift=-self.shift)
+
+
+class _Tcp:
+    """One IPv4/TCP packet, read once, rebuilt with changes (slow path)."""
+
+    def __init__(self, ip: bytes) -> None:
+        self.ip = bytes(ip)
+        self.ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", ip, 2)[0]
+        t = self.ihl
+        self.seq, self.ack = struct.unpack_from("!II", ip, t + 4)
+        self.doff = (ip[t + 12] >> 4) * 4
+        self.flags = ip[t + 13]
+        self.payload = self.ip[t + self.doff : total]
+
+    def rebuild(
+        self,
+        *,
+        seq: int | None = None,
+        ack: int | None = None,
+        payload: bytes | None = None,
+        flags: int | None = None,
+        sack_shift: int = 0,
+    ) -> bytes:
+        iph = bytearray(self.ip[: self.ihl])
+        tcp = bytearray(self.ip[self.ihl : self.ihl + self.doff])
+        data = self.payload if payload is None else payload
+        if seq is not None:
+            struct.pack_into("!I", tcp, 4, seq)
+        if ack is not None:
+            struct.pack_into("!I", tcp, 8, ack)
+        if flags is not None:
+            tcp[13] = flags
+        if sack_shift:
+            _shift_sack(tcp, sack_shift)
+        struct.pack_into("!H", iph, 2, len(iph) + len(tcp) + len(data))
+        struct.pack_into("!H", iph, 10, 0)
+        struct.pack_into("!H", iph, 10, _checksum(bytes(iph)))
+        struct.pack_into("!H", tcp, 16, 0)
+        pseudo = iph[12:20] + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
+        struct.pack_into("!H", tcp, 16, _checksum(bytes(pseudo) + bytes(tcp) + data))
+        return bytes(iph) + bytes(tcp) + data
+
+
+def _shift_sack(tcp: bytearray, delta: int) -> None:
+    i, end = 20, len(tcp)
+    while i < end:
+        kind = tcp[i]
+        if kind == 0:
+            return
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or tcp[i + 1] < 2:
+            return
+        length = tcp[i + 1]
+        if kind == _SACK:
+            for j in range(i + 2, min(i + length, end) - 7, 8):
+                left, right = struct.unpack_from("!II", tcp, j)
+                struct.pack_into(
+                    "!II", tcp, j, (left + delta) % _SEQ_MOD, (right + delta) % _SEQ_MOD
+                )
+        i += length
+
+
+def _checksum(data: bytes) -> int:
+    from .checksum import internet_checksum
+
+    return internet_checksum(data)

@@ -91,3 +91,149 @@ def test_incremental_detection() -> None:
 def test_bad_headers_are_refused(raw: bytes, why: str) -> None:
     with pytest.raises(ppv2.Ppv2Error, match=why):
         ppv2.parse(raw)
+
+
+# -- StreamInsert: the header inside a forwarded TCP connection ------------------------
+
+from hyperplane_emu.fabric.checksum import internet_checksum  # noqa: E402
+
+CLIENT, TARGET = bytes([10, 0, 2, 7]), bytes([10, 0, 1, 20])
+F, S, R, P, A = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+def seg(
+    seq: int,
+    ack: int,
+    flags: int,
+    data: bytes = b"",
+    *,
+    reverse: bool = False,
+    sack: tuple[tuple[int, int], ...] = (),
+) -> bytes:
+    src, dst = (TARGET, CLIENT) if reverse else (CLIENT, TARGET)
+    opts = b""
+    if sack:
+        opts = bytes([1, 1, 5, 2 + 8 * len(sack)]) + b"".join(
+            struct.pack("!II", left, right) for left, right in sack
+        )
+    tcp = bytearray(
+        struct.pack(
+            "!HHIIBBHHH", 40112, 8080, seq, ack, (5 + len(opts) // 4) << 4, flags, 65535, 0, 0
+        )
+        + opts
+    )
+    ip = bytearray(
+        struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(data), 1, 0, 64, 6, 0, src, dst)
+    )
+    struct.pack_into("!H", ip, 10, internet_checksum(bytes(ip)))
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp) + len(data))
+    struct.pack_into("!H", tcp, 16, internet_checksum(pseudo + bytes(tcp) + data))
+    return bytes(ip) + bytes(tcp) + data
+
+
+def fields(ip: bytes) -> tuple[int, int, int, bytes]:
+    assert internet_checksum(ip[:20]) == 0, "IP header checksum"
+    total = struct.unpack_from("!H", ip, 2)[0]
+    assert total == len(ip)
+    tcp = ip[20:]
+    pseudo = ip[12:20] + struct.pack("!BBH", 0, 6, len(tcp))
+    assert internet_checksum(pseudo + tcp) == 0, "TCP checksum"
+    seq, ack = struct.unpack_from("!II", tcp, 4)
+    doff = (tcp[12] >> 4) * 4
+    return seq, ack, tcp[13], tcp[doff:]
+
+
+HEADER = ppv2.build("10.0.2.7", 40112, "10.0.1.50", 80, vpce_id=VPCE)
+N = len(HEADER)
+
+
+def test_handshake_ack_carries_the_header_and_later_data_moves_up() -> None:
+    ins = ppv2.StreamInsert(HEADER)
+    syn = seg(1000, 0, S)
+    assert ins.forward(syn) == [syn]
+    synack = seg(5000, 1001, S | A, reverse=True)
+    assert ins.reverse(synack) == synack
+    (hs,) = ins.forward(seg(1001, 5001, A))
+    assert fields(hs) == (1001, 5001, A, HEADER)
+    # The target acknowledges the header alone: nothing for the client, dropped.
+    assert ins.reverse(seg(5001, 1001 + N, A, reverse=True)) is None
+    (data,) = ins.forward(seg(1001, 5001, P | A, b"hello"))
+    assert fields(data) == (1001 + N, 5001, P | A, b"hello")
+    back = ins.reverse(seg(5001, 1001 + N + 5, P | A, b"world", reverse=True))
+    assert back is not None and fields(back) == (5001, 1006, P | A, b"world")
+    (fin,) = ins.forward(seg(1006, 5006, F | A))
+    assert fields(fin)[:3] == (1006 + N, 5006, F | A)
+
+
+def test_unacknowledged_header_is_resent_before_the_first_data() -> None:
+    ins = ppv2.StreamInsert(HEADER)
+    ins.forward(seg(1000, 0, S))
+    ins.forward(seg(1001, 5001, A))  # header sent, target has not acknowledged it
+    first, second = ins.forward(seg(1001, 5001, P | A, b"GET /"))
+    assert fields(first) == (1001, 5001, A, HEADER)
+    assert fields(second) == (1001 + N, 5001, P | A, b"GET /")
+    # The client retransmits its data: the header goes again with it.
+    again = ins.forward(seg(1001, 5001, P | A, b"GET /"))
+    assert [fields(p)[0] for p in again] == [1001, 1001 + N]
+    # Once acknowledged, a retransmission is only shifted.
+    ins.reverse(seg(5001, 1001 + N + 5, A, reverse=True))
+    (only,) = ins.forward(seg(1001, 5001, P | A, b"GET /"))
+    assert fields(only)[0] == 1001 + N
+
+
+def test_target_side_stream_is_header_then_client_bytes() -> None:
+    ins = ppv2.StreamInsert(HEADER)
+    sent: list[bytes] = []
+    for p in (seg(7, 0, S), seg(8, 1, A), seg(8, 1, P | A, b"abc"), seg(11, 1, P | A, b"def")):
+        sent += ins.forward(p)
+    stream: dict[int, bytes] = {}
+    for p in sent:
+        seq, _, flags, data = fields(p)
+        if data:
+            stream[seq] = data
+    joined = b"".join(stream[k] for k in sorted(stream))
+    assert joined == HEADER + b"abcdef"
+
+
+def test_sequence_numbers_wrap() -> None:
+    isn = (1 << 32) - 3
+    ins = ppv2.StreamInsert(HEADER)
+    ins.forward(seg(isn, 0, S))
+    (hs,) = ins.forward(seg((isn + 1) % (1 << 32), 9, A))
+    assert fields(hs)[0] == (1 << 32) - 2
+    ins.reverse(seg(9, (isn + 1 + N) % (1 << 32), A, reverse=True))
+    (d,) = ins.forward(seg((isn + 1) % (1 << 32), 9, P | A, b"x"))
+    assert fields(d)[0] == (isn + 1 + N) % (1 << 32)
+    back = ins.reverse(seg(9, (isn + 2 + N) % (1 << 32), A, reverse=True))
+    assert back is not None and fields(back)[1] == (isn + 2) % (1 << 32)
+
+
+def test_sack_blocks_from_the_target_move_down() -> None:
+    ins = ppv2.StreamInsert(HEADER)
+    ins.forward(seg(1000, 0, S))
+    ins.forward(seg(1001, 5001, A))
+    back = ins.reverse(seg(5001, 1001 + N, A, reverse=True, sack=((1001 + N + 10, 1001 + N + 20),)))
+    # A pure ACK of the header alone is dropped, SACK or not.
+    assert back is None
+    back = ins.reverse(
+        seg(5001, 1001 + N + 5, A, reverse=True, sack=((1001 + N + 10, 1001 + N + 20),))
+    )
+    assert back is not None
+    tcp = back[20:]
+    assert struct.unpack_from("!II", tcp, 20 + 4) == (1011, 1021)
+    fields(back)
+
+
+def test_client_reset_is_shifted_never_given_the_header() -> None:
+    ins = ppv2.StreamInsert(HEADER)
+    ins.forward(seg(1000, 0, S))
+    (rst,) = ins.forward(seg(1001, 0, R))
+    assert fields(rst) == (1001 + N, 0, R, b"")
+
+
+def test_packets_of_an_unseen_connection_pass_unchanged() -> None:
+    ins = ppv2.StreamInsert(HEADER)
+    p = seg(1, 2, P | A, b"zz")
+    assert ins.forward(p) == [p]
+    r = seg(2, 3, A, reverse=True)
+    assert ins.reverse(r) == r
