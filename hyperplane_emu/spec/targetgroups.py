@@ -114,6 +114,13 @@ def parse_target_group(
 
     preserve = _udp_attribute(ctx, view, "preserve_client_ip", protocol, forbidden=False)
     proxy = _udp_attribute(ctx, view, "proxy_protocol_v2", protocol, forbidden=True)
+    if proxy:
+        ctx.warn(
+            view.path_of("proxy_protocol_v2"),
+            view.get("proxy_protocol_v2"),
+            "proxy_protocol_v2 is not emulated yet: the NLB does not insert the header "
+            "(the echo server already parses one)",
+        )
 
     check = healthchecks.NLB.default()
     check_node = view.get("health_check")
