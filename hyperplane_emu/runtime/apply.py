@@ -164,15 +164,20 @@ def _line(text: str | bytes, path: tuple[str, ...]) -> int | None:
     return line_of(key_node) if key_node is not None else None
 
 
-def apply(name: str, source: str | os.PathLike[str]) -> ApplyReport:
+def apply(name: str, source: str | os.PathLike[str] | Plan) -> ApplyReport:
+    """`source`: a topology file, or a plan already built (the Python API's dicts)."""
     state, old = read_plan(name)
-    new = load_plan(source)
+    new = source if isinstance(source, Plan) else load_plan(source)
+    where = new.source if isinstance(source, Plan) else os.fspath(source)
     if new.name != old.name:
-        raise RuntimeFailure(f"{source} describes {new.name!r}, not {name!r}")
-    with open(source, "rb") as f:
-        refused = nlb_groups_added(old, new, f.read())
+        raise RuntimeFailure(f"{where} describes {new.name!r}, not {name!r}")
+    text = b""
+    if not isinstance(source, Plan):
+        with open(source, "rb") as f:
+            text = f.read()
+    refused = nlb_groups_added(old, new, text)
     if refused:
-        raise SpecError(refused, os.fspath(source))
+        raise SpecError(refused, where)
     changes = diff(old, new)
     if not changes.live:
         raise RuntimeFailure(changes.refusal())

@@ -4,7 +4,8 @@ AWS semantics reproduced here (docs/topology.md, aws-behaviour.md):
 - the VPC's `default` group exists even when the file does not write it:
   ingress from members of itself (all protocols), all egress;
 - a group written without `egress` gets AWS's default for a new group, all
-  traffic to 0.0.0.0/0; with `egress`, only the rules written;
+  traffic to 0.0.0.0/0; with `egress`, only the rules written; an empty
+  `ingress:` or `egress:` (YAML null) is no rules, like `[]`;
 - one peer per rule (AWS stores rules that way), a CIDR or `sg/<name>` of the
   same VPC; at most 60 ingress and 60 egress rules per group (the quota);
 - AWS refuses a rule identical to an existing one, so a repeated rule is an error.
@@ -16,11 +17,11 @@ import re
 from collections.abc import Collection
 from typing import cast
 
-from yaml.nodes import Node
+from yaml.nodes import Node, ScalarNode
 
 from hyperplane_emu.spec import names, net
 from hyperplane_emu.spec.model import Direction, Protocol, SecurityGroup, SgRule
-from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
+from hyperplane_emu.spec.nodes import NULL, Ctx, MapView, did_you_mean
 
 PROTOCOLS: tuple[Protocol, ...] = ("tcp", "udp", "icmp", "all")
 PORTED = ("tcp", "udp")
@@ -92,7 +93,8 @@ def _rules(
     ctx: Ctx, group: MapView, direction: Direction, known: Collection[str]
 ) -> tuple[SgRule, ...]:
     node = group.get(direction)
-    if node is None:
+    if node is None or (isinstance(node, ScalarNode) and node.tag == NULL):
+        # `ingress:` with nothing after it reads as "no rules", like `ingress: []`.
         return ()
     path = group.path_of(direction)
     items = ctx.sequence(node, path)

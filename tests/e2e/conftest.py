@@ -1,4 +1,6 @@
-"""End-to-end fixtures: real topologies, brought up through the runtime, always torn down."""
+"""End-to-end fixtures: real topologies, brought up through the public handle
+(`hyperplane_emu.up`, the same one the pytest plugin's `hyperplane` fixture gives
+users), always torn down."""
 
 from __future__ import annotations
 
@@ -12,21 +14,26 @@ from typing import Any
 
 import pytest
 
-from hyperplane_emu.plan.model import Plan
+import hyperplane_emu
 from hyperplane_emu.realize import Kernel
 from hyperplane_emu.runtime import lifecycle
-from hyperplane_emu.runtime.state import StateDir
 
 _ids = itertools.count()
 
 
 class Topology:
-    """A running topology and the ways tests poke at it."""
+    """A running topology and the ways tests poke at it: the public handle
+    (`self.handle`, whose methods are reachable here too: `request`, `trace`,
+    `capture`, `exec`...) plus the socket-level helpers these tests grew up with."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, handle: hyperplane_emu.Topology) -> None:
+        self.handle = handle
+        self.plan = handle.plan
         self.kernel = Kernel()
-        self.state = StateDir.of(plan.name)
+        self.state = handle.state
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.handle, name)
 
     def ip(self, host: str) -> str:
         return next(e.ip for e in self.plan.enis if e.owner == host)
@@ -79,9 +86,10 @@ class Topology:
         return self.run_in(host, go)  # type: ignore[no-any-return]
 
     def fabric(self, op: str, **args: Any) -> dict[str, Any]:
-        answer = lifecycle.fabric_request(self.state, op, timeout=5.0, **args)
-        assert answer is not None, f"fabric did not answer {op}"
-        return answer
+        try:
+            return self.handle.fabric(op, **args)
+        except lifecycle.RuntimeFailure as e:
+            raise AssertionError(str(e)) from None
 
     def dropped(self, reason: str) -> int:
         """The fabric's `dropped.<reason>` counter (0 before the first such drop)."""
@@ -111,21 +119,23 @@ def unique_name(stem: str) -> str:
 @pytest.fixture
 def topology(tmp_path: Path) -> Iterator[Callable[[str], Topology]]:
     """`topology(yaml_text)` brings it up (name replaced by a unique one); all go down after."""
-    started: list[str] = []
+    started: list[hyperplane_emu.Topology] = []
 
     def make(text: str) -> Topology:
         name = unique_name("t")
         text = text.replace("NAME", name)
         path = tmp_path / f"{name}.yaml"
         path.write_text(text)
-        started.append(name)
-        return Topology(lifecycle.up(path))
+        handle = hyperplane_emu.up(path)
+        started.append(handle)
+        return Topology(handle)
 
     yield make
-    for name in started:
-        if StateDir.of(name).exists():
-            report = lifecycle.down(name)
-            assert not report.errors, report.errors
+    for handle in started:
+        try:
+            handle.down()  # a no-op when the test took it down itself
+        except lifecycle.RuntimeFailure as e:
+            raise AssertionError(str(e)) from None
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:

@@ -1,0 +1,127 @@
+"""The public Python handle (`hyperplane_emu.up`) and the pytest plugin, on real packets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import hyperplane_emu
+from hyperplane_emu.realize import Kernel
+from hyperplane_emu.runtime.state import StateDir
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).parents[2]
+PRIVATE_REST = "examples/private-rest-api.yaml"
+NAME = f"papi{os.getpid() % 10000}"
+
+
+def _gone(name: str) -> bool:
+    prefix = f"he-{name}-"
+    return not StateDir.of(name).exists() and not any(
+        n.startswith(prefix) for n in Kernel().netns_list()
+    )
+
+
+@pytest.mark.topology(PRIVATE_REST, scope="module", name=NAME)
+def test_request_through_private_api_and_vpc_link(hyperplane: hyperplane_emu.Topology) -> None:
+    t = hyperplane
+    url = f"https://{t.api('orders').hostname}/prod/orders"
+    r = t.request("client", url, headers={"X-Probe": "python-api"})
+    assert r.status == 200, r.error
+    assert r.header("content-type", "").startswith("application/json")
+    assert r.header("x-amzn-requestid")  # API Gateway's header, as curl saw it
+    nlb = {e.ip for e in t.enis if e.kind == "nlb"}
+    assert r.json()["saw_source"].split(":")[0] in nlb  # PrivateLink: the NLB's address
+    # The endpoint's SG admits the `client` group only: no answer for the intruder.
+    denied = t.request("intruder", url, timeout=2)
+    assert denied.status is None and "curl exit" in denied.error
+
+
+@pytest.mark.topology(PRIVATE_REST, scope="module", name=NAME)
+def test_hosts_status_exec(hyperplane: hyperplane_emu.Topology) -> None:
+    t = hyperplane
+    app1 = t.hosts["app1"]
+    assert app1.eni.startswith("eni-") and app1.ip.startswith("10.0.1.")
+    assert app1.namespace == f"he-{NAME}-app1"
+    assert t.status()["name"] == NAME
+    done = t.exec("app1", "ip -4 -o addr show eth0")
+    assert done.returncode == 0 and app1.ip in done.stdout
+    assert t.exec("app1", ["sh", "-c", "exit 3"]).returncode == 3
+
+
+@pytest.mark.topology(PRIVATE_REST, scope="module", name=NAME)
+def test_flow_logs_capture_and_trace(hyperplane: hyperplane_emu.Topology) -> None:
+    t = hyperplane
+    app1 = t.hosts["app1"]
+    with t.capture("app1", filter="tcp port 8080") as cap:
+        got = t.exec("client", f"curl -s -m 3 http://{app1.ip}:8080/")
+        assert got.returncode == 0
+    frames = cap.frames()
+    assert frames, "no frame captured on app1's ENI"
+    from scapy.layers.inet import IP, TCP
+
+    packets = [p for p in cap.packets() if p.haslayer(TCP)]
+    assert any(p[IP].dst == app1.ip and p[TCP].dport == 8080 for p in packets)
+    records = t.flow_logs(eni="app1")
+    assert records and all(r.interface_id == app1.eni for r in records)
+    assert any(r.dstaddr == app1.ip and r.dstport == 8080 and r.action == "ACCEPT"
+               for r in records)  # fmt: skip
+    trace = t.trace("client", f"https://{t.api('orders').hostname}/prod/orders/7")
+    assert trace.response.status == 200
+    assert "privatelink" in trace.steps() and "nlb" in trace.steps()
+    assert all(h.action in ("ACCEPT", "FORWARD") for h in trace.hops)
+
+
+def test_up_from_a_dict_apply_and_empty_ingress() -> None:
+    doc: dict[str, Any] = yaml.safe_load((REPO / PRIVATE_REST).read_text())
+    name = f"papd{os.getpid() % 10000}"
+    with hyperplane_emu.up(doc, name=name) as t:
+        url = f"https://{t.api('orders').hostname}/prod/ping"
+        assert t.request("client", url).status == 200
+        # `ingress:` left empty (YAML null) means no rules: the endpoint admits nobody.
+        doc["vpcs"]["customer"]["security_groups"]["vpce"]["ingress"] = None
+        report = t.apply(doc)
+        assert report.security_groups and "vpce" in report.security_groups[0]
+        assert t.request("client", url, timeout=2).status is None
+    assert _gone(name)
+
+
+def test_torn_down_when_the_block_raises() -> None:
+    name = f"pape{os.getpid() % 10000}"
+    with pytest.raises(RuntimeError, match="boom"), hyperplane_emu.up("basic", name=name):
+        assert StateDir.of(name).exists()
+        raise RuntimeError("boom")
+    assert _gone(name)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_torn_down_on_ctrl_c_and_sigterm(sig: signal.Signals) -> None:
+    name = f"paps{os.getpid() % 1000}{sig.value}"
+    script = (
+        "import sys, time, hyperplane_emu\n"
+        f"with hyperplane_emu.up('basic', name={name!r}):\n"
+        "    print('up', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 5
+    while not _gone(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(name), f"{name} still up after {sig.name}"
