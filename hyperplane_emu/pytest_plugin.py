@@ -80,8 +80,8 @@ def hyperplane(
     source, scope, name = _arguments(marker, request)
     if os.geteuid() != 0:
         pytest.fail(
-            "hyperplane-emu needs root to build network namespaces: run pytest as root "
-            "(sudo, or a root CI job); not skipped, so a CI without root cannot pass",
+            "hyperplane-emu needs root (it builds network namespaces): run pytest as root "
+            "(sudo, a root CI job); this fails rather than skips so CI cannot pass untested",
             pytrace=False,
         )
     if scope == "module":
