@@ -79,7 +79,10 @@ def test_flow_log_records_have_typed_fields() -> None:
 
 
 def test_response_headers_are_the_final_responses() -> None:
-    dump = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Type: a/b\r\nX-Y: 1\r\n\r\n"
+    dump = (
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 403 Forbidden\r\nContent-Type: a/b\r\nX-Y: 1\r\n\r\n"
+    )
     headers = api._last_headers(dump)
     assert headers == {"Content-Type": "a/b", "X-Y": "1"}
     r = hyperplane_emu.Response(403, headers, b'{"message": "no"}')
