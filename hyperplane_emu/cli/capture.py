@@ -9,15 +9,24 @@ A host ENI is captured on its own end of the veth (`eth0` in the host's
 namespace): that is what the instance's ENI carries on AWS, and it shows the
 frames the fabric emitted too (a capture on the fabric end would miss those,
 since the fabric sends with PACKET_QDISC_BYPASS, which skips packet taps).
+
+SIGINT, SIGTERM and SIGHUP all end a capture the same way: tcpdump (or the
+fabric's mirror) is stopped and its pcap closed, never left running under init.
+SIGINT is handled explicitly because a shell starts background jobs (`capture … &`)
+with SIGINT ignored, and Python would otherwise keep ignoring it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from types import FrameType
 
 import click
 
@@ -42,7 +51,11 @@ def run(
     tcpdump = shutil.which("tcpdump")
     if tcpdump is None:
         raise click.ClickException("tcpdump is not installed (scripts/setup installs it)")
-    argv = netns.exec_argv(target.namespace, [tcpdump, "-i", target.ifname, "-U", "-n", "-s", "0"])
+    # --immediate-mode: else packets still in the ring at a stop are lost.
+    argv = netns.exec_argv(
+        target.namespace,
+        [tcpdump, "-i", target.ifname, "-U", "--immediate-mode", "-n", "-s", "0"],
+    )
     if write:
         argv += ["-w", write]
     if count:
@@ -53,17 +66,42 @@ def run(
         f"{target.namespace}/{target.ifname}",
         err=True,
     )
-    proc = subprocess.Popen(argv)
+    with stop_signals():
+        proc = subprocess.Popen(argv)
+        try:
+            return proc.wait(timeout=timeout)
+        except (subprocess.TimeoutExpired, Stopped):
+            return 0
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+
+
+class Stopped(Exception):
+    """A stop signal arrived (SIGINT, SIGTERM, SIGHUP)."""
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """The first stop signal raises Stopped where the capture waits; later ones are
+    absorbed so that the cleanup (stop tcpdump, close the pcap) is not cut short."""
+    fired: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Stopped(signum)
+
+    old = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        proc.wait()
-        return 0
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait()
-        return 0
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _mirrored(
@@ -87,14 +125,15 @@ def _mirrored(
         err=True,
     )
     deadline = time.monotonic() + timeout if timeout else None
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-            if count and _frames(path) >= count:
-                break
-    except KeyboardInterrupt:
-        pass
-    answer = fabric_request(state, "capture_stop", timeout=3.0, eni=target.id) or {}
+    with stop_signals():
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.2)
+                if count and _frames(path) >= count:
+                    break
+        except Stopped:
+            pass
+        answer = fabric_request(state, "capture_stop", timeout=3.0, eni=target.id) or {}
     click.echo(f"{answer.get('frames', 0)} frames", err=True)
     if path == tmp:
         tcpdump = shutil.which("tcpdump")

@@ -198,7 +198,16 @@ def apply(file: str, as_json: bool) -> None:
 @friendly
 def down(name: str, as_json: bool) -> None:
     """Tear a topology down: processes, namespaces, files. Safe to repeat."""
-    report = lifecycle.down(name)
+    try:
+        report = lifecycle.down(name)
+    except lifecycle.NotUp as not_up:
+        # Nothing to do is success: scripts and CI cleanup steps can call it blindly.
+        note = str(not_up)
+        if as_json:
+            click.echo(json.dumps({"removed": [], "errors": [], "note": note}, indent=2))
+        else:
+            click.echo(f"{name}: nothing to do ({note})", err=True)
+        return
     if as_json:
         click.echo(json.dumps({"removed": report.removed, "errors": report.errors}, indent=2))
     else:

@@ -125,3 +125,57 @@ def test_torn_down_on_ctrl_c_and_sigterm(sig: signal.Signals) -> None:
     while not _gone(name) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(name), f"{name} still up after {sig.name}"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.topology(PRIVATE_REST, scope="module", name=NAME)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_capture_in_the_background_stops_its_tcpdump_on_signals(
+    hyperplane: hyperplane_emu.Topology, sig: signal.Signals, tmp_path: Path
+) -> None:
+    pcap = tmp_path / "app1.pcap"
+
+    def like_a_background_job() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `cmd &` in a script does
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hyperplane_emu.cli.main", "capture", hyperplane.name, "app1",
+         "-w", str(pcap)],
+        stderr=subprocess.PIPE, text=True, preexec_fn=like_a_background_job,
+    )  # fmt: skip
+    tcpdump: list[int] = []
+    try:
+        deadline = time.monotonic() + 10
+        while not (tcpdump and pcap.exists()) and time.monotonic() < deadline:
+            tcpdump = _children(proc.pid)
+            time.sleep(0.05)
+        assert tcpdump, "capture started no tcpdump"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in tcpdump) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in tcpdump), f"tcpdump left running after {sig.name}"
