@@ -383,7 +383,11 @@ class Topology:
 
     @contextlib.contextmanager
     def capture(
-        self, eni: str, *, filter: str = "", path: str | os.PathLike[str] | None = None  # noqa: A002
+        self,
+        eni: str,
+        *,
+        filter: str = "",
+        path: str | os.PathLike[str] | None = None,  # noqa: A002
     ) -> Iterator[Capture]:
         """Capture one ENI (id or host name) while the block runs, into `path` (default:
         under the state directory, which `down` removes: pass a path to keep it).

@@ -69,7 +69,11 @@ def test_flow_log_records_have_typed_fields() -> None:
     )
     r = hyperplane_emu.FlowLogRecord.parse(line)
     assert (r.interface_id, r.dstport, r.protocol, r.bytes, r.action) == (
-        "eni-0abc", 8080, 6, 400, "ACCEPT"
+        "eni-0abc",
+        8080,
+        6,
+        400,
+        "ACCEPT",
     )
     assert r.pkt_dstaddr == "10.0.1.5"
     nodata = hyperplane_emu.FlowLogRecord.parse(
@@ -80,8 +84,7 @@ def test_flow_log_records_have_typed_fields() -> None:
 
 def test_response_headers_are_the_final_responses() -> None:
     dump = (
-        "HTTP/1.1 100 Continue\r\n\r\n"
-        "HTTP/1.1 403 Forbidden\r\nContent-Type: a/b\r\nX-Y: 1\r\n\r\n"
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Type: a/b\r\nX-Y: 1\r\n\r\n"
     )
     headers = api._last_headers(dump)
     assert headers == {"Content-Type": "a/b", "X-Y": "1"}
