@@ -1,13 +1,39 @@
-"""Rich tables for the CLI. Rendering only: the data comes from runtime."""
+"""Rich tables for the CLI. Rendering only: the data comes from runtime.
+
+Output that survives a pipe: when stdout is not a terminal (`| grep`, `> file`, CI
+logs) the tables are as wide as their content, so ids, addresses and ARNs are never
+cut or folded. Rich would otherwise take the width of whatever terminal stderr or
+stdin is attached to (or 80 columns) and shorten cells with an ellipsis. Every verb
+that prints a list also has `--json`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
-console = Console()
+PIPE_WIDTH = 100_000
+"""Columns when stdout is not a terminal: wide enough that no cell is ever cut."""
+
+
+class PipeSafeConsole(Console):
+    """A terminal's width on a terminal; unbounded width anywhere else."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        real = super().size
+        return real if self.is_terminal else ConsoleDimensions(PIPE_WIDTH, real.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        width, height = new_size
+        self._width = width
+        self._height = height
+
+
+console = PipeSafeConsole()
 
 
 def status(d: dict[str, Any]) -> None:
