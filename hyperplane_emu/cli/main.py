@@ -339,9 +339,14 @@ def capture(
 @click.argument("url", required=False)
 @click.option("--tcp", "tcp", metavar="ADDR:PORT", help="Open a TCP connection instead of a URL.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON object with the list of hops.")
+@click.option(
+    "--svg", type=click.Path(dir_okay=False), help="Also draw the hops as a sequence diagram."
+)
 @needs_root
 @friendly
-def trace(name: str, host: str, url: str | None, tcp: str | None, as_json: bool) -> None:
+def trace(
+    name: str, host: str, url: str | None, tcp: str | None, as_json: bool, svg: str | None
+) -> None:
     """Send one real request from HOST and show every hop: SG verdicts, routes,
     PrivateLink, NLB target choice, address translation, the reply, or the drop.
 
@@ -353,7 +358,54 @@ def trace(name: str, host: str, url: str | None, tcp: str | None, as_json: bool)
     from hyperplane_emu.cli import trace as trace_mod
 
     _, p = read_plan(name)
-    sys.exit(trace_mod.run(p, host, url, tcp, as_json))
+    sys.exit(trace_mod.run(p, host, url, tcp, as_json, svg=svg))
+
+
+@main.command()
+@click.argument("topology")
+@click.option(
+    "-o", "out", default="-", show_default=True, type=click.Path(dir_okay=False),
+    help="Where to write the picture (- = stdout).",
+)  # fmt: skip
+@click.option(
+    "--format", "fmt", default="svg", show_default=True,
+    type=click.Choice(["svg", "png", "pdf", "dot"]),
+    help="dot: the Graphviz source (needs no Graphviz).",
+)  # fmt: skip
+@friendly
+def diagram(topology: str, out: str, fmt: str) -> None:
+    """Draw a topology (a FILE, an example's name, or the NAME of a running one):
+    VPCs, subnets, hosts and ENIs with addresses, NLB/ALB, endpoints, PrivateLink and
+    VPC links, API Gateway in its VPC. Renders with Graphviz; no root for a file.
+
+    \b
+    Examples:
+      hyperplane-emu diagram examples/private-rest-api.yaml -o private-rest.svg
+      hyperplane-emu diagram private-rest --format dot | dot -Tpng > private-rest.png
+    """
+    from hyperplane_emu import diagram as diagram_mod
+
+    if Path(topology).is_file():
+        p = lifecycle.load_plan(topology)
+    elif topology in running():
+        p = read_plan(topology)[1]
+    else:
+        from hyperplane_emu import examples
+
+        try:
+            p = lifecycle.load_plan(examples.path(topology))
+        except FileNotFoundError:
+            raise click.ClickException(
+                f"{topology!r} is neither a file, a running topology nor an example"
+            ) from None
+    text = diagram_mod.topology_dot(p)
+    if fmt == "dot":
+        click.echo(text, nl=False) if out == "-" else Path(out).write_text(text)
+        return
+    try:
+        diagram_mod.render(text, out, fmt)
+    except diagram_mod.GraphvizMissing as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.command("endpoint-connections")

@@ -18,7 +18,9 @@ from hyperplane_emu.plan.model import Plan
 from hyperplane_emu.runtime import trace
 
 
-def run(p: Plan, host: str, url: str | None, tcp: str | None, as_json: bool) -> int:
+def run(
+    p: Plan, host: str, url: str | None, tcp: str | None, as_json: bool, svg: str | None = None
+) -> int:
     if host not in p.hosts:
         raise click.ClickException(f"{p.name} has no host {host!r} (hosts: {', '.join(p.hosts)})")
     if (url is None) == (tcp is None):
@@ -30,6 +32,11 @@ def run(p: Plan, host: str, url: str | None, tcp: str | None, as_json: bool) -> 
         click.echo(f"{url or tcp}: {outcome}", err=True)
     else:
         table(url or tcp or "", outcome, hops)
+    if svg:
+        from hyperplane_emu import diagram
+
+        diagram.render(diagram.trace_dot(hops, f"trace {host} {url or tcp} -> {outcome}"), svg)
+        click.echo(f"sequence diagram: {svg}", err=True)
     return 0
 
 
