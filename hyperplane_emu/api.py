@@ -198,6 +198,13 @@ class Trace:
     def steps(self) -> list[str]:
         return [h.step for h in self.hops]
 
+    def draw(self, path: str | os.PathLike[str], title: str = "trace") -> None:
+        """The hops as a sequence diagram (SVG; needs Graphviz), as `trace --svg` draws."""
+        from hyperplane_emu import diagram
+
+        hops = [{k: v for k, v in dataclasses.asdict(h).items() if v != ""} for h in self.hops]
+        diagram.render(diagram.trace_dot(hops, title), path)
+
 
 @dataclass
 class Capture:

@@ -179,3 +179,28 @@ def test_capture_in_the_background_stops_its_tcpdump_on_signals(
     while any(_alive(p) for p in tcpdump) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(p) for p in tcpdump), f"tcpdump left running after {sig.name}"
+
+
+@pytest.mark.topology(PRIVATE_REST, scope="module", name=NAME)
+def test_trace_svg_draws_the_hops_of_a_real_request(
+    hyperplane: hyperplane_emu.Topology, tmp_path: Path
+) -> None:
+    import html
+    import json
+
+    url = f"https://{hyperplane.api('orders').hostname}/prod/orders/9"
+    svg = tmp_path / "trace.svg"
+    done = subprocess.run(
+        [sys.executable, "-m", "hyperplane_emu.cli.main", "trace", hyperplane.name, "client", url,
+         "--json", "--svg", str(svg)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hops = json.loads(done.stdout)
+    text = html.unescape(svg.read_text())
+    assert all(f'id="a_hop-{i}"' in text for i in range(1, len(hops) + 1))
+    endpoint = next(iter(hyperplane.plan.endpoints.values()))
+    assert any(h["step"] == "privatelink" for h in hops) and endpoint.id in text
+    drawn = tmp_path / "api.svg"
+    hyperplane.trace("client", url).draw(drawn)
+    assert 'id="a_hop-1"' in html.unescape(drawn.read_text())
