@@ -204,3 +204,31 @@ def test_trace_svg_draws_the_hops_of_a_real_request(
     drawn = tmp_path / "api.svg"
     hyperplane.trace("client", url).draw(drawn)
     assert 'id="a_hop-1"' in html.unescape(drawn.read_text())
+
+
+def test_the_ci_recipe_runs_the_docs_example_test(tmp_path: Path) -> None:
+    """docs/ci.md's example test, as written, with the workflow's pytest command."""
+    import re
+    import shlex
+
+    doc = (REPO / "docs" / "ci.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", doc, re.S)
+    (flow,) = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    command = next(ln.strip() for ln in flow.splitlines() if "-m pytest" in ln)
+    argv = shlex.split(command)
+    assert argv[:2] == ["sudo", "hyperplane-emu/.venv/bin/python"]
+    (tmp_path / "topologies").mkdir()
+    example = (REPO / PRIVATE_REST).read_text()
+    name = f"ci{os.getpid() % 10000}"  # beside a demo's or another run's private-rest
+    (tmp_path / "topologies" / "shop.yaml").write_text(
+        example.replace("name: private-rest\n", f"name: {name}\n")
+    )
+    (tmp_path / "tests" / "network").mkdir(parents=True)
+    (tmp_path / "tests" / "network" / "test_shop.py").write_text(code)
+    done = subprocess.run(
+        [sys.executable, *argv[2:], "-p", "no:cacheprovider"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "2 passed" in done.stdout
+    assert _gone(name)
