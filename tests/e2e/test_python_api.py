@@ -232,3 +232,17 @@ def test_the_ci_recipe_runs_the_docs_example_test(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:]
     assert "2 passed" in done.stdout
     assert _gone(name)
+
+
+def test_the_readme_python_quick_start_runs() -> None:
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    code = next(c for c in re.findall(r"```python\n(.*?)```", readme, re.S) if "up(" in c)
+    assert len(code.strip().splitlines()) <= 10
+    name = f"rdme{os.getpid() % 10000}"
+    code = code.replace('up("examples/private-rest-api.yaml")',
+                        f'up({str(REPO / PRIVATE_REST)!r}, name={name!r})')  # fmt: skip
+    assert name in code
+    exec(compile(code, "README.md", "exec"), {})
+    assert _gone(name)
