@@ -24,10 +24,10 @@ rewrite before -> after) and the flow as the packet was there.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from hyperplane_emu.plan.model import Plan, PlanEni
@@ -261,7 +261,7 @@ def _h(text: str) -> str:
 # ------------------------------------------------------------------- render
 
 
-def render(dot: str, out: str | Path, fmt: str = "svg") -> None:
+def render(dot: str, out: str | os.PathLike[str], fmt: str = "svg") -> None:
     """Run Graphviz's `dot` on `dot`, writing `out` (`-` for stdout)."""
     binary = shutil.which("dot")
     if binary is None:
