@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-PREFIX = "he-"
-"""Every kernel object and process the emulator creates carries this prefix."""
+from hyperplane_emu.prefix import PREFIX
 
 __all__ = [
     "PREFIX",

@@ -40,8 +40,16 @@ import yaml
 
 from hyperplane_emu import plan as planlib
 from hyperplane_emu import spec
-from hyperplane_emu.fabric.flowlog import V2_PKT_FIELDS
+from hyperplane_emu.fabric.flowlog import (
+    V2_FIELDS,
+    V2_PKT_FIELDS,
+    EniMeta,
+    eni_meta,
+    flow_log_setup,
+    reformat,
+)
 from hyperplane_emu.plan.model import Plan, PlanApi, PlanEni
+from hyperplane_emu.realize import netns
 from hyperplane_emu.runtime import lifecycle
 from hyperplane_emu.runtime.state import StateDir
 from hyperplane_emu.spec import names as spec_names
@@ -140,17 +148,32 @@ class FlowLogRecord:
     pkt_srcaddr: str | None = None
     pkt_dstaddr: str | None = None
 
+    fields: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Every field as the log wrote it, by AWS's name (`tcp-flags`, `vpc-id`...: a
+    topology's `flow_logs` can choose custom v2-v5 formats)."""
+
     @classmethod
-    def parse(cls, line: str) -> FlowLogRecord:
+    def parse(
+        cls, line: str, written: Sequence[str] = V2_FIELDS, meta: EniMeta | None = None
+    ) -> FlowLogRecord:
+        """A record written in the `written` fields; the v2 (+pkt) fields a custom format
+        leaves out are derived where that is exact (flowlog.reformat), else None/'-'."""
         parts = line.split()
-        raw = dict(zip((f.replace("-", "_") for f in V2_PKT_FIELDS), parts, strict=False))
+        fields = dict(zip(written, parts, strict=False))
+        v2 = reformat(line, tuple(written), V2_PKT_FIELDS, meta).split(" ")
+        merged = {**dict(zip(V2_PKT_FIELDS, v2, strict=False)), **fields}
+        raw = {k.replace("-", "_"): v for k, v in merged.items()}
 
         def num(key: str) -> int | None:
             v = raw.get(key, "-")
             return None if v == "-" else int(v)
 
+        def text(key: str) -> str | None:
+            v = raw.get(key, "-")
+            return None if v == "-" else v
+
         return cls(
-            version=int(raw["version"]),
+            version=num("version") or 2,
             account_id=raw["account_id"],
             interface_id=raw["interface_id"],
             srcaddr=raw["srcaddr"],
@@ -160,12 +183,13 @@ class FlowLogRecord:
             protocol=num("protocol"),
             packets=num("packets"),
             bytes=num("bytes"),
-            start=int(raw["start"]),
-            end=int(raw["end"]),
+            start=num("start") or 0,
+            end=num("end") or 0,
             action=raw["action"],
             log_status=raw["log_status"],
-            pkt_srcaddr=raw.get("pkt_srcaddr"),
-            pkt_dstaddr=raw.get("pkt_dstaddr"),
+            pkt_srcaddr=text("pkt_srcaddr"),
+            pkt_dstaddr=text("pkt_dstaddr"),
+            fields=fields,
         )
 
 
@@ -319,7 +343,7 @@ class Topology:
         `hyperplane-emu exec`. A string runs through `sh -c`; a list runs as is."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
         return subprocess.run(
-            [_ip(), "netns", "exec", self._namespace(host), *argv],
+            netns.exec_argv(self._namespace(host), argv),
             input=input, capture_output=True, text=True, timeout=timeout, check=check,
         )  # fmt: skip
 
@@ -381,11 +405,16 @@ class Topology:
         if flush:
             self.fabric("flush_flow_logs")
         wanted = self._find_eni(eni).id if eni else None
+        written, _, _ = flow_log_setup(self.plan)
+        metas = eni_meta(self.plan)
         records = []
         for f in sorted(self.state.flow_logs.glob("*.log")):
             if wanted and f.stem != wanted:
                 continue
-            records += [FlowLogRecord.parse(ln) for ln in f.read_text().splitlines() if ln]
+            fields, meta = written.get(f.stem, V2_FIELDS), metas.get(f.stem)
+            records += [
+                FlowLogRecord.parse(ln, fields, meta) for ln in f.read_text().splitlines() if ln
+            ]
         return records
 
     @contextlib.contextmanager
@@ -420,8 +449,9 @@ class Topology:
         if tcpdump is None:
             raise lifecycle.RuntimeFailure("tcpdump is not installed (scripts/setup installs it)")
         proc = subprocess.Popen(
-            [_ip(), "netns", "exec", target.namespace, tcpdump, "-i", target.ifname, "-U",
-             "--immediate-mode", "-n", "-s", "0", "-w", str(path), *shlex.split(filter)],
+            netns.exec_argv(target.namespace, [tcpdump, "-i", target.ifname, "-U",
+                            "--immediate-mode", "-n", "-s", "0", "-w", str(path),
+                            *shlex.split(filter)]),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
@@ -536,7 +566,7 @@ def _plan(source: Source | Plan, name: str | None) -> Plan:
 def _traced(p: Plan, host: str, action: Any) -> tuple[Any, list[dict[str, Any]]]:
     """The one call into the trace machinery (which brackets trace_start/stop and
     names the traced addresses)."""
-    from hyperplane_emu.cli.trace import traced
+    from hyperplane_emu.runtime.trace import traced
 
     return traced(p, host, action)
 
@@ -564,10 +594,6 @@ def _wait_capturing(proc: subprocess.Popen[bytes], path: Path, timeout: float = 
         if time.monotonic() > deadline:
             raise lifecycle.RuntimeFailure(f"tcpdump did not start within {timeout:.0f} s")
         time.sleep(0.02)
-
-
-def _ip() -> str:
-    return shutil.which("ip") or "/usr/sbin/ip"
 
 
 # ------------------------------------------------- teardown on the way out

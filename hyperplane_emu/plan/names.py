@@ -11,7 +11,7 @@ the fabric namespace still says which host it is.
 
 from __future__ import annotations
 
-from hyperplane_emu import PREFIX
+from hyperplane_emu.prefix import PREFIX
 
 IFNAMSIZ = 15  # IFNAMSIZ is 16 including the terminating NUL
 

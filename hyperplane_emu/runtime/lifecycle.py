@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperplane_emu import PREFIX, plan, spec
+from hyperplane_emu import plan, spec
 from hyperplane_emu.plan.model import Plan
+from hyperplane_emu.prefix import PREFIX
 from hyperplane_emu.realize import Kernel, KernelDoor, KernelError, realize, undo
 from hyperplane_emu.realize.network import ETC_NETNS
 from hyperplane_emu.runtime import processes

@@ -10,7 +10,7 @@ import re
 
 from yaml.nodes import Node
 
-from hyperplane_emu import PREFIX
+from hyperplane_emu.prefix import PREFIX
 from hyperplane_emu.spec.nodes import Ctx
 
 NAME = re.compile(r"[a-z][a-z0-9-]*")
