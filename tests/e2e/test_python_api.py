@@ -246,3 +246,23 @@ def test_the_readme_python_quick_start_runs() -> None:
     assert name in code
     exec(compile(code, "README.md", "exec"), {})
     assert _gone(name)
+
+
+def test_ctrl_c_in_a_plugin_test_still_takes_the_topology_down(tmp_path: Path) -> None:
+    """pytest stops at KeyboardInterrupt without running the test's teardown; the
+    handle's exit hook still takes the topology down."""
+    name = f"papk{os.getpid() % 10000}"
+    (tmp_path / "test_interrupted.py").write_text(
+        "import os, signal, pytest\n"
+        f"@pytest.mark.topology('basic', name={name!r})\n"
+        "def test_interrupted(hyperplane):\n"
+        "    print('up', hyperplane.name, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert f"up {name}" in done.stdout and "KeyboardInterrupt" in done.stdout, done.stdout
+    assert done.returncode == 2
+    assert _gone(name)
