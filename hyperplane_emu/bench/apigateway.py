@@ -28,6 +28,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from hyperplane_emu.plan import serialize
+from hyperplane_emu.plan.model import (
+    PlanApi,
+    PlanApiRoute,
+    PlanIntegration,
+    PlanStage,
+    PlanVpcLink,
+)
+from hyperplane_emu.services.apigateway.config import GatewayConfig, Listener, plan_for
+
 API_ID = "b3nchap1id"
 HOST = f"{API_ID}.execute-api.us-east-1.amazonaws.com"
 UPSTREAM_BODY = b'{"ok":true}'
@@ -207,50 +217,48 @@ def _wait_line(proc: subprocess.Popen[bytes], prefix: str, deadline: float) -> s
     raise TimeoutError(prefix)
 
 
-def bench_config(gw_port: int, up_port: int) -> dict[str, object]:
-    return {
-        "region": "us-east-1",
-        "listen": [{"ip": "127.0.0.1", "port": gw_port, "tls": False}],
-        "apis": {
-            API_ID: {
-                "name": "bench",
-                "type": "rest",
-                "endpoint": "regional",
-                "account_id": "111122223333",
-                "stages": {"prod": {"variables": {"link": "l1"}}},
-                "routes": [
-                    {
-                        "method": "GET",
-                        "path": "/mock",
-                        "integration": {
-                            "type": "MOCK",
-                            "mock_status": 200,
-                            "mock_body": '{"ok":true}',
-                        },
-                    },
-                    {
-                        "method": "GET",
-                        "path": "/proxy/{id}",
-                        "integration": {
-                            "type": "HTTP_PROXY",
-                            "connection_type": "VPC_LINK",
-                            "connection_id": "${stageVariables.link}",
-                            "uri": f"http://nlb.elb.amazonaws.com:{up_port}/x/{{id}}",
-                        },
-                    },
-                ],
-                "vpc_links": {"l1": {"name": "l1", "status": "AVAILABLE", "address": "127.0.0.1"}},
-            }
-        },
-    }
+def bench_config(gw_port: int, up_port: int) -> GatewayConfig:
+    arn = f"arn:aws:execute-api:us-east-1:111122223333:{API_ID}"
+    api = PlanApi(
+        id=API_ID,
+        name="bench",
+        type="rest",
+        endpoint="regional",
+        account_id="111122223333",
+        arn_prefix=arn,
+        hostname=HOST,
+        policy=None,
+        stages={"prod": PlanStage("prod", {"link": "l1"})},
+        routes=(
+            PlanApiRoute(
+                "GET", "/mock",
+                PlanIntegration("MOCK", "INTERNET", None, None, 29000, 200, '{"ok":true}'),
+            ),
+            PlanApiRoute(
+                "GET", "/proxy/{id}",
+                PlanIntegration(
+                    "HTTP_PROXY", "VPC_LINK", "${stageVariables.link}",
+                    f"http://nlb.elb.amazonaws.com:{up_port}/x/{{id}}", 29000,
+                ),
+            ),
+        ),
+        vpc_links={"l1": PlanVpcLink("l1", "l1", "", "", "", "AVAILABLE", "127.0.0.1")},
+    )  # fmt: skip
+    return GatewayConfig(
+        region="us-east-1",
+        listen=(Listener("127.0.0.1", gw_port, False),),
+        tls=None,
+        endpoints={},
+        apis={API_ID: api},
+    )
 
 
 def run(seconds: float, connections: int) -> list[Result]:
     up_port, gw_port = _free_port(), _free_port()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="he-apigw-bench-") as tmp:
-        cfg = Path(tmp) / "config.json"
-        cfg.write_text(json.dumps(bench_config(gw_port, up_port)))
+        cfg = Path(tmp) / "plan.json"
+        cfg.write_text(serialize.to_json(plan_for(bench_config(gw_port, up_port).apis)))
         try:
             up = subprocess.Popen(
                 [
@@ -268,8 +276,10 @@ def run(seconds: float, connections: int) -> list[Result]:
                     sys.executable,
                     "-m",
                     "hyperplane_emu.services.apigateway",
-                    "--config",
+                    "--plan",
                     str(cfg),
+                    "--listen",
+                    f"127.0.0.1:{gw_port}",
                     "--name",
                     "he-apigw-bench",
                     "--log-level",

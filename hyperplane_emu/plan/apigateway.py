@@ -12,26 +12,30 @@ PrivateLink, DNS) treats them like any other; `apis` then resolves names to ids.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
-from typing import Any
 
-from hyperplane_emu.plan import ids
+from hyperplane_emu.plan import ids, vpclinks
 from hyperplane_emu.plan.model import (
     PlanApi,
     PlanApiRoute,
     PlanEndpoint,
+    PlanEni,
     PlanIntegration,
+    PlanIntegrationTarget,
     PlanLoadBalancer,
+    PlanPolicyStatement,
+    PlanStage,
     PlanVpc,
     PlanVpcLink,
+    PlanVpcLinkV2,
 )
 from hyperplane_emu.spec.model import (
     Api,
     Endpoint,
     EndpointService,
     Host,
+    Integration,
     SecurityGroup,
     SgRule,
     Subnet,
@@ -54,7 +58,6 @@ PUBLIC_IP = "198.51.100.200"
 """API Gateway's public (regional) front as the internet sees it."""
 LINK_GROUP = "vpc-links"
 PORTS = (443, 80)
-_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def needed(t: Topology) -> bool:
@@ -116,17 +119,8 @@ def expand(t: Topology) -> Topology:
     )
 
 
-def _short(t: str, path: str, n: int) -> str:
-    d = ids.hex_digits(t, path, 2 * n)
-    return "".join(_ALNUM[int(d[2 * i : 2 * i + 2], 16) % 36] for i in range(n))
-
-
-def api_id(t: str, name: str) -> str:
-    return _short(t, f"api/{name}", 10)
-
-
-def vpc_link_id(t: str, api: str, link: str) -> str:
-    return _short(t, f"api/{api}/vpclink/{link}", 6)
+api_id = ids.api_id
+vpc_link_id = ids.vpc_link_id
 
 
 def apis(
@@ -159,7 +153,7 @@ def apis(
             {n: vpc_link_id(t.name, aname, n) for n, lk in api.vpc_links.items() if lk.vpc}
         )
         stages = {
-            s.name: {k: by_name.get(v, v) for k, v in s.variables.items()}
+            s.name: PlanStage(s.name, {k: by_name.get(v, v) for k, v in s.variables.items()})
             for s in api.stages.values()
         }
         routes = tuple(
@@ -183,7 +177,7 @@ def apis(
 
 
 def _integration(
-    i: Any, by_name: dict[str, str], api: Api, lbs: dict[str, PlanLoadBalancer]
+    i: Integration, by_name: dict[str, str], api: Api, lbs: dict[str, PlanLoadBalancer]
 ) -> PlanIntegration:
     cid = i.connection_id
     uri = i.uri
@@ -205,126 +199,66 @@ def _integration(
 
 def _policy(
     api: Api, arn: str, t: Topology, vpcs: dict[str, PlanVpc], endpoints: dict[str, PlanEndpoint]
-) -> str | None:
+) -> tuple[PlanPolicyStatement, ...] | None:
+    """The spec's statements with names resolved to ids and resources to ARN patterns."""
     if api.policy is None:
         return None
-    statements = []
-    for st in api.policy:
-        cond: dict[str, dict[str, list[str]]] = {}
-        if st.source_vpce:
-            cond.setdefault("StringEquals", {})["aws:SourceVpce"] = [
-                endpoints[x].id if x in endpoints else x for x in st.source_vpce
-            ]
-        if st.source_vpc:
-            cond.setdefault("StringEquals", {})["aws:SourceVpc"] = [
-                vpcs[x].id if x in vpcs else x for x in st.source_vpc
-            ]
-        if st.not_source_vpce:
-            cond.setdefault("StringNotEquals", {})["aws:SourceVpce"] = [
-                endpoints[x].id if x in endpoints else x for x in st.not_source_vpce
-            ]
-        if st.source_ip:
-            cond.setdefault("IpAddress", {})["aws:SourceIp"] = list(st.source_ip)
-        resources = [
-            f"{arn}/*" if r == "*" else f"{arn}/*/{r.split(' ', 1)[0]}{r.split(' ', 1)[1]}"
-            for r in st.resources
-        ]
-        statement: dict[str, Any] = {
-            "Effect": st.effect,
-            "Principal": "*",
-            "Action": "execute-api:Invoke",
-            "Resource": resources,
+
+    def vpce(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(endpoints[x].id if x in endpoints else x for x in names)
+
+    return tuple(
+        PlanPolicyStatement(
+            effect=st.effect,
+            resources=tuple(
+                f"{arn}/*" if r == "*" else f"{arn}/*/{r.split(' ', 1)[0]}{r.split(' ', 1)[1]}"
+                for r in st.resources
+            ),
+            source_vpce=vpce(st.source_vpce),
+            not_source_vpce=vpce(st.not_source_vpce),
+            source_vpc=tuple(vpcs[x].id if x in vpcs else x for x in st.source_vpc),
+            source_ip=st.source_ip,
+            vpc_source_ip=st.vpc_source_ip,
+        )
+        for st in api.policy
+    )
+
+
+def resolve_links(
+    apis: dict[str, PlanApi],
+    links_v2: dict[str, PlanVpcLinkV2],
+    endpoints: dict[str, PlanEndpoint],
+    enis: dict[str, PlanEni],
+) -> dict[str, PlanApi]:
+    """Where the data plane connects: each REST (V1) link's endpoint address, and each
+    VPC link V2 integration's targets (the link's front, a port per backend)."""
+    out = {}
+    for aid, api in apis.items():
+        v1 = {
+            lid: replace(lk, address=enis[endpoints[lk.endpoint].enis[0]].ip)
+            for lid, lk in api.vpc_links.items()
         }
-        if cond:
-            statement["Condition"] = cond
-        statements.append(statement)
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+        v2 = {lk.name: lk for lk in links_v2.values() if lk.api == aid}
+        routes = tuple(replace(r, integration=_link_targets(r.integration, v2)) for r in api.routes)
+        out[aid] = replace(api, vpc_links=v1, routes=routes)
+    return out
 
 
-def data_plane_config(
-    plan: Any, cert: str, key: str, fabric_socket: str | None = None
-) -> dict[str, Any]:
-    """The API Gateway process's config (services/apigateway reads it), from the plan."""
-    agw = plan.api_gateway
-    assert agw is not None
-    enis = {e.id: e for e in plan.enis}
-    vpc_ids = {name: v.id for name, v in plan.vpcs.items()}
-    sources = {}
-    for ep in plan.endpoints.values():
-        for eni_id in ep.ingress_enis:
-            sources[enis[eni_id].ip] = {
-                "vpce": ep.id,
-                "vpc": vpc_ids[ep.vpc],
-                "private_dns": ep.private_dns,
-            }
-    apis_out = {}
-    for api in plan.apis.values():
-        links = {}
-        for lk in api.vpc_links.values():
-            ep = plan.endpoints[lk.endpoint]
-            links[lk.id] = {"name": lk.name, "status": lk.status, "address": enis[ep.enis[0]].ip}
-        v2 = {lk.name: lk for lk in plan.vpc_links_v2.values() if lk.api == api.id}
-        for lk in v2.values():
-            links[lk.id] = {"name": lk.name, "status": lk.status, "address": lk.front_ip}
-        apis_out[api.id] = {
-            "name": api.name,
-            "type": api.type,
-            "endpoint": api.endpoint,
-            "account_id": api.account_id,
-            "policy": json.loads(api.policy) if api.policy else None,
-            "stages": {name: {"variables": dict(v)} for name, v in api.stages.items()},
-            "routes": [
-                {
-                    "method": r.method,
-                    "path": r.path,
-                    "integration": {
-                        "type": r.integration.type,
-                        "connection_type": r.integration.connection_type,
-                        "connection_id": r.integration.connection_id,
-                        "uri": r.integration.uri,
-                        "timeout_ms": r.integration.timeout_ms,
-                        "mock_status": r.integration.mock_status,
-                        "mock_body": r.integration.mock_body,
-                        "overwrite_path": r.integration.overwrite_path,
-                        **_http_targets(r.integration, v2),
-                    },
-                }
-                for r in api.routes
-            ],
-            "vpc_links": links,
-        }
-    return {
-        "region": plan.region,
-        "listen": [{"ip": agw.ip, "port": port, "tls": port == 443} for port in agw.ports],
-        "tls": {"cert": cert, "key": key},
-        "endpoints": sources,
-        "apis": apis_out,
-        "fabric_socket": fabric_socket,
-    }
-
-
-def _http_targets(i: PlanIntegration, links: dict[str, Any]) -> dict[str, Any]:
-    """VPC link V2 (HTTP APIs, and REST APIs since Nov 2025): where the data plane connects
-    (the link's front, a port per backend; several for a Cloud Map service)."""
+def _link_targets(i: PlanIntegration, links: dict[str, PlanVpcLinkV2]) -> PlanIntegration:
     if i.uri is None or i.connection_type != "VPC_LINK":
-        return {}
-    from hyperplane_emu.plan.vpclinks import target_key
-
-    key = target_key(i.uri, i.integration_target)
+        return i
+    key = vpclinks.target_key(i.uri, i.integration_target)
     by_id = {lk.id: lk for lk in links.values()}
     link = links.get(i.connection_id or "") or by_id.get(i.connection_id or "")
     if link is None:  # `${stageVariables.x}`: the link that reaches this target
         link = next((lk for lk in links.values() if key in lk.by_uri), None)
     if link is None or key not in link.by_uri:
-        return {}
+        return i
     ports = set(link.by_uri[key])
-    out_id = {} if (i.connection_id or "").startswith("${") else {"connection_id": link.id}
-    return {
-        **out_id,
-        "targets": [
-            {"address": link.front_ip, "port": t.port, "host": t.host, "kind": t.kind,
-             "attributes": dict(t.attributes), "healthy": t.healthy}
-            for t in link.targets
-            if t.port in ports
-        ],
-    }  # fmt: skip
+    targets = tuple(
+        PlanIntegrationTarget(link.front_ip, t.port, t.host, t.kind, dict(t.attributes), t.healthy)
+        for t in link.targets
+        if t.port in ports
+    )
+    cid = i.connection_id if (i.connection_id or "").startswith("${") else link.id
+    return replace(i, connection_id=cid, targets=targets)

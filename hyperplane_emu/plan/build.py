@@ -263,6 +263,7 @@ class _Builder:
         links_v2 = vpclinks.plan_links(
             topo, self.t, link_requests, by_path, apis, lbs, {e.id: e for e in enis}
         )
+        apis = apigateway.resolve_links(apis, links_v2, endpoints, {e.id: e for e in enis})
         self._check_namespaces(enis)
         if self.issues:
             raise PlanError(self.issues, topo.source or "<string>")
@@ -590,7 +591,7 @@ class _Builder:
             for lname, link in api.vpc_links.items():
                 if link.vpc is None:
                     continue  # a REST V1 link: endpoint service + endpoint (apigateway.expand)
-                lid = apigateway.vpc_link_id(self.t, aname, lname)
+                lid = ids.vpc_link_id(self.t, aname, lname)
                 groups = link.security_groups or ("default",)
                 sg_ids = tuple(self.vpcs[link.vpc].security_groups[g].id for g in groups)
                 reqs = [

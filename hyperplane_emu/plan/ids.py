@@ -36,3 +36,21 @@ def dns_suffix(topology: str, path: str) -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
     d = _digest(topology, "dns/" + path)
     return "".join(alphabet[b % len(alphabet)] for b in d[:8])
+
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _short(topology: str, path: str, n: int) -> str:
+    d = hex_digits(topology, path, 2 * n)
+    return "".join(_ALNUM[int(d[2 * i : 2 * i + 2], 16) % 36] for i in range(n))
+
+
+def api_id(topology: str, name: str) -> str:
+    """10 lower-case alphanumerics, as API Gateway's REST and HTTP API ids."""
+    return _short(topology, f"api/{name}", 10)
+
+
+def vpc_link_id(topology: str, api: str, link: str) -> str:
+    """6 lower-case alphanumerics, as AWS's VPC link ids."""
+    return _short(topology, f"api/{api}/vpclink/{link}", 6)

@@ -289,16 +289,32 @@ class PlanApiGateway:
 
 
 @dataclass(frozen=True)
+class PlanIntegrationTarget:
+    """One place a VPC link V2 integration connects: `address:port` is the link's front
+    in API Gateway's VPC (the fabric translates it to the load balancer or instance)."""
+
+    address: str
+    port: int
+    host: str = ""  # the load balancer's DNS name or the instance id (TLS server name)
+    kind: Literal["alb", "nlb", "instance"] = "alb"
+    attributes: dict[str, str] = field(default_factory=dict)  # Cloud Map attributes
+    healthy: bool = True
+
+
+@dataclass(frozen=True)
 class PlanIntegration:
     type: str  # HTTP_PROXY, HTTP, MOCK
     connection_type: str  # INTERNET, VPC_LINK
     connection_id: str | None  # a vpc link id, or ${stageVariables.x}
-    uri: str | None
+    uri: str | None  # may hold ${stageVariables.x} and {param}
     timeout_ms: int
-    mock_status: int
-    mock_body: str
-    overwrite_path: str | None = None
+    mock_status: int = 200
+    mock_body: str = ""
+    overwrite_path: str | None = None  # HTTP APIs: the `overwrite:path` parameter mapping
     integration_target: str | None = None  # REST over a V2 link: <vpc>/<lb>
+    targets: tuple[PlanIntegrationTarget, ...] = ()
+    """Over a VPC link V2: the backends this integration reaches (several for a Cloud Map
+    service; the uri's `?attr=value` filters pick among them per stage)."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +332,31 @@ class PlanVpcLink:
     endpoint_service: str  # PlanEndpointService.key (in the target's VPC)
     endpoint: str  # PlanEndpoint.key (in API Gateway's VPC)
     status: str  # AVAILABLE once up
+    address: str = ""  # the endpoint's first ENI: where the data plane connects
+
+
+@dataclass(frozen=True)
+class PlanStage:
+    name: str
+    variables: dict[str, str] = field(default_factory=dict)  # vpc link names resolved to ids
+
+
+@dataclass(frozen=True)
+class PlanPolicyStatement:
+    """One resource-policy statement, as the data plane evaluates it (spec/apipolicy.py).
+
+    Every condition present must hold (AND); the values of one condition are ORed.
+    `resources` are execute-api ARN patterns (`*` any run). IAM's operators: source_vpce
+    and source_vpc StringEquals, not_source_vpce StringNotEquals (true when the key is
+    absent), source_ip / vpc_source_ip IpAddress over CIDRs (false when absent)."""
+
+    effect: Literal["Allow", "Deny"]
+    resources: tuple[str, ...]
+    source_vpce: tuple[str, ...] = ()  # vpce- ids (aws:SourceVpce)
+    not_source_vpce: tuple[str, ...] = ()
+    source_vpc: tuple[str, ...] = ()  # vpc- ids (aws:SourceVpc)
+    source_ip: tuple[str, ...] = ()  # CIDRs (aws:SourceIp)
+    vpc_source_ip: tuple[str, ...] = ()  # CIDRs (aws:VpcSourceIp)
 
 
 @dataclass(frozen=True)
@@ -327,10 +368,18 @@ class PlanApi:
     account_id: str
     arn_prefix: str  # arn:aws:execute-api:<region>:<account>:<id>
     hostname: str  # <id>.execute-api.<region>.amazonaws.com
-    policy: str | None  # IAM policy document (JSON text) with real ids
-    stages: dict[str, dict[str, str]]  # stage -> variables (vpc link names resolved to ids)
+    policy: tuple[PlanPolicyStatement, ...] | None  # with real ids; None: no policy
+    stages: dict[str, PlanStage]
     routes: tuple[PlanApiRoute, ...]
-    vpc_links: dict[str, PlanVpcLink]  # by id
+    vpc_links: dict[str, PlanVpcLink]  # REST (V1) links, by id
+
+    @property
+    def http(self) -> bool:
+        return self.type == "http"
+
+    @property
+    def private(self) -> bool:
+        return self.endpoint == "private"
 
 
 @dataclass(frozen=True)
@@ -369,6 +418,10 @@ class PlanVpcLinkV2:
     status: str = "AVAILABLE"
     by_uri: dict[str, tuple[int, ...]] = field(default_factory=dict)
     """Integration uri -> the front ports of its targets (several for a Cloud Map service)."""
+
+    @property
+    def address(self) -> str:
+        return self.front_ip
 
 
 @dataclass(frozen=True)

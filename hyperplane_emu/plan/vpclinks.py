@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from hyperplane_emu.plan import apigateway
+from hyperplane_emu.plan import ids
 from hyperplane_emu.plan.model import (
     PlanApi,
     PlanEni,
@@ -65,7 +65,7 @@ def plan_links(
             found = _targets(topo, key, FRONT_PORTS + len(targets), lbs, enis)
             by_uri[key] = tuple(x.port for x in found)
             targets += found
-        lid = apigateway.vpc_link_id(t, aname, lname)
+        lid = ids.vpc_link_id(t, aname, lname)
         assert link.vpc is not None
         out[lid] = PlanVpcLinkV2(
             id=lid,

@@ -1,4 +1,4 @@
-"""Starting API Gateway's data plane: its CA, its certificate, its config, its trust.
+"""Starting API Gateway's data plane: its CA, its certificate, its trust.
 
 At `up` the runtime makes a CA for this topology (`<state>/apigw/ca.pem`), issues
 the data plane a certificate for `*.execute-api.<region>.amazonaws.com` and the
@@ -10,22 +10,21 @@ Other clients: `--cacert /run/hyperplane-emu/<name>/apigw/ca.pem`.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from hyperplane_emu.plan import apigateway
 from hyperplane_emu.plan.model import Plan
 from hyperplane_emu.realize.network import ETC_NETNS
+from hyperplane_emu.runtime.state import PLAN_FILE
 
 SYSTEM_SSL = Path("/etc/ssl")
 BUNDLE = Path("certs/ca-certificates.crt")
 
 
 def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
-    """Write CA, certificate and config; returns (argv of the data plane, ready file)."""
+    """Write CA and certificate; returns (argv of the data plane, ready file)."""
     import hyperplane_emu.services.apigateway.ca as ca
 
     d = state_dir / "apigw"
@@ -39,27 +38,16 @@ def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
         *(n for ep in p.endpoints.values() for n in ep.dns_names),
     ]  # fmt: skip
     ca.issue((ca_cert, ca_key), names, d)
-    config = write_config(p, state_dir)
     ready = d / "ready"
+    # The data plane reads plan.json itself (plan/serialize.py), as the fabric does;
+    # `apply` replaces that file and sends SIGHUP.
     argv = [
-        sys.executable, "-m", "hyperplane_emu.services.apigateway", "--config", str(config),
+        sys.executable, "-m", "hyperplane_emu.services.apigateway",
+        "--plan", str(state_dir / PLAN_FILE), "--cert", str(d / "server.pem"),
+        "--key", str(d / "server.key"), "--fabric-socket", str(state_dir / "fabric.sock"),
         "--ready-file", str(ready), "--name", "he-apigw",
     ]  # fmt: skip
     return argv, ready
-
-
-def write_config(p: Plan, state_dir: Path) -> Path:
-    """The data plane's config from the plan, replaced atomically (`apply` rewrites it
-    under a running process, which rereads it on SIGHUP)."""
-    d = state_dir / "apigw"
-    config = apigateway.data_plane_config(
-        p, str(d / "server.pem"), str(d / "server.key"), str(state_dir / "fabric.sock")
-    )
-    path = d / "config.json"
-    tmp = d / "config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
-    tmp.replace(path)
-    return path
 
 
 def trust(p: Plan, ca_cert: Path, etc_netns: str = ETC_NETNS) -> None:

@@ -205,9 +205,7 @@ def _hup(state: StateDir, name: str) -> None:
 
 
 def _reload_api_gateway(state: StateDir, p: Plan) -> None:
-    from hyperplane_emu.runtime import apigw
-
-    apigw.write_config(p, state.path)
+    del p  # the data plane rereads plan.json, already replaced
     _hup(state, "apigateway")
 
 

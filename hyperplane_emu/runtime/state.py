@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+PLAN_FILE = "plan.json"
 STATE_ROOT = Path(os.environ.get("HE_STATE_ROOT", "/run/hyperplane-emu"))
 
 
@@ -31,7 +32,7 @@ class StateDir:
 
     @property
     def plan_file(self) -> Path:
-        return self.path / "plan.json"
+        return self.path / PLAN_FILE
 
     @property
     def journal_file(self) -> Path:

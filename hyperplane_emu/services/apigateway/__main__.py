@@ -1,13 +1,14 @@
 """API Gateway data plane process.
 
-    python -m hyperplane_emu.services.apigateway --config FILE [--ready-file PATH] \\
-        [--name he-apigw] [--log-level INFO]
+    python -m hyperplane_emu.services.apigateway --plan plan.json [--cert PEM --key PEM] \\
+        [--fabric-socket PATH] [--ready-file PATH] [--name he-apigw] [--log-level INFO]
 
-Listens on every `listen` entry of the config file. Once all are bound, one
+Reads the topology's plan (plan/serialize.py) and listens on API Gateway's
+addresses in it (443 with TLS when --cert/--key are given, and 80). Once all are bound, one
 line `apigw listening on https://10.255.0.10:443 http://10.255.0.10:80 ...` goes
 to stdout (real ports when the file says 0) and, with `--ready-file`, that
 file appears (atomically) holding JSON `{"pid": ..., "listen": [{"ip", "port",
-"tls"}, ...]}`. SIGHUP re-reads the config (a bad file is logged and the old
+"tls"}, ...]}`. SIGHUP re-reads the plan (a bad file is logged and the old
 one kept); SIGTERM/SIGINT close listeners and connections, remove the ready
 file and exit 0. `--log-level DEBUG` logs one line per request.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -41,14 +43,22 @@ def _write_ready(path: Path, server: ApiGatewayServer) -> None:
     os.replace(tmp, path)  # a watcher never sees half a file
 
 
+def _load(args: argparse.Namespace) -> config_mod.GatewayConfig:
+    """Raises OSError or ValueError (serialize.PlanFormatError is one)."""
+    cfg = config_mod.load(args.plan, args.cert, args.key, args.fabric_socket)
+    if args.listen:
+        cfg = dataclasses.replace(
+            cfg, listen=tuple(config_mod.parse_listen(x) for x in args.listen)
+        )
+    return cfg
+
+
 async def serve(args: argparse.Namespace) -> int:
     try:
-        cfg = config_mod.load(args.config)
-    except (OSError, config_mod.ConfigError) as e:
-        print(f"apigw: cannot read config {args.config}:\n{e}", file=sys.stderr)
+        cfg = _load(args)
+    except (OSError, ValueError) as e:
+        print(f"apigw: cannot read plan {args.plan}:\n{e}", file=sys.stderr)
         return 2
-    for w in cfg.warnings:
-        log.warning("%s", w)
     server = ApiGatewayServer(cfg)
     try:
         bound = await server.start()
@@ -62,9 +72,9 @@ async def serve(args: argparse.Namespace) -> int:
 
     async def reload() -> None:
         try:
-            new = config_mod.load(args.config)
-        except (OSError, config_mod.ConfigError) as e:
-            log.error("config reload failed, keeping the old one:\n%s", e)
+            new = _load(args)
+        except (OSError, ValueError) as e:
+            log.error("plan reload failed, keeping the old one:\n%s", e)
             return
         await server.reload(new)
         log.info("config reloaded: %d APIs, %d endpoints", len(new.apis), len(new.endpoints))
@@ -99,7 +109,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="hyperplane_emu.services.apigateway", description="API Gateway data plane"
     )
-    p.add_argument("--config", required=True, help="JSON config (docs/apigateway.md)")
+    p.add_argument("--plan", required=True, help="the topology's plan.json")
+    p.add_argument("--cert", help="TLS certificate (PEM) for the 443 listeners")
+    p.add_argument("--key", help="its private key (PEM)")
+    p.add_argument("--fabric-socket", help="the fabric's control socket (nat_origin)")
+    p.add_argument(
+        "--listen", action="append", metavar="IP:PORT[:tls]",
+        help="listen here instead of the plan's API Gateway addresses (tests, bench on loopback)",
+    )  # fmt: skip
     p.add_argument("--ready-file", help="written once every listener is bound")
     p.add_argument("--name", default="he-apigw", help="process name (first 15 characters)")
     p.add_argument("--log-level", default="INFO", help="DEBUG logs one line per request")

@@ -28,8 +28,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hyperplane_emu.plan.model import PlanApi
 from hyperplane_emu.services.apigateway import errors
-from hyperplane_emu.services.apigateway.config import EndpointInfo, GatewayConfig, RestApi
+from hyperplane_emu.services.apigateway.config import EndpointInfo, GatewayConfig
 from hyperplane_emu.services.apigateway.errors import GatewayError
 from hyperplane_emu.services.apigateway.httpapi import (
     HttpResolved,
@@ -47,7 +48,12 @@ from hyperplane_emu.services.apigateway.integration import (
     resolve,
     trace_id_of,
 )
-from hyperplane_emu.services.apigateway.policy import Decision, RequestContext, request_arn
+from hyperplane_emu.services.apigateway.policy import (
+    Decision,
+    RequestContext,
+    evaluate,
+    request_arn,
+)
 from hyperplane_emu.services.apigateway.router import (
     ResourceTree,
     host_pattern,
@@ -124,7 +130,7 @@ def new_apigw_id() -> str:
 
 @dataclass
 class _CompiledApi:
-    api: RestApi
+    api: PlanApi
     tree: ResourceTree[int]
     # (route index, stage) -> integration for that stage
     resolved: dict[tuple[int, str], Resolved]
@@ -132,7 +138,7 @@ class _CompiledApi:
 
 @dataclass
 class _CompiledHttpApi:
-    api: RestApi
+    api: PlanApi
     table: HttpRouteTable[int]
     resolved: dict[tuple[int, str], HttpResolved]
 
@@ -157,10 +163,11 @@ class Gateway:
                 continue
             tree: ResourceTree[int] = ResourceTree()
             resolved: dict[tuple[int, str], Resolved] = {}
+            links = config.links(api)
             for i, route in enumerate(api.routes):
                 tree.add(route.path, route.method, i)
                 for stage in api.stages.values():
-                    r = resolve(route.integration, stage, api)
+                    r = resolve(route.integration, stage, links)
                     if r.failure:
                         self.problems.append(
                             f"{api_id} {stage.name} {route.method} {route.path}: {r.failure}"
@@ -168,13 +175,14 @@ class Gateway:
                     resolved[(i, stage.name)] = r
             self.apis[api_id] = _CompiledApi(api, tree, resolved)
 
-    def _compile_http(self, api: RestApi) -> _CompiledHttpApi:
+    def _compile_http(self, api: PlanApi) -> _CompiledHttpApi:
         table: HttpRouteTable[int] = HttpRouteTable()
         resolved: dict[tuple[int, str], HttpResolved] = {}
+        links = self.config.links(api)
         for i, route in enumerate(api.routes):
             table.add(route.method, route.path, i)
             for stage in api.stages.values():
-                r = resolve_http(route.integration, stage, api)
+                r = resolve_http(route.integration, stage, links)
                 if r.failure:
                     self.problems.append(
                         f"{api.id} {stage.name} {route.method} {route.path}: {r.failure}"
@@ -347,7 +355,7 @@ class Gateway:
 
     def _authorize(
         self,
-        api: RestApi,
+        api: PlanApi,
         stage: str,
         method: str,
         resource_path: str,
@@ -364,8 +372,8 @@ class Gateway:
                 )
             return None
         arn = request_arn(api.arn_prefix, stage, method, resource_path)
-        decision = api.policy.evaluate(
-            RequestContext(arn, condition_keys(caller, endpoint, headers))
+        decision = evaluate(
+            api.policy, RequestContext(arn, condition_keys(caller, endpoint, headers))
         )
         if decision is Decision.ALLOW:
             return None
@@ -377,10 +385,10 @@ def condition_keys(
 ) -> dict[str, str]:
     """Global condition keys present for this request (lower-case names).
 
-    Through an endpoint: aws:SourceVpce and aws:SourceVpc, and no aws:SourceIp
-    (the endpoint hides the public address; aws:VpcSourceIp would be the
-    client's private address, which the fabric's rewrite hides from this
-    process, so it is absent too). Public callers: aws:SourceIp.
+    Through an endpoint: aws:SourceVpce, aws:SourceVpc and aws:VpcSourceIp (the
+    client's private address, which the server asks the fabric for: its
+    `nat_origin`), and no aws:SourceIp (IAM: that key is absent when the call
+    comes through a VPC endpoint). Public callers: aws:SourceIp only.
     """
     keys = {"aws:securetransport": "true" if caller.tls else "false"}
     if endpoint is not None:

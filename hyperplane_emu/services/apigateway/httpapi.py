@@ -1,6 +1,6 @@
 """HTTP API (v2) integrations: where a request goes and what it carries (pure).
 
-`resolve_http(integration, stage, api)` runs once per route and stage (stage
+`resolve_http(integration, stage, links)` runs once per route and stage (stage
 variables substituted, VPC link checked, targets filtered); per request the
 server only picks a target, fills the path and builds header lists.
 docs/apigateway.md ("HTTP APIs") gives the source of every rule; in short:
@@ -38,12 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-from hyperplane_emu.services.apigateway.config import (
-    Integration,
-    LinkTarget,
-    RestApi,
-    Stage,
-)
+from hyperplane_emu.plan.model import PlanIntegration, PlanIntegrationTarget, PlanStage
+from hyperplane_emu.services.apigateway.config import VpcLink
 from hyperplane_emu.services.apigateway.httproutes import DEFAULT
 from hyperplane_emu.services.apigateway.integration import (
     HOP_BY_HOP,
@@ -85,7 +81,7 @@ class HttpResolved:
     server_name: str = ""
     path_template: str = "/"
     query_template: str = ""
-    targets: tuple[LinkTarget, ...] = ()  # healthy targets that pass the uri's filters
+    targets: tuple[PlanIntegrationTarget, ...] = ()  # healthy targets that pass the uri's filters
     overwrite_path: str | None = None  # stage variables already substituted
 
 
@@ -118,7 +114,9 @@ def cloud_map_filters(uri: str) -> dict[str, str]:
     return dict(parse_qsl(query, keep_blank_values=True))
 
 
-def resolve_http(integ: Integration, stage: Stage, api: RestApi) -> HttpResolved:
+def resolve_http(
+    integ: PlanIntegration, stage: PlanStage, links: Mapping[str, VpcLink]
+) -> HttpResolved:
     timeout_s = integ.timeout_ms / 1000.0
     overwrite = None
     if integ.overwrite_path is not None:
@@ -129,7 +127,7 @@ def resolve_http(integ: Integration, stage: Stage, api: RestApi) -> HttpResolved
     if missing:
         return HttpResolved(timeout_s, failure=f"uri: undefined stage variable(s) {missing}")
     if integ.connection_type == "VPC_LINK":
-        return _resolve_link(integ, stage, api, uri, timeout_s, overwrite)
+        return _resolve_link(integ, stage, links, uri, timeout_s, overwrite)
     try:
         parts = urlsplit(uri)
         port = parts.port
@@ -155,9 +153,9 @@ def resolve_http(integ: Integration, stage: Stage, api: RestApi) -> HttpResolved
 
 
 def _resolve_link(
-    integ: Integration,
-    stage: Stage,
-    api: RestApi,
+    integ: PlanIntegration,
+    stage: PlanStage,
+    links: Mapping[str, VpcLink],
     uri: str,
     timeout_s: float,
     overwrite: str | None,
@@ -165,7 +163,7 @@ def _resolve_link(
     link_id, missing = substitute_stage_vars(integ.connection_id or "", stage.variables)
     if missing or not link_id:
         return HttpResolved(timeout_s, failure=f"connection_id: undefined {missing}")
-    link = api.vpc_links.get(link_id)
+    link = links.get(link_id)
     if link is None:
         return HttpResolved(timeout_s, failure=f"VPC link {link_id} does not exist")
     if link.status != "AVAILABLE":
@@ -188,7 +186,7 @@ def _resolve_link(
     )
 
 
-def choose_target(resolved: HttpResolved, rng: random.Random) -> LinkTarget:
+def choose_target(resolved: HttpResolved, rng: random.Random) -> PlanIntegrationTarget:
     """A random healthy target (AWS: spread over the healthy instances, order unspecified)."""
     targets = resolved.targets
     return targets[0] if len(targets) == 1 else targets[rng.randrange(len(targets))]

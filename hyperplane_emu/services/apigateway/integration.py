@@ -1,6 +1,6 @@
 """Integration requests and responses: what goes to the backend, what comes back (pure).
 
-`resolve(route, stage, api)` turns a route's integration into a `Resolved`
+`resolve(integration, stage, links)` turns a route's integration into a `Resolved`
 once per stage (stage variables substituted, VPC link looked up), so the per
 request work is string substitution and header lists. A configuration problem
 (unknown stage variable, missing or unavailable VPC link) is kept as
@@ -34,13 +34,12 @@ from dataclasses import dataclass, replace
 from email.utils import formatdate
 from urllib.parse import urlsplit
 
+from hyperplane_emu.plan.model import PlanIntegration, PlanStage
 from hyperplane_emu.services.apigateway.config import (
     STAGE_VAR_REF,
     URI_PARAM,
     EndpointInfo,
-    Integration,
-    RestApi,
-    Stage,
+    VpcLink,
 )
 
 Headers = list[tuple[bytes, bytes]]
@@ -120,7 +119,7 @@ def substitute_stage_vars(text: str, variables: Mapping[str, str]) -> tuple[str,
     return STAGE_VAR_REF.sub(repl, text), missing
 
 
-def resolve(integ: Integration, stage: Stage, api: RestApi) -> Resolved:
+def resolve(integ: PlanIntegration, stage: PlanStage, links: Mapping[str, VpcLink]) -> Resolved:
     timeout_s = integ.timeout_ms / 1000.0
     if integ.type == "MOCK":
         return Resolved("MOCK", timeout_s, integ.mock_status, integ.mock_body.encode("utf-8"))
@@ -157,10 +156,10 @@ def resolve(integ: Integration, stage: Stage, api: RestApi) -> Resolved:
         return Resolved(
             integ.type, timeout_s, failure=f"connection_id: undefined stage variable(s) {missing}"
         )
-    link = api.vpc_links.get(link_id)
+    link = links.get(link_id)
     if link is None:
         return Resolved(integ.type, timeout_s, failure=f"VPC link {link_id} does not exist")
-    if link.status != "AVAILABLE" or link.address is None:
+    if link.status != "AVAILABLE" or not link.address:
         return Resolved(
             integ.type, timeout_s, failure=f"VPC link {link_id} is {link.status}, not AVAILABLE"
         )

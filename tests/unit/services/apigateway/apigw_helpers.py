@@ -1,17 +1,30 @@
-"""Shared pieces for the API Gateway data-plane tests: configs, a scripted backend, a client."""
+"""Shared pieces for the API Gateway data-plane tests: configs (plan dataclasses), a scripted
+backend, a client."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import h11
 
-from hyperplane_emu.services.apigateway import config as config_mod
+from hyperplane_emu.plan.model import (
+    PlanApi,
+    PlanApiRoute,
+    PlanIntegration,
+    PlanIntegrationTarget,
+    PlanPolicyStatement,
+    PlanStage,
+    PlanVpcLink,
+)
+from hyperplane_emu.services.apigateway.config import (
+    EndpointInfo,
+    GatewayConfig,
+    Listener,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "111122223333"
@@ -23,105 +36,119 @@ ENDPOINT_IP = "127.0.0.5"  # a source address standing for the interface endpoin
 PRIV_HOST = f"{PRIV}.execute-api.{REGION}.amazonaws.com"
 PUB_HOST = f"{PUB}.execute-api.{REGION}.amazonaws.com"
 
-ALLOW_VPCE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "execute-api:Invoke",
-            "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{PRIV}/*",
-            "Condition": {"StringEquals": {"aws:SourceVpce": [VPCE]}},
-        }
-    ],
-}
+ARN = f"arn:aws:execute-api:{REGION}:{ACCOUNT}"
+ALLOW_VPCE = (PlanPolicyStatement("Allow", (f"{ARN}:{PRIV}/*",), source_vpce=(VPCE,)),)
+ORDERS_NLB = "orders-nlb-0123456789abcdef.elb.us-east-1.amazonaws.com"
 
 
-def base_config(upstream_port: int = 8080, listen_port: int = 0) -> dict[str, Any]:
-    """A config with one private and one regional API (the brief's example, extended)."""
-    return copy.deepcopy(
-        {
-            "region": REGION,
-            "listen": [{"ip": "127.0.0.1", "port": listen_port, "tls": False}],
-            "endpoints": {ENDPOINT_IP: {"vpce": VPCE, "vpc": VPC, "private_dns": True}},
-            "apis": {
-                PRIV: {
-                    "name": "orders",
-                    "type": "rest",
-                    "endpoint": "private",
-                    "account_id": ACCOUNT,
-                    "policy": ALLOW_VPCE,
-                    "stages": {"prod": {"variables": {"vpcLinkId": "abc123"}}},
-                    "routes": [
-                        {
-                            "method": "GET",
-                            "path": "/orders/{id}",
-                            "integration": {
-                                "type": "HTTP_PROXY",
-                                "connection_type": "VPC_LINK",
-                                "connection_id": "${stageVariables.vpcLinkId}",
-                                "uri": "http://orders-nlb-0123456789abcdef.elb.us-east-1."
-                                f"amazonaws.com:{upstream_port}/orders/{{id}}",
-                                "timeout_ms": 29000,
-                            },
-                        },
-                        {
-                            "method": "ANY",
-                            "path": "/items/{proxy+}",
-                            "integration": {
-                                "type": "HTTP_PROXY",
-                                "connection_type": "VPC_LINK",
-                                "connection_id": "abc123",
-                                "uri": f"http://items.internal:{upstream_port}/v1/{{proxy}}",
-                            },
-                        },
-                        {
-                            "method": "GET",
-                            "path": "/ping",
-                            "integration": {
-                                "type": "MOCK",
-                                "mock_status": 200,
-                                "mock_body": '{"pong":true}',
-                            },
-                        },
-                    ],
-                    "vpc_links": {
-                        "abc123": {
-                            "name": "orders-link",
-                            "status": "AVAILABLE",
-                            "address": "127.0.0.1",
-                        }
-                    },
-                },
-                PUB: {
-                    "name": "public",
-                    "type": "rest",
-                    "endpoint": "regional",
-                    "account_id": ACCOUNT,
-                    "stages": {"prod": {}},
-                    "routes": [
-                        {
-                            "method": "ANY",
-                            "path": "/{proxy+}",
-                            "integration": {
-                                "type": "HTTP_PROXY",
-                                "uri": f"http://127.0.0.1:{upstream_port}/{{proxy}}",
-                            },
-                        },
-                        {
-                            "method": "GET",
-                            "path": "/",
-                            "integration": {"type": "MOCK", "mock_body": "root"},
-                        },
-                    ],
-                },
-            },
-        }
+def link(lid: str, name: str, status: str = "AVAILABLE", address: str = "") -> PlanVpcLink:
+    return PlanVpcLink(lid, name, "", "", "", status, address)
+
+
+def api(
+    aid: str,
+    name: str,
+    routes: list[PlanApiRoute],
+    stages: dict[str, dict[str, str]],
+    *,
+    type: Literal["rest", "http"] = "rest",
+    endpoint: Literal["regional", "private"] = "regional",
+    policy: tuple[PlanPolicyStatement, ...] | None = None,
+    links: tuple[PlanVpcLink, ...] = (),
+) -> PlanApi:
+    return PlanApi(
+        id=aid,
+        name=name,
+        type=type,
+        endpoint=endpoint,
+        account_id=ACCOUNT,
+        arn_prefix=f"{ARN}:{aid}",
+        hostname=f"{aid}.execute-api.{REGION}.amazonaws.com",
+        policy=policy,
+        stages={n: PlanStage(n, dict(v)) for n, v in stages.items()},
+        routes=tuple(routes),
+        vpc_links={lk.id: lk for lk in links},
     )
 
 
-def parsed(cfg: dict[str, Any]) -> config_mod.GatewayConfig:
-    return config_mod.parse(cfg)
+def route(method: str, path: str, **integration: Any) -> PlanApiRoute:
+    integration.setdefault("connection_type", "INTERNET")
+    integration.setdefault("connection_id", None)
+    integration.setdefault("uri", None)
+    integration.setdefault("timeout_ms", 29000)
+    return PlanApiRoute(method, path, PlanIntegration(**integration))
+
+
+def base_config(upstream_port: int = 8080, listen_port: int = 0) -> GatewayConfig:
+    """One private and one regional API (the brief's example, extended)."""
+    priv = api(
+        PRIV,
+        "orders",
+        [
+            route(
+                "GET", "/orders/{id}", type="HTTP_PROXY", connection_type="VPC_LINK",
+                connection_id="${stageVariables.vpcLinkId}",
+                uri=f"http://{ORDERS_NLB}:{upstream_port}/orders/{{id}}",
+            ),
+            route(
+                "ANY", "/items/{proxy+}", type="HTTP_PROXY", connection_type="VPC_LINK",
+                connection_id="abc123", uri=f"http://items.internal:{upstream_port}/v1/{{proxy}}",
+            ),
+            route("GET", "/ping", type="MOCK", mock_status=200, mock_body='{"pong":true}'),
+        ],
+        {"prod": {"vpcLinkId": "abc123"}},
+        endpoint="private",
+        policy=ALLOW_VPCE,
+        links=(link("abc123", "orders-link", address="127.0.0.1"),),
+    )  # fmt: skip
+    pub = api(
+        PUB,
+        "public",
+        [
+            route(
+                "ANY", "/{proxy+}", type="HTTP_PROXY",
+                uri=f"http://127.0.0.1:{upstream_port}/{{proxy}}",
+            ),
+            route("GET", "/", type="MOCK", mock_body="root"),
+        ],
+        {"prod": {}},
+    )  # fmt: skip
+    return GatewayConfig(
+        region=REGION,
+        listen=(Listener("127.0.0.1", listen_port, False),),
+        tls=None,
+        endpoints={ENDPOINT_IP: EndpointInfo(VPCE, VPC, True)},
+        apis={PRIV: priv, PUB: pub},
+    )
+
+
+def set_api(cfg: GatewayConfig, aid: str, **changes: Any) -> GatewayConfig:
+    return replace(cfg, apis={**cfg.apis, aid: replace(cfg.apis[aid], **changes)})
+
+
+def set_stage(
+    cfg: GatewayConfig, aid: str, name: str, variables: dict[str, str] | None
+) -> GatewayConfig:
+    """Add or replace a stage; `None` removes it."""
+    stages = dict(cfg.apis[aid].stages)
+    if variables is None:
+        del stages[name]
+    else:
+        stages[name] = PlanStage(name, variables)
+    return set_api(cfg, aid, stages=stages)
+
+
+def set_integration(cfg: GatewayConfig, aid: str, index: int, **changes: Any) -> GatewayConfig:
+    routes = list(cfg.apis[aid].routes)
+    r = routes[index]
+    routes[index] = replace(r, integration=replace(r.integration, **changes))
+    return set_api(cfg, aid, routes=tuple(routes))
+
+
+def set_link(cfg: GatewayConfig, aid: str, lid: str, **changes: Any) -> GatewayConfig:
+    links = dict(cfg.apis[aid].vpc_links)
+    links[lid] = replace(links[lid], **changes)
+    return set_api(cfg, aid, vpc_links=links)
 
 
 # ---------------------------------------------------------------- scripted backend
@@ -315,65 +342,68 @@ ALB_HOST = "internal-shop-alb-123.us-east-1.elb.amazonaws.com"
 
 
 def link_integration(
-    targets: list[dict[str, Any]], uri: str = "shop/web:80", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "type": "HTTP_PROXY",
-        "connection_type": "VPC_LINK",
-        "connection_id": "abc123",
-        "uri": uri,
-        "timeout_ms": 30000,
-        "overwrite_path": None,
-        "targets": targets,
-        **extra,
-    }
+    targets: list[PlanIntegrationTarget], uri: str = "shop/web:80", **extra: Any
+) -> PlanIntegration:
+    return PlanIntegration(
+        **{
+            "type": "HTTP_PROXY",
+            "connection_type": "VPC_LINK",
+            "connection_id": "abc123",
+            "uri": uri,
+            "timeout_ms": 30000,
+            "targets": tuple(targets),
+            **extra,
+        }
+    )
 
 
-def alb_target(port: int, address: str = "127.0.0.1") -> dict[str, Any]:
-    return {"address": address, "port": port, "host": ALB_HOST, "kind": "alb", "healthy": True}
+def alb_target(port: int, address: str = "127.0.0.1") -> PlanIntegrationTarget:
+    return PlanIntegrationTarget(address, port, ALB_HOST, "alb")
 
 
-def http_config(upstream_port: int = 8080, listen_port: int = 0) -> dict[str, Any]:
+def http_config(upstream_port: int = 8080, listen_port: int = 0) -> GatewayConfig:
     """The brief's HTTP API (`shop`) next to base_config()'s REST APIs."""
-    raw = base_config(upstream_port, listen_port)
-    raw["apis"][HTTPAPI] = {
-        "name": "shop",
-        "type": "http",
-        "endpoint": "regional",
-        "account_id": ACCOUNT,
-        "policy": None,
-        "stages": {"$default": {"variables": {}}, "beta": {"variables": {"link": "abc123"}}},
-        "routes": [
-            {
-                "method": "GET",
-                "path": "/items",
-                "integration": link_integration([alb_target(upstream_port)]),
-            },
-            {
-                "method": "ANY",
-                "path": "/items/{proxy+}",
-                "integration": link_integration(
+    cfg = base_config(upstream_port, listen_port)
+    shop = api(
+        HTTPAPI,
+        "shop",
+        [
+            PlanApiRoute("GET", "/items", link_integration([alb_target(upstream_port)])),
+            PlanApiRoute(
+                "ANY",
+                "/items/{proxy+}",
+                link_integration(
                     [alb_target(upstream_port)], overwrite_path="/new/$request.path.proxy"
                 ),
-            },
-            {
-                "method": "GET",
-                "path": "/internet/{id}",
-                "integration": {
-                    "type": "HTTP_PROXY",
-                    "connection_type": "INTERNET",
-                    "uri": f"http://127.0.0.1:{upstream_port}/v2/{{id}}?src=gw",
-                },
-            },
-            {
-                "method": "ANY",
-                "path": "$default",
-                "integration": {
-                    "type": "HTTP_PROXY",
-                    "uri": f"http://backend.example:{upstream_port}/base/",
-                },
-            },
+            ),
+            route(
+                "GET", "/internet/{id}", type="HTTP_PROXY", timeout_ms=30000,
+                uri=f"http://127.0.0.1:{upstream_port}/v2/{{id}}?src=gw",
+            ),
+            route(
+                "ANY", "$default", type="HTTP_PROXY", timeout_ms=30000,
+                uri=f"http://backend.example:{upstream_port}/base/",
+            ),
         ],
-        "vpc_links": {"abc123": {"name": "shop-link", "status": "AVAILABLE", "address": ""}},
-    }
-    return raw
+        {"$default": {}, "beta": {"link": "abc123"}},
+        type="http",
+        links=(link("abc123", "shop-link"),),
+    )  # fmt: skip
+    return replace(cfg, apis={**cfg.apis, HTTPAPI: shop})
+
+
+def set_route(cfg: GatewayConfig, aid: str, index: int, new: PlanApiRoute | None) -> GatewayConfig:
+    """Replace route `index` (None removes it)."""
+    routes = list(cfg.apis[aid].routes)
+    if new is None:
+        del routes[index]
+    else:
+        routes[index] = new
+    return set_api(cfg, aid, routes=tuple(routes))
+
+
+def with_integration(
+    cfg: GatewayConfig, aid: str, index: int, integration: PlanIntegration
+) -> GatewayConfig:
+    r = cfg.apis[aid].routes[index]
+    return set_route(cfg, aid, index, replace(r, integration=integration))

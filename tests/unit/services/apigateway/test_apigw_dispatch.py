@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
-from typing import Any
 
 import pytest
 from apigw_helpers import (
     ACCOUNT,
+    ALLOW_VPCE,
+    ARN,
     ENDPOINT_IP,
     PRIV,
     PRIV_HOST,
@@ -17,10 +19,14 @@ from apigw_helpers import (
     VPC,
     VPCE,
     base_config,
+    set_api,
+    set_link,
+    set_stage,
 )
 
+from hyperplane_emu.plan.model import PlanPolicyStatement
 from hyperplane_emu.services.apigateway import errors
-from hyperplane_emu.services.apigateway.config import parse
+from hyperplane_emu.services.apigateway.config import EndpointInfo, GatewayConfig
 from hyperplane_emu.services.apigateway.dispatch import (
     Action,
     Caller,
@@ -34,8 +40,8 @@ from hyperplane_emu.services.apigateway.dispatch import (
 PUBLIC_IP = "198.51.100.7"
 
 
-def gw(raw: dict[str, Any] | None = None) -> Gateway:
-    return Gateway(parse(raw or base_config(upstream_port=8080)))
+def gw(cfg: GatewayConfig | None = None) -> Gateway:
+    return Gateway(cfg or base_config(upstream_port=8080))
 
 
 def call(
@@ -160,21 +166,17 @@ def test_missing_authentication_token(method: str, target: str) -> None:
 
 def test_policy_implicit_and_explicit_denial_bodies() -> None:
     raw = base_config()
-    raw["endpoints"]["127.0.0.6"] = {"vpce": "vpce-other", "vpc": VPC}
+    raw = dataclasses.replace(
+        raw, endpoints={**raw.endpoints, "127.0.0.6": EndpointInfo("vpce-other", VPC)}
+    )
     e = err(call(gw(raw), "/prod/orders/42", source="127.0.0.6"))
     assert e.status == 403 and e.error_type == "AccessDeniedException"
     assert json.loads(e.body) == {
         "Message": "User: anonymous is not authorized to perform: execute-api:Invoke on "
         f"resource: arn:aws:execute-api:us-east-1:********{ACCOUNT[-4:]}:{PRIV}/prod/GET/orders/42"
     }
-    raw["apis"][PRIV]["policy"]["Statement"].append(
-        {
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "execute-api:Invoke",
-            "Resource": "execute-api:/*/GET/orders/*",
-        }
-    )
+    deny = PlanPolicyStatement("Deny", (f"{ARN}:{PRIV}/*/GET/orders/*",))
+    raw = set_api(raw, PRIV, policy=(*ALLOW_VPCE, deny))
     e = err(call(gw(raw), "/prod/orders/42"))
     assert json.loads(e.body)["Message"].endswith("/prod/GET/orders/42 with an explicit deny")
     assert e.reason == "explicit deny"
@@ -183,7 +185,7 @@ def test_policy_implicit_and_explicit_denial_bodies() -> None:
 
 def test_private_api_without_a_policy_is_denied() -> None:
     raw = base_config()
-    del raw["apis"][PRIV]["policy"]
+    raw = set_api(raw, PRIV, policy=None)
     e = err(call(gw(raw), "/prod/ping"))
     assert e.status == 403 and e.body.startswith(b'{"Message":"User: anonymous')
     assert e.body.endswith(f'{PRIV}/prod/GET/ping"}}'.encode())
@@ -191,17 +193,8 @@ def test_private_api_without_a_policy_is_denied() -> None:
 
 def test_regional_api_policy_sees_source_ip() -> None:
     raw = base_config()
-    raw["apis"][PUB]["policy"] = {
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": "execute-api:Invoke",
-                "Resource": "execute-api:/*",
-                "Condition": {"IpAddress": {"aws:SourceIp": "198.51.100.0/24"}},
-            }
-        ]
-    }
+    allow = PlanPolicyStatement("Allow", (f"{ARN}:{PUB}/*",), source_ip=("198.51.100.0/24",))
+    raw = set_api(raw, PUB, policy=(allow,))
     assert isinstance(call(gw(raw), "/prod/", host=PUB_HOST, source=PUBLIC_IP), MockAction)
     e = err(call(gw(raw), "/prod/", host=PUB_HOST, source="203.0.113.1"))
     assert e.error_type == "AccessDeniedException"
@@ -210,7 +203,7 @@ def test_regional_api_policy_sees_source_ip() -> None:
 
 def test_missing_token_is_checked_before_the_policy() -> None:
     raw = base_config()
-    del raw["apis"][PRIV]["policy"]
+    raw = set_api(raw, PRIV, policy=None)
     assert err(call(gw(raw), "/prod/nothing")).error_type == "MissingAuthenticationTokenException"
 
 
@@ -218,7 +211,7 @@ def test_mock_and_configuration_failures() -> None:
     a = call(gw(), "/prod/ping")
     assert isinstance(a, MockAction) and (a.status, a.body) == (200, b'{"pong":true}')
     raw = base_config()
-    raw["apis"][PRIV]["vpc_links"]["abc123"]["status"] = "PENDING"
+    raw = set_link(raw, PRIV, "abc123", status="PENDING")
     g = gw(raw)
     assert any("PENDING" in p for p in g.problems)
     e = err(call(g, "/prod/orders/1"))
@@ -228,15 +221,13 @@ def test_mock_and_configuration_failures() -> None:
         "InternalServerErrorException",
     )
     raw = base_config()
-    raw["apis"][PRIV]["stages"]["beta"] = {}  # no vpcLinkId there
+    raw = set_stage(raw, PRIV, "beta", {})  # no vpcLinkId there
     g = gw(raw)
     assert isinstance(call(g, "/prod/orders/1"), ForwardAction)
     assert err(call(g, "/beta/orders/1")).status == 500
 
 
 def test_condition_keys() -> None:
-    from hyperplane_emu.services.apigateway.config import EndpointInfo
-
     k = condition_keys(
         Caller("10.0.0.1", False, 80),
         EndpointInfo(VPCE, VPC),
@@ -249,5 +240,9 @@ def test_condition_keys() -> None:
         "aws:useragent": "ua",
         "aws:referer": "r",
     }
+    k = condition_keys(
+        Caller("10.255.1.9", True, 443, vpc_source_ip="10.0.1.5"), EndpointInfo(VPCE, VPC), []
+    )
+    assert k["aws:vpcsourceip"] == "10.0.1.5" and "aws:sourceip" not in k
     k = condition_keys(Caller("1.2.3.4", True, 443), None, [])
     assert k == {"aws:securetransport": "true", "aws:sourceip": "1.2.3.4"}

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import Counter
-from typing import Any
 
 import pytest
-from apigw_helpers import ALB_HOST, ENDPOINT_IP, HTTP_HOST, HTTPAPI, http_config, link_integration
+from apigw_helpers import (
+    ALB_HOST,
+    ENDPOINT_IP,
+    HTTP_HOST,
+    HTTPAPI,
+    http_config,
+    link_integration,
+    set_api,
+    set_integration,
+    set_link,
+    set_route,
+    set_stage,
+    with_integration,
+)
 
+from hyperplane_emu.plan.model import PlanIntegrationTarget
 from hyperplane_emu.services.apigateway import errors
-from hyperplane_emu.services.apigateway.config import parse
+from hyperplane_emu.services.apigateway.config import GatewayConfig
 from hyperplane_emu.services.apigateway.dispatch import (
     Action,
     Caller,
@@ -24,8 +38,8 @@ CLIENT = "198.51.100.7"
 GW_IP = "10.255.0.10"
 
 
-def gw(raw: dict[str, Any] | None = None, seed: int = 1) -> Gateway:
-    return Gateway(parse(raw or http_config(upstream_port=8080)), random.Random(seed))
+def gw(raw: GatewayConfig | None = None, seed: int = 1) -> Gateway:
+    return Gateway(raw or http_config(upstream_port=8080), random.Random(seed))
 
 
 def call(
@@ -86,9 +100,9 @@ def test_routes_stages_and_backend_paths() -> None:
 
 def test_overwrite_path_with_request_path_strips_the_stage() -> None:
     raw = http_config()
-    raw["apis"][HTTPAPI]["routes"][0]["integration"]["overwrite_path"] = "$request.path"
+    raw = set_integration(raw, HTTPAPI, 0, overwrite_path="$request.path")
     assert fwd(call(gw(raw), "/beta/items?x=1")).target == "/items?x=1"
-    raw["apis"][HTTPAPI]["routes"][0]["integration"]["overwrite_path"] = "/$stageVariables.link"
+    raw = set_integration(raw, HTTPAPI, 0, overwrite_path="/$stageVariables.link")
     assert fwd(call(gw(raw), "/beta/items")).target == "/abc123"
     e = err(call(gw(raw), "/items"))  # $default stage has no such variable
     assert e.status == 503 and "undefined" in e.reason
@@ -96,12 +110,12 @@ def test_overwrite_path_with_request_path_strips_the_stage() -> None:
 
 def test_not_found_cases() -> None:
     raw = http_config()
-    raw["apis"][HTTPAPI]["routes"].pop()  # no $default route
+    raw = set_route(raw, HTTPAPI, -1, None)  # no $default route
     g = gw(raw)
     for target, method in (("/nothing", "GET"), ("/items", "POST"), ("/items", "HEAD")):
         e = err(call(g, target, method))
         assert (e.status, e.body, e.error_type) == (404, b'{"message":"Not Found"}', "")
-    del raw["apis"][HTTPAPI]["stages"]["$default"]
+    raw = set_stage(raw, HTTPAPI, "$default", None)
     e = err(call(gw(raw), "/items"))
     assert e.status == 404 and "stage" in e.reason
     assert fwd(call(gw(raw), "/beta/items")).target == "/beta/items"
@@ -109,41 +123,34 @@ def test_not_found_cases() -> None:
 
 def test_link_problems_answer_503() -> None:
     raw = http_config()
-    api = raw["apis"][HTTPAPI]
-    api["vpc_links"]["abc123"]["status"] = "PENDING"
-    g = gw(raw)
+    g = gw(set_link(raw, HTTPAPI, "abc123", status="PENDING"))
     e = err(call(g, "/items"))
     assert (e.status, e.body) == (503, b'{"message":"Service Unavailable"}')
     assert any("PENDING" in p for p in g.problems)
-    api["vpc_links"] = {}
+    raw = set_api(raw, HTTPAPI, vpc_links={})
     assert "does not exist" in err(call(gw(raw), "/items")).reason
     raw = http_config()
-    raw["apis"][HTTPAPI]["routes"][0]["integration"]["targets"][0]["healthy"] = False
+    sick = dataclasses.replace(raw.apis[HTTPAPI].routes[0].integration.targets[0], healthy=False)
+    raw = set_integration(raw, HTTPAPI, 0, targets=(sick,))
     e = err(call(gw(raw), "/items"))
     assert e.status == 503 and "no healthy target" in e.reason
 
 
-def instances(n_healthy: int, n_sick: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(n_healthy + n_sick):
-        out.append(
-            {
-                "address": f"10.255.1.{10 + i}",
-                "port": 20001,
-                "host": "",
-                "kind": "instance",
-                "attributes": {"stage": "prod" if i % 2 == 0 else "dev"},
-                "healthy": i < n_healthy,
-            }
+def instances(n_healthy: int, n_sick: int) -> list[PlanIntegrationTarget]:
+    return [
+        PlanIntegrationTarget(
+            f"10.255.1.{10 + i}", 20001, "", "instance",
+            {"stage": "prod" if i % 2 == 0 else "dev"}, i < n_healthy,
         )
-    return out
+        for i in range(n_healthy + n_sick)
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_target_over_healthy_instances_only(seed: int) -> None:
     raw = http_config()
-    raw["apis"][HTTPAPI]["routes"][0]["integration"] = link_integration(
-        instances(4, 3), uri="cloud_map/shop/web"
+    raw = with_integration(
+        raw, HTTPAPI, 0, link_integration(instances(4, 3), uri="cloud_map/shop/web")
     )
     g = gw(raw, seed)
     hits = Counter(fwd(call(g, "/items")).connect_host for _ in range(200))
@@ -153,13 +160,13 @@ def test_random_target_over_healthy_instances_only(seed: int) -> None:
 
 def test_cloud_map_query_filters_instances() -> None:
     raw = http_config()
-    raw["apis"][HTTPAPI]["routes"][0]["integration"] = link_integration(
-        instances(4, 3), uri="cloud_map/shop/web?stage=prod"
+    raw = with_integration(
+        raw, HTTPAPI, 0, link_integration(instances(4, 3), uri="cloud_map/shop/web?stage=prod")
     )
     g = gw(raw)
     hits = {fwd(call(g, "/items")).connect_host for _ in range(100)}
     assert hits == {"10.255.1.10", "10.255.1.12"}  # healthy and stage=prod
-    raw["apis"][HTTPAPI]["routes"][0]["integration"]["uri"] = "cloud_map/shop/web?stage=qa"
+    raw = set_integration(raw, HTTPAPI, 0, uri="cloud_map/shop/web?stage=qa")
     assert err(call(gw(raw), "/items")).status == 503
 
 

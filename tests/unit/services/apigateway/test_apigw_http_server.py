@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import socket
 from collections.abc import Awaitable
@@ -16,9 +17,13 @@ from apigw_helpers import (
     Seen,
     http_config,
     link_integration,
-    parsed,
+    route,
+    set_route,
+    with_integration,
 )
 
+from hyperplane_emu.plan.model import PlanIntegrationTarget
+from hyperplane_emu.services.apigateway.config import GatewayConfig
 from hyperplane_emu.services.apigateway.dispatch import Gateway
 from hyperplane_emu.services.apigateway.server import ApiGatewayServer
 
@@ -29,15 +34,10 @@ def run(coro: Awaitable[None]) -> None:
     asyncio.run(asyncio.wait_for(coro, 30))
 
 
-def instance(port: int, healthy: bool = True) -> dict[str, Any]:
-    return {
-        "address": "127.0.0.1",
-        "port": port,
-        "host": "",
-        "kind": "instance",
-        "attributes": {"AWS_INSTANCE_PORT": str(port)},
-        "healthy": healthy,
-    }
+def instance(port: int, healthy: bool = True) -> PlanIntegrationTarget:
+    return PlanIntegrationTarget(
+        "127.0.0.1", port, "", "instance", {"AWS_INSTANCE_PORT": str(port)}, healthy
+    )
 
 
 def free_port() -> int:
@@ -46,8 +46,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start(raw: dict[str, Any]) -> tuple[ApiGatewayServer, int]:
-    srv = ApiGatewayServer(parsed(raw))
+async def start(raw: GatewayConfig) -> tuple[ApiGatewayServer, int]:
+    srv = ApiGatewayServer(raw)
     srv.gateway = Gateway(srv.config, random.Random(7))  # a reproducible spread
     bound = await srv.start()
     return srv, bound[0][1]
@@ -59,8 +59,13 @@ def test_two_instances_share_the_load_and_see_http_api_headers() -> None:
         a, b, sick = Backend(answer), Backend(answer), Backend(answer)
         pa, pb, ps = await a.start(), await b.start(), await sick.start()
         raw = http_config()
-        raw["apis"][HTTPAPI]["routes"][0]["integration"] = link_integration(
-            [instance(pa), instance(pb), instance(ps, healthy=False)], uri="cloud_map/shop/web"
+        raw = with_integration(
+            raw,
+            HTTPAPI,
+            0,
+            link_integration(
+                [instance(pa), instance(pb), instance(ps, healthy=False)], uri="cloud_map/shop/web"
+            ),
         )
         srv, port = await start(raw)
         try:
@@ -95,19 +100,10 @@ def test_errors_are_http_api_shaped() -> None:
         silent = Backend(silent=True)
         sport = await silent.start()
         raw = http_config(upstream_port=free_port())  # nothing listens there: refused
-        routes = raw["apis"][HTTPAPI]["routes"]
-        routes.pop()  # no $default route
-        routes.append(
-            {
-                "method": "GET",
-                "path": "/slow",
-                "integration": {
-                    "type": "HTTP_PROXY",
-                    "uri": f"http://127.0.0.1:{sport}/slow",
-                    "timeout_ms": 300,
-                },
-            }
-        )
+        # no $default route; a slow one instead
+        slow = route("GET", "/slow", type="HTTP_PROXY", uri=f"http://127.0.0.1:{sport}/slow",
+                     timeout_ms=300)  # fmt: skip
+        raw = set_route(raw, HTTPAPI, -1, slow)
         srv, port = await start(raw)
         try:
             c = await Client.open(port)
@@ -138,21 +134,23 @@ def test_reload_with_an_instance_gone_unhealthy_stops_sending_it_requests() -> N
         pa, pb = await a.start(), await b.start()
         raw = http_config()
         integ = link_integration([instance(pa), instance(pb)], uri="cloud_map/shop/web")
-        raw["apis"][HTTPAPI]["routes"][0]["integration"] = integ
-        srv, port = await start(raw)
+        srv, port = await start(with_integration(raw, HTTPAPI, 0, integ))
         try:
             c = await Client.open(port)
             for _ in range(20):
                 assert (await c.request("GET", "/items", H)).status == 200
             assert a.seen and b.seen
-            integ["targets"][1]["healthy"] = False
-            await srv.reload(parsed(raw))
+            t0, t1 = integ.targets
+            integ = dataclasses.replace(integ, targets=(t0, dataclasses.replace(t1, healthy=False)))
+            await srv.reload(with_integration(raw, HTTPAPI, 0, integ))
             before = len(b.seen)
             for _ in range(20):
                 assert (await c.request("GET", "/items", H)).status == 200  # same connection
             assert len(b.seen) == before
-            integ["targets"][0]["healthy"] = False
-            await srv.reload(parsed(raw))
+            integ = dataclasses.replace(
+                integ, targets=tuple(dataclasses.replace(t, healthy=False) for t in integ.targets)
+            )
+            await srv.reload(with_integration(raw, HTTPAPI, 0, integ))
             r = await c.request("GET", "/items", H)
             assert (r.status, r.body) == (503, b'{"message":"Service Unavailable"}')
             await c.close()

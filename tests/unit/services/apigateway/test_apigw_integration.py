@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from apigw_helpers import PRIV, PUB, VPC, VPCE, base_config
+from apigw_helpers import PRIV, PUB, VPC, VPCE, base_config, set_link
 
-from hyperplane_emu.services.apigateway.config import EndpointInfo, Integration, Stage, parse
+from hyperplane_emu.plan.model import PlanIntegration, PlanStage
+from hyperplane_emu.services.apigateway.config import EndpointInfo
 from hyperplane_emu.services.apigateway.integration import (
     build_target,
     error_headers,
@@ -18,10 +19,15 @@ from hyperplane_emu.services.apigateway.integration import (
     trace_id_of,
 )
 
-CFG = parse(base_config(upstream_port=8080))
+CFG = base_config(upstream_port=8080)
 PRIV_API = CFG.apis[PRIV]
 STAGE = PRIV_API.stages["prod"]
 EP = EndpointInfo(VPCE, VPC, True)
+LINKS = PRIV_API.vpc_links
+
+
+def Integration(type: str, uri: str | None = None, **kw: object) -> PlanIntegration:  # noqa: N802
+    return PlanIntegration(type, "INTERNET", None, uri, 29000, **kw)  # type: ignore[arg-type]
 
 
 def hdict(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -40,7 +46,7 @@ def test_stage_variable_substitution() -> None:
 
 
 def test_resolve_vpc_link_via_stage_variable() -> None:
-    r = resolve(PRIV_API.routes[0].integration, STAGE, PRIV_API)
+    r = resolve(PRIV_API.routes[0].integration, STAGE, LINKS)
     assert r.failure is None
     assert (r.connect_host, r.port, r.tls, r.via_link) == ("127.0.0.1", 8080, False, "abc123")
     assert r.uri_host == "orders-nlb-0123456789abcdef.elb.us-east-1.amazonaws.com"
@@ -51,21 +57,19 @@ def test_resolve_vpc_link_via_stage_variable() -> None:
 
 def test_resolve_failures_become_500_reasons() -> None:
     integ = PRIV_API.routes[0].integration
-    r = resolve(integ, Stage("dev", {}), PRIV_API)
+    r = resolve(integ, PlanStage("dev", {}), LINKS)
     assert r.failure is not None and "vpcLinkId" in r.failure
-    r = resolve(integ, Stage("dev", {"vpcLinkId": "nope"}), PRIV_API)
+    r = resolve(integ, PlanStage("dev", {"vpcLinkId": "nope"}), LINKS)
     assert r.failure == "VPC link nope does not exist"
-    raw = base_config()
-    raw["apis"][PRIV]["vpc_links"]["abc123"]["status"] = "FAILED"
-    api = parse(raw).apis[PRIV]
-    r = resolve(api.routes[0].integration, STAGE, api)
+    api = set_link(base_config(), PRIV, "abc123", status="FAILED").apis[PRIV]
+    r = resolve(api.routes[0].integration, STAGE, api.vpc_links)
     assert r.failure == "VPC link abc123 is FAILED, not AVAILABLE"
-    r = resolve(Integration("HTTP_PROXY", uri="http://${stageVariables.h}/x"), STAGE, PRIV_API)
+    r = resolve(Integration("HTTP_PROXY", uri="http://${stageVariables.h}/x"), STAGE, LINKS)
     assert r.failure is not None and "h" in r.failure
 
 
 def test_resolve_internet_and_default_ports() -> None:
-    r = resolve(Integration("HTTP_PROXY", uri="https://api.example.com/v1"), STAGE, PRIV_API)
+    r = resolve(Integration("HTTP_PROXY", uri="https://api.example.com/v1"), STAGE, LINKS)
     assert (r.connect_host, r.port, r.tls, r.host_header, r.via_link) == (
         "api.example.com",
         443,
@@ -73,24 +77,24 @@ def test_resolve_internet_and_default_ports() -> None:
         "api.example.com",
         None,
     )
-    r = resolve(Integration("HTTP", uri="http://API.example.com"), STAGE, PRIV_API)
+    r = resolve(Integration("HTTP", uri="http://API.example.com"), STAGE, LINKS)
     assert (r.port, r.host_header, r.path_template) == (80, "api.example.com", "/")
-    r = resolve(Integration("MOCK", mock_status=201, mock_body="é"), STAGE, PRIV_API)
+    r = resolve(Integration("MOCK", mock_status=201, mock_body="é"), STAGE, LINKS)
     assert (r.type, r.mock_status, r.mock_body) == ("MOCK", 201, "é".encode())
 
 
 def test_build_target() -> None:
-    r = resolve(PRIV_API.routes[0].integration, STAGE, PRIV_API)
+    r = resolve(PRIV_API.routes[0].integration, STAGE, LINKS)
     assert build_target(r, {"id": "42"}, "") == "/orders/42"
     assert build_target(r, {"id": "a%2Fb"}, "x=1&y") == "/orders/a%2Fb?x=1&y"
-    r = resolve(Integration("HTTP_PROXY", uri="http://h/v1/{proxy}?k=v"), STAGE, PRIV_API)
+    r = resolve(Integration("HTTP_PROXY", uri="http://h/v1/{proxy}?k=v"), STAGE, LINKS)
     assert build_target(r, {"proxy": "a/b/c"}, "q=1") == "/v1/a/b/c?k=v&q=1"
 
 
 def _req_headers(
     client: list[tuple[bytes, bytes]], private: bool = True, **kw: object
 ) -> dict[str, str]:
-    r = resolve(PRIV_API.routes[0].integration, STAGE, PRIV_API)
+    r = resolve(PRIV_API.routes[0].integration, STAGE, LINKS)
     args: dict[str, object] = dict(
         resolved=r,
         api_id=PRIV,
@@ -205,5 +209,5 @@ def test_error_headers() -> None:
 
 def test_regional_api_in_helper_config_is_internet() -> None:
     api = CFG.apis[PUB]
-    r = resolve(api.routes[0].integration, api.stages["prod"], api)
+    r = resolve(api.routes[0].integration, api.stages["prod"], api.vpc_links)
     assert r.via_link is None and r.connect_host == "127.0.0.1"

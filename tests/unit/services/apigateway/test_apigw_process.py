@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from apigw_helpers import ENDPOINT_IP, PRIV_HOST, base_config
+from apigw_helpers import PUB, PUB_HOST, base_config, set_integration
 
+from hyperplane_emu.plan import serialize
 from hyperplane_emu.services.apigateway.ca import issue, make_ca
+from hyperplane_emu.services.apigateway.config import plan_for
 
 DEADLINE = 15.0
 
@@ -29,9 +31,7 @@ def wait_for(cond: Callable[[], bool], what: str) -> None:
     raise TimeoutError(what)
 
 
-def get(
-    port: int, path: str, host: str = PRIV_HOST, source: str = ENDPOINT_IP
-) -> tuple[int, bytes]:
+def get(port: int, path: str, host: str = PUB_HOST, source: str = "127.0.0.1") -> tuple[int, bytes]:
     with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         data = b""
@@ -46,11 +46,8 @@ def gateway(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Pat
     """(process, config file, ready file); stderr goes to `log` beside them."""
     ca = make_ca(tmp_path, "proc")
     cert, key = issue(ca, [], tmp_path)
-    raw = base_config(1)
-    raw["listen"].append({"ip": "127.0.0.1", "port": 0, "tls": True})
-    raw["tls"] = {"cert": str(cert), "key": str(key)}
-    cfg = tmp_path / "apigw.json"
-    cfg.write_text(json.dumps(raw))
+    cfg = tmp_path / "plan.json"
+    cfg.write_text(serialize.to_json(plan_for(base_config(1).apis)))
     ready = tmp_path / "ready.json"
     with (tmp_path / "log").open("wb") as log:
         proc = subprocess.Popen(
@@ -58,8 +55,16 @@ def gateway(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, Pat
                 sys.executable,
                 "-m",
                 "hyperplane_emu.services.apigateway",
-                "--config",
+                "--plan",
                 str(cfg),
+                "--cert",
+                str(cert),
+                "--key",
+                str(key),
+                "--listen",
+                "127.0.0.1:0",
+                "--listen",
+                "127.0.0.1:0:tls",
                 "--ready-file",
                 str(ready),
                 "--name",
@@ -90,21 +95,20 @@ def test_lifecycle(gateway: tuple[subprocess.Popen[bytes], Path, Path]) -> None:
     assert line.startswith("apigw listening on http://127.0.0.1:") and "https://" in line
     assert Path(f"/proc/{proc.pid}/comm").read_text().strip() == "he-apigw-test-l"
 
-    assert get(port, "/prod/ping") == (200, b'{"pong":true}')
+    assert get(port, "/prod/") == (200, b"root")
 
     # SIGHUP with a changed file: new behaviour on new connections.
-    raw = json.loads(cfg.read_text())
-    raw["apis"]["a1b2c3d4e5"]["routes"][2]["integration"]["mock_body"] = "v2"
-    cfg.write_text(json.dumps(raw))
+    changed = set_integration(base_config(1), PUB, 1, mock_body="v2")
+    cfg.write_text(serialize.to_json(plan_for(changed.apis)))
     proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: get(port, "/prod/ping")[1] == b"v2", "reload")
+    wait_for(lambda: get(port, "/prod/")[1] == b"v2", "reload")
 
     # A broken file is refused; the running config stays.
     cfg.write_text("{broken")
     proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: "config reload failed" in log.read_text(), "reload refusal logged")
+    wait_for(lambda: "plan reload failed" in log.read_text(), "reload refusal logged")
     assert proc.poll() is None
-    assert get(port, "/prod/ping") == (200, b"v2")
+    assert get(port, "/prod/") == (200, b"v2")
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(DEADLINE) == 0
@@ -113,12 +117,12 @@ def test_lifecycle(gateway: tuple[subprocess.Popen[bytes], Path, Path]) -> None:
 
 
 def test_bad_config_exits_2(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"region": "us-east-1", "listen": []}))
+    cfg = tmp_path / "plan.json"
+    cfg.write_text(json.dumps({"version": 99}))
     proc = subprocess.run(
-        [sys.executable, "-m", "hyperplane_emu.services.apigateway", "--config", str(cfg)],
+        [sys.executable, "-m", "hyperplane_emu.services.apigateway", "--plan", str(cfg)],
         capture_output=True,
         timeout=30,
     )
     assert proc.returncode == 2
-    assert b"listen: must be a non-empty list" in proc.stderr
+    assert b"plan.json has version 99" in proc.stderr

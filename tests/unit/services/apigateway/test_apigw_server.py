@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -26,11 +26,13 @@ from apigw_helpers import (
     Client,
     Seen,
     base_config,
-    parsed,
+    set_integration,
+    set_stage,
 )
 
 from hyperplane_emu.services.apigateway import server as server_mod
 from hyperplane_emu.services.apigateway.ca import issue, make_ca
+from hyperplane_emu.services.apigateway.config import GatewayConfig, Listener, TlsFiles
 from hyperplane_emu.services.apigateway.server import ApiGatewayServer
 
 H_PRIV = [("host", PRIV_HOST)]
@@ -41,10 +43,10 @@ def run(coro: Awaitable[None]) -> None:
 
 
 async def with_gateway(
-    raw: dict[str, Any],
+    raw: GatewayConfig,
     body: Callable[[ApiGatewayServer, int], Awaitable[None]],
 ) -> None:
-    srv = ApiGatewayServer(parsed(raw))
+    srv = ApiGatewayServer(raw)
     bound = await srv.start()
     try:
         await body(srv, bound[0][1])
@@ -140,7 +142,7 @@ def test_error_answers_keep_the_connection() -> None:
 def test_refused_and_unavailable_link_answer_500() -> None:
     async def main() -> None:
         raw = base_config(upstream_port=1)  # nothing listens on port 1
-        raw["apis"][PRIV]["stages"]["beta"] = {"variables": {"vpcLinkId": "gone"}}
+        raw = set_stage(raw, PRIV, "beta", {"vpcLinkId": "gone"})
 
         async def body(srv: ApiGatewayServer, gw_port: int) -> None:
             c = await Client.open(gw_port, source=ENDPOINT_IP)
@@ -161,7 +163,7 @@ def test_silent_backend_times_out_with_504() -> None:
         be = Backend(silent=True)
         port = await be.start()
         raw = base_config(port)
-        raw["apis"][PRIV]["routes"][0]["integration"]["timeout_ms"] = 200
+        raw = set_integration(raw, PRIV, 0, timeout_ms=200)
 
         async def body(srv: ApiGatewayServer, gw_port: int) -> None:
             c = await Client.open(gw_port, source=ENDPOINT_IP)
@@ -197,8 +199,8 @@ def test_connect_timeout_is_500_integration_timeout_is_504(
     async def main() -> None:
         for connect_ms, timeout_ms, want in ((100, 5000, 500), (5000, 100, 504)):
             raw = base_config(9)
-            raw["connect_timeout_ms"] = connect_ms
-            raw["apis"][PRIV]["routes"][0]["integration"]["timeout_ms"] = timeout_ms
+            raw = dataclasses.replace(raw, connect_timeout_ms=connect_ms)
+            raw = set_integration(raw, PRIV, 0, timeout_ms=timeout_ms)
 
             async def body(srv: ApiGatewayServer, gw_port: int, want: int = want) -> None:
                 c = await Client.open(gw_port, source=ENDPOINT_IP)
@@ -265,8 +267,9 @@ def test_tls_with_the_emulator_ca(tmp_path: Path) -> None:
         be = Backend()
         port = await be.start()
         raw = base_config(port)
-        raw["listen"] = [{"ip": "127.0.0.1", "port": 0, "tls": True}]
-        raw["tls"] = {"cert": str(cert), "key": str(key)}
+        raw = dataclasses.replace(
+            raw, listen=(Listener("127.0.0.1", 0, True),), tls=TlsFiles(str(cert), str(key))
+        )
         ctx = ssl.create_default_context(cafile=str(ca[0]))
 
         async def body(srv: ApiGatewayServer, gw_port: int) -> None:
@@ -316,8 +319,9 @@ def test_https_backend_over_a_vpc_link(tmp_path: Path) -> None:
         up = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx)
         port = up.sockets[0].getsockname()[1]
         raw = base_config(port)
-        integ = raw["apis"][PRIV]["routes"][0]["integration"]
-        integ["uri"] = f"https://orders.internal.example:{port}/orders/{{id}}"
+        raw = set_integration(
+            raw, PRIV, 0, uri=f"https://orders.internal.example:{port}/orders/{{id}}"
+        )
 
         async def body(srv: ApiGatewayServer, gw_port: int) -> None:
             c = await Client.open(gw_port, source=ENDPOINT_IP)
@@ -337,19 +341,18 @@ def test_https_backend_over_a_vpc_link(tmp_path: Path) -> None:
 def test_reload_swaps_apis_and_listeners() -> None:
     async def main() -> None:
         raw = base_config(1)
-        srv = ApiGatewayServer(parsed(raw))
+        srv = ApiGatewayServer(raw)
         bound = await srv.start()
         port = bound[0][1]
         try:
             c = await Client.open(port, source=ENDPOINT_IP)
             assert (await c.request("GET", "/prod/ping", H_PRIV)).status == 200
             raw2 = base_config(1)
-            raw2["listen"] = [
-                {"ip": "127.0.0.1", "port": port, "tls": False},
-                {"ip": "127.0.0.2", "port": 0, "tls": False},
-            ]
-            raw2["apis"][PRIV]["routes"][2]["integration"]["mock_status"] = 202
-            await srv.reload(parsed(raw2))
+            raw2 = dataclasses.replace(
+                raw2, listen=(Listener("127.0.0.1", port, False), Listener("127.0.0.2", 0, False))
+            )
+            raw2 = set_integration(raw2, PRIV, 2, mock_status=202)
+            await srv.reload(raw2)
             # Same connection, new configuration.
             assert (await c.request("GET", "/prod/ping", H_PRIV)).status == 202
             await c.close()
@@ -376,7 +379,7 @@ def test_bench_load_generator_counts_requests() -> None:
             assert res.requests > 10 and res.errors == 0 and res.statuses == {"200": res.requests}
             assert res.requests == srv.requests
 
-        await with_gateway(json.loads(json.dumps(bench_config(0, 1))), body)
+        await with_gateway(bench_config(0, 1), body)
 
     run(main())
 
