@@ -35,7 +35,8 @@ vpcs:
       app:
         ingress: [{port: 8080, source: 10.0.0.0/16}]
     hosts:
-      client: {subnet: a, security_groups: [client]}
+      client: {subnet: a, security_groups: [client], private_ip: 10.0.1.5}
+      neighbour: {subnet: a, security_groups: [client], private_ip: 10.0.1.20}
       echo1: {subnet: a, security_groups: [app], serve: echo:8080}
       echo2: {subnet: b, security_groups: [app], serve: echo:8080}
     load_balancers:
@@ -82,10 +83,10 @@ def up(topology: Callable[[str], Topology], policy: str = ALLOW_OURS) -> Topolog
 
 
 def curl(
-    t: Topology, url: str, *extra: str, max_time: float = 8
+    t: Topology, url: str, *extra: str, max_time: float = 8, host: str = "client"
 ) -> tuple[int, dict[str, str], Any]:
     r = subprocess.run(
-        ["ip", "netns", "exec", t.plan.hosts["client"].namespace, "curl", "-s", "-i",
+        ["ip", "netns", "exec", t.plan.hosts[host].namespace, "curl", "-s", "-i",
          "-m", str(max_time), *extra, url],
         capture_output=True, text=True, timeout=max_time + 5,
     )  # fmt: skip
@@ -189,6 +190,37 @@ def test_explicit_deny_wins_over_allow(topology: Callable[[str], Topology]) -> N
     status, _, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/orders")
     assert status == 403
     assert (body.get("Message") or body.get("message")).endswith("with an explicit deny")
+
+
+def test_vpc_source_ip_allow_list_admits_one_host_and_refuses_its_neighbour(
+    topology: Callable[[str], Topology], tmp_path: Path
+) -> None:
+    """issue 16: aws:VpcSourceIp is the caller's private address through the endpoint."""
+    policy = "[{effect: Allow, source_vpce: [customer/execute-api], vpc_source_ip: [10.0.1.0/28]}]"
+    t = up(topology, policy)
+    orders = api(t, "orders")
+    url = f"https://{orders.hostname}/prod/orders"
+    assert (t.ip("client"), t.ip("neighbour")) == ("10.0.1.5", "10.0.1.20")
+    status, _, body = curl(t, url)
+    assert status == 200 and body["path"] == "/orders", body
+    status, headers, body = curl(t, url, host="neighbour")
+    assert status == 403 and headers["x-amzn-errortype"] == "AccessDeniedException"
+    masked = orders.arn_prefix.replace(orders.account_id, "********" + orders.account_id[-4:])
+    assert body == {
+        "Message": "User: anonymous is not authorized to perform: execute-api:Invoke on "
+        f"resource: {masked}/prod/GET/orders"
+    }
+    # `apply` widens the range: the data plane rereads plan.json and admits the neighbour.
+    import sys
+
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(
+        TOPOLOGY.replace("NAME", t.plan.name).replace("POLICY", policy.replace("/28", "/27"))
+    )
+    cli = [sys.executable, "-m", "hyperplane_emu.cli.main", "apply", str(wider)]
+    r = subprocess.run(cli, capture_output=True, text=True)
+    assert r.returncode == 0 and "API Gateway" in r.stdout, r.stderr
+    wait_for(lambda: curl(t, url, host="neighbour")[0] == 200, timeout=10, what="reload")
 
 
 def test_backend_sg_blocking_the_nlb_gives_504_after_the_integration_timeout(
