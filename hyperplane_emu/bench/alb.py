@@ -27,51 +27,53 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hyperplane_emu.bench.apigateway import Result, _free_port, _wait_line, load
+from hyperplane_emu.plan import serialize
+from hyperplane_emu.plan.model import (
+    PlanAlbAction,
+    PlanAlbConditions,
+    PlanAlbListener,
+    PlanAlbRule,
+    PlanFixedResponse,
+    PlanHealthCheck,
+    PlanTarget,
+    PlanTargetGroup,
+)
+from hyperplane_emu.services.alb.config import AlbConfig, plan_for
 
 
-def bench_config(alb_port: int, up_port: int) -> dict[str, object]:
-    misses = [
-        {"priority": p, "conditions": {"path": [f"/miss{p}/*"]}, "action": {"forward": "web"}}
-        for p in (1, 2, 3, 4)
-    ]
-    return {
-        "name": "bench-alb",
-        "listen_address": "127.0.0.1",
-        "listeners": [
-            {
-                "port": alb_port,
-                "default_action": {"fixed_response": {"status": 404, "body": "none"}},
-                "rules": [
-                    *misses,
-                    {
-                        "priority": 10,
-                        "conditions": {"path": ["/api/*"], "http_method": ["GET"]},
-                        "action": {"forward": "web"},
-                    },
-                    {
-                        "priority": 20,
-                        "conditions": {"path": ["/fixed"]},
-                        "action": {"fixed_response": {"status": 200, "body": '{"ok":true}'}},
-                    },
-                ],
-            }
-        ],
-        "target_groups": {
-            "web": {
-                "port": up_port,
-                "targets": [{"ip": "127.0.0.1", "port": up_port}],
-                "health_check": {"interval": 1, "timeout": 1},
-            }
-        },
-    }
+def bench_config(alb_port: int, up_port: int) -> AlbConfig:
+    web = PlanAlbAction(forward="web")
+    misses = [PlanAlbRule(p, PlanAlbConditions(path=(f"/miss{p}/*",)), web) for p in (1, 2, 3, 4)]
+    listener = PlanAlbListener(
+        alb_port,
+        PlanAlbAction(fixed_response=PlanFixedResponse(404, "none")),
+        (
+            *misses,
+            PlanAlbRule(10, PlanAlbConditions(path=("/api/*",), http_method=("GET",)), web),
+            PlanAlbRule(
+                20,
+                PlanAlbConditions(path=("/fixed",)),
+                PlanAlbAction(fixed_response=PlanFixedResponse(200, '{"ok":true}')),
+            ),
+        ),
+    )
+    group = PlanTargetGroup(
+        "web", "arn:tg/web", 6, up_port, "ip",
+        (PlanTarget("web", "127.0.0.1", up_port, "", None),),
+        PlanHealthCheck("http", up_port, "/", 1, 1, 5, 2, "200"), False, False,
+    )  # fmt: skip
+    return AlbConfig(
+        "bench-alb", (listener,), {"web": group}, listen_address="127.0.0.1", idle_timeout=60
+    )
 
 
 def run(seconds: float, connections: int) -> list[Result]:
     up_port, alb_port = _free_port(), _free_port()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="he-alb-bench-") as tmp:
-        cfg = Path(tmp) / "alb.json"
-        cfg.write_text(json.dumps(bench_config(alb_port, up_port)))
+        cfg = Path(tmp) / "plan.json"
+        plan, key = plan_for(bench_config(alb_port, up_port))
+        cfg.write_text(serialize.to_json(plan))
         try:
             up = subprocess.Popen(
                 [
@@ -89,8 +91,12 @@ def run(seconds: float, connections: int) -> list[Result]:
                     sys.executable,
                     "-m",
                     "hyperplane_emu.services.alb",
-                    "--config",
+                    "--plan",
                     str(cfg),
+                    "--load-balancer",
+                    key,
+                    "--listen-address",
+                    "127.0.0.1",
                     "--name",
                     "he-alb-bench",
                     "--log-level",

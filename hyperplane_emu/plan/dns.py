@@ -174,11 +174,11 @@ def zones(plan: Plan) -> dict[str, Zone]:
 
     # Cloud Map private DNS namespaces: `<service>.<namespace>` -> healthy instances,
     # answered by the resolver of the namespace's VPC only (a Route 53 private zone).
-    for svc in plan.cloud_map.get("services", {}).values():
-        ns = plan.cloud_map.get("namespaces", {}).get(svc["namespace"], {})
-        if ns.get("type") == "dns_private" and ns.get("vpc") in builders:
-            healthy = [i["ip"] for i in svc["instances"].values() if i["health"] == "healthy"]
-            builders[ns["vpc"]].add(f"{svc['name']}.{svc['namespace']}", healthy)
+    for svc in plan.cloud_map.services.values():
+        ns = plan.cloud_map.namespaces.get(svc.namespace)
+        if ns is not None and ns.type == "dns_private" and ns.vpc in builders:
+            healthy = [i.ip for i in svc.instances.values() if i.health == "healthy"]
+            builders[ns.vpc].add(f"{svc.name}.{svc.namespace}", healthy)
 
     # Every API's default hostname is a public record of API Gateway's regional
     # front, except inside a VPC whose execute-api endpoint has private DNS: there

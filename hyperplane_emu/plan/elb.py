@@ -8,16 +8,19 @@ one ENI per enabled subnet described `ELB net/<name>/<16 hex>`, target group ARN
 
 from __future__ import annotations
 
-from typing import Any
-
 from hyperplane_emu.plan import ids
 from hyperplane_emu.plan.model import (
+    PlanAlbAction,
+    PlanAlbConditions,
+    PlanAlbListener,
+    PlanAlbRule,
+    PlanFixedResponse,
     PlanHealthCheck,
     PlanListener,
     PlanTarget,
     PlanTargetGroup,
 )
-from hyperplane_emu.spec.model import LoadBalancer, TargetGroup
+from hyperplane_emu.spec.model import AlbAction, LoadBalancer, TargetGroup
 
 PROTOCOLS = {"tcp": 6, "udp": 17, "http": 6}  # ALB target groups speak HTTP over TCP
 
@@ -49,37 +52,35 @@ def eni_description(name: str, hexid: str, kind: str = "net") -> str:
     return f"ELB {kind}/{name}/{hexid}"
 
 
-def alb_listeners(lb: LoadBalancer) -> tuple[dict[str, Any], ...]:
-    """The ALB's listeners, rules and actions as plain data (the ALB process reads them)."""
+def alb_listeners(lb: LoadBalancer) -> tuple[PlanAlbListener, ...]:
+    """The ALB's listeners, rules and actions (the spec's, as plan records)."""
 
-    def action(a: Any) -> dict[str, Any]:
-        if a.forward is not None:
-            return {"type": "forward", "target_group": a.forward}
+    def action(a: AlbAction) -> PlanAlbAction:
         fr = a.fixed_response
-        return {"type": "fixed-response", "status": fr.status, "body": fr.body,
-                "content_type": fr.content_type}  # fmt: skip
+        return PlanAlbAction(
+            a.forward,
+            None if fr is None else PlanFixedResponse(fr.status, fr.body, fr.content_type),
+        )
 
     return tuple(
-        {
-            "port": li.port,
-            "protocol": li.protocol,
-            "default_action": action(li.default_action),
-            "rules": [
-                {
-                    "priority": r.priority,
-                    "conditions": {
-                        "path": list(r.conditions.path),
-                        "host": list(r.conditions.host),
-                        "http_method": list(r.conditions.http_method),
-                        "http_header": {k: list(v) for k, v in r.conditions.http_header.items()},
-                    },
-                    "action": action(r.action),
-                }
-                for r in li.rules
-            ],
-        }
+        PlanAlbListener(
+            li.port,
+            action(li.default_action),
+            tuple(
+                PlanAlbRule(
+                    r.priority,
+                    PlanAlbConditions(
+                        r.conditions.path, r.conditions.host, r.conditions.http_method,
+                        dict(r.conditions.http_header),
+                    ),
+                    action(r.action),
+                )
+                for r in sorted(li.rules, key=lambda rule: rule.priority)
+            ),
+            li.protocol,
+        )
         for li in lb.alb_listeners
-    )
+    )  # fmt: skip
 
 
 def preserve_client_ip(tg: TargetGroup) -> bool:

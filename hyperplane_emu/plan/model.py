@@ -13,7 +13,7 @@ across runs and distinct across topologies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 EniKind = Literal[
     "host",
@@ -178,11 +178,11 @@ class PlanHealthCheck:
     protocol: Literal["tcp", "http"]
     port: int  # resolved: the traffic port unless set
     path: str
-    interval: int
-    timeout: int
+    interval: float  # seconds (the topology writes whole ones; tests use fractions)
+    timeout: float
     healthy_threshold: int
     unhealthy_threshold: int
-    matcher: str
+    matcher: str  # HTTP codes: "200", "200,202", "200-299" (spec.healthchecks.matches)
 
 
 @dataclass(frozen=True)
@@ -217,6 +217,48 @@ class PlanListener:
 
 
 @dataclass(frozen=True)
+class PlanFixedResponse:
+    """A `fixed-response` action: the ALB answers itself (2XX, 4XX or 5XX)."""
+
+    status: int
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class PlanAlbAction:
+    """Exactly one of `forward` (a target group of the same ALB) or `fixed_response`."""
+
+    forward: str | None = None
+    fixed_response: PlanFixedResponse | None = None
+
+
+@dataclass(frozen=True)
+class PlanAlbConditions:
+    """Every kind written must match (AND); the values of one kind are alternatives (OR)."""
+
+    path: tuple[str, ...] = ()
+    host: tuple[str, ...] = ()
+    http_method: tuple[str, ...] = ()
+    http_header: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanAlbRule:
+    priority: int  # unique per listener; lowest is evaluated first
+    conditions: PlanAlbConditions
+    action: PlanAlbAction
+
+
+@dataclass(frozen=True)
+class PlanAlbListener:
+    port: int  # 0 binds an ephemeral port (tests)
+    default_action: PlanAlbAction
+    rules: tuple[PlanAlbRule, ...] = ()  # sorted by priority
+    protocol: Literal["http"] = "http"
+
+
+@dataclass(frozen=True)
 class PlanLoadBalancer:
     key: str  # "<vpc>/<name>": names are unique per VPC only
     name: str
@@ -232,8 +274,8 @@ class PlanLoadBalancer:
     kind: Literal["nlb", "alb"] = "nlb"
     security_groups: tuple[str, ...] = ()  # its ENIs' groups (an NLB may have none)
     idle_timeout: int = 350
-    alb_listeners: tuple[dict[str, Any], ...] = ()
-    """ALB only: listeners with rules and actions, as the ALB process reads them."""
+    alb_listeners: tuple[PlanAlbListener, ...] = ()
+    """ALB only: listeners with rules and actions."""
     enforce_sg_inbound_on_privatelink: bool = True
     """NLB with groups: EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic (on)."""
 
@@ -425,6 +467,33 @@ class PlanVpcLinkV2:
 
 
 @dataclass(frozen=True)
+class PlanCloudMapNamespace:
+    type: Literal["dns_private", "http"]
+    vpc: str | None  # dns_private: the VPC whose resolver answers its names
+
+
+@dataclass(frozen=True)
+class PlanCloudMapInstance:
+    ip: str  # a host's ENI address, resolved
+    port: int
+    attributes: dict[str, str] = field(default_factory=dict)
+    health: str = "healthy"
+
+
+@dataclass(frozen=True)
+class PlanCloudMapService:
+    name: str
+    namespace: str
+    instances: dict[str, PlanCloudMapInstance] = field(default_factory=dict)  # by instance id
+
+
+@dataclass(frozen=True)
+class PlanCloudMap:
+    namespaces: dict[str, PlanCloudMapNamespace] = field(default_factory=dict)
+    services: dict[str, PlanCloudMapService] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class PlanSettings:
     conntrack_max: int
     flow_log_interval: int
@@ -453,9 +522,7 @@ class Plan:
     api_gateway: PlanApiGateway | None = None
     apis: dict[str, PlanApi] = field(default_factory=dict)  # by api id
     vpc_links_v2: dict[str, PlanVpcLinkV2] = field(default_factory=dict)  # by link id
-    cloud_map: dict[str, Any] = field(default_factory=dict)
-    """Cloud Map as plain data: {"namespaces": {name: {type, vpc}}, "services": {name:
-    {name, namespace, instances: {id: {ip, port, attributes, health}}}}}."""
+    cloud_map: PlanCloudMap = field(default_factory=PlanCloudMap)
     extras: dict[str, object] = field(default_factory=dict)
     """Reserved for later issues until they get typed fields."""
 

@@ -17,6 +17,10 @@ from urllib.parse import urlsplit
 from hyperplane_emu.plan import ids
 from hyperplane_emu.plan.model import (
     PlanApi,
+    PlanCloudMap,
+    PlanCloudMapInstance,
+    PlanCloudMapNamespace,
+    PlanCloudMapService,
     PlanEni,
     PlanLinkTarget,
     PlanLoadBalancer,
@@ -144,28 +148,26 @@ def _cloud_map(
     return out
 
 
-def cloud_map_data(topo: Topology, enis: list[PlanEni]) -> dict[str, Any]:
+def cloud_map_data(topo: Topology, enis: list[PlanEni]) -> PlanCloudMap:
     """Cloud Map with every instance's address resolved (`host` -> its ENI's address)."""
     cm = topo.cloud_map
-    if not cm.namespaces and not cm.services:
-        return {}
     by_host = {e.owner: e.ip for e in enis if e.kind == "host"}
-    return {
-        "namespaces": {n: {"type": ns.type, "vpc": ns.vpc} for n, ns in cm.namespaces.items()},
-        "services": {
-            name: {
-                "name": name,
-                "namespace": svc.namespace,
-                "instances": {
-                    i.id: {
-                        "ip": by_host.get(i.host, "") if i.host else (i.ip or ""),
-                        "port": i.port,
-                        "attributes": dict(i.attributes),
-                        "health": i.health,
-                    }
+    return PlanCloudMap(
+        namespaces={n: PlanCloudMapNamespace(ns.type, ns.vpc) for n, ns in cm.namespaces.items()},
+        services={
+            name: PlanCloudMapService(
+                name,
+                svc.namespace,
+                {
+                    i.id: PlanCloudMapInstance(
+                        by_host.get(i.host, "") if i.host else (i.ip or ""),
+                        i.port,
+                        dict(i.attributes),
+                        i.health,
+                    )
                     for i in svc.instances.values()
                 },
-            }
+            )
             for name, svc in cm.services.items()
         },
-    }
+    )

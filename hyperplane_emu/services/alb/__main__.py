@@ -1,10 +1,13 @@
 """ALB data plane process.
 
-    python -m hyperplane_emu.services.alb --config FILE [--ready-file PATH] \\
-        [--name he-alb-x] [--log-level INFO]
+    python -m hyperplane_emu.services.alb --plan plan.json --load-balancer VPC/NAME \\
+        [--node ENI] [--listen-address IP] [--ready-file PATH] [--name he-alb-x] \\
+        [--log-level INFO]
 
-Listens on `listen_address` (default 0.0.0.0: the process runs in a namespace
-holding the ALB's ENIs) at every listener port. Once all are bound, one line
+Reads the topology's plan (plan/serialize.py) and serves that ALB as node `--node`
+(its ENI: the source of target connections in its AZ). Listens on
+`--listen-address` (default 0.0.0.0: the process runs in a namespace holding the
+node's ENI) at every listener port. Once all are bound, one line
 `alb <name> listening on http://0.0.0.0:80 ...` goes to stdout (real ports when
 the config says 0) and, with `--ready-file`, that file appears (atomically)
 holding JSON `{"pid": ..., "name": ..., "listeners": [port, ...]}`. SIGUSR1 logs
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -44,10 +48,11 @@ def _write_ready(path: Path, server: AlbServer) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     try:
-        cfg = config_mod.load(args.config)
-    except (OSError, config_mod.ConfigError) as e:
-        print(f"alb: cannot read config {args.config}:\n{e}", file=sys.stderr)
+        cfg = config_mod.load(args.plan, args.load_balancer, args.node)
+    except (OSError, KeyError, ValueError) as e:
+        print(f"alb: cannot read plan {args.plan}:\n{e}", file=sys.stderr)
         return 2
+    cfg = dataclasses.replace(cfg, listen_address=args.listen_address)
     server = AlbServer(cfg)
     try:
         bound = await server.start()
@@ -77,7 +82,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="hyperplane_emu.services.alb", description="Application Load Balancer data plane"
     )
-    p.add_argument("--config", required=True, help="JSON config (docs/alb.md)")
+    p.add_argument("--plan", required=True, help="the topology's plan.json")
+    p.add_argument("--load-balancer", required=True, help="the ALB's key: <vpc>/<name>")
+    p.add_argument("--node", help="this node's ENI id (omit: no source binding)")
+    p.add_argument("--listen-address", default=config_mod.DEFAULT_LISTEN)
     p.add_argument("--ready-file", help="written once every listener is bound")
     p.add_argument("--name", default="he-alb", help="process name (first 15 characters)")
     p.add_argument("--log-level", default="INFO", help="DEBUG logs one line per request")

@@ -18,18 +18,20 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from hyperplane_emu.services.alb.config import HealthCheck, Target, matches
+from hyperplane_emu.plan.model import PlanHealthCheck, PlanTarget
+from hyperplane_emu.services.alb.config import target_key
 from hyperplane_emu.services.alb.targets import TargetGroupState
+from hyperplane_emu.spec.healthchecks import matches
 
 log = logging.getLogger("hyperplane_emu.alb")
 
 USER_AGENT = "ELB-HealthChecker/2.0"
 _MAX_STATUS_LINE = 8192
 
-SourceFor = Callable[[Target], str | None]
+SourceFor = Callable[[PlanTarget], str | None]
 
 
-async def probe(target: Target, check: HealthCheck, source: str | None) -> tuple[bool, str]:
+async def probe(target: PlanTarget, check: PlanHealthCheck, source: str | None) -> tuple[bool, str]:
     """One health check; (passed, AWS reason code when it failed)."""
     port = check.port or target.port
     writer: asyncio.StreamWriter | None = None
@@ -71,15 +73,15 @@ class HealthChecker:
 
     def start(self) -> None:
         for name, group in self.groups.items():
-            check = group.group.health_check
-            if check is None:
+            if not group.checked:
                 continue
+            check = group.group.health_check
             for state in group.in_use:
                 task = asyncio.create_task(self._loop(name, group, state.target, check))
                 self._tasks.append(task)
 
     async def _loop(
-        self, name: str, group: TargetGroupState, target: Target, check: HealthCheck
+        self, name: str, group: TargetGroupState, target: PlanTarget, check: PlanHealthCheck
     ) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
@@ -87,9 +89,9 @@ class HealthChecker:
         while True:
             ok, reason = await probe(target, check, source)
             self.probes += 1
-            changed = group.record(target.key, ok, reason)
+            changed = group.record(target_key(target), ok, reason)
             if changed is not None:
-                log.info("target group %s: %s is %s %s", name, target.key, changed, reason)
+                log.info("target group %s: %s is %s %s", name, target_key(target), changed, reason)
             due += check.interval
             await asyncio.sleep(max(0.0, due - loop.time()))
 

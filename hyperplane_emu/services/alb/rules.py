@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from hyperplane_emu.services.alb.config import Action, Conditions, Listener, Rule
+from hyperplane_emu.plan.model import PlanAlbAction, PlanAlbConditions, PlanAlbListener, PlanAlbRule
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -68,7 +68,7 @@ def _strip_port(host: str) -> str:
 class Verdict:
     """The action to take and which rule chose it (None: the default action)."""
 
-    action: Action
+    action: PlanAlbAction
     priority: int | None
 
     @property
@@ -76,7 +76,7 @@ class Verdict:
         return "default action" if self.priority is None else f"rule {self.priority}"
 
 
-def conditions_match(conditions: Conditions, request: Request) -> bool:
+def conditions_match(conditions: PlanAlbConditions, request: Request) -> bool:
     if conditions.http_method and request.method not in conditions.http_method:
         return False
     if conditions.path and not any(glob(p, False).fullmatch(request.path) for p in conditions.path):
@@ -86,19 +86,19 @@ def conditions_match(conditions: Conditions, request: Request) -> bool:
         or not any(glob(h, True).fullmatch(request.host) for h in conditions.host)
     ):
         return False
-    for name, patterns in conditions.http_header:
+    for name, patterns in conditions.http_header.items():
         values = request.header_values(name)
         if not any(glob(p, True).fullmatch(v) for p in patterns for v in values):
             return False
     return True
 
 
-def evaluate(listener: Listener, request: Request) -> Verdict:
+def evaluate(listener: PlanAlbListener, request: Request) -> Verdict:
     """The first matching rule by priority, else the default action."""
     return first_match(listener.rules, request) or Verdict(listener.default_action, None)
 
 
-def first_match(rules: Sequence[Rule], request: Request) -> Verdict | None:
+def first_match(rules: Sequence[PlanAlbRule], request: Request) -> Verdict | None:
     for rule in rules:  # the config keeps them sorted by priority
         if conditions_match(rule.conditions, request):
             return Verdict(rule.action, rule.priority)

@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 
 import h11
 
+from hyperplane_emu.plan.model import PlanAlbListener as Listener
+from hyperplane_emu.plan.model import PlanTarget as Target
 from hyperplane_emu.services.alb import errors
-from hyperplane_emu.services.alb.config import AlbConfig, Listener, Target
+from hyperplane_emu.services.alb.config import AlbConfig, target_key
 from hyperplane_emu.services.alb.errors import Answer
 from hyperplane_emu.services.alb.headers import MAX_FORWARDED, Headers, response_headers
 from hyperplane_emu.services.alb.headers import upstream_headers as forwarded_headers
@@ -219,7 +221,8 @@ class AlbServer:
     def __post_init__(self) -> None:
         azs = self.config.enabled_azs
         self.groups = {
-            name: TargetGroupState(tg, azs) for name, tg in self.config.target_groups.items()
+            name: TargetGroupState(tg, azs, self.config.health_checks)
+            for name, tg in self.config.target_groups.items()
         }
         self._node_ips = {n.address for n in self.config.nodes}
         self._node_by_az = {n.az: n.address for n in reversed(self.config.nodes)}
@@ -289,14 +292,14 @@ class AlbServer:
     # -- sources --------------------------------------------------------
 
     def _probe_source(self, target: Target) -> str | None:
-        if target.az is not None and target.az in self._node_by_az:
+        if target.az in self._node_by_az:
             return self._node_by_az[target.az]
         return self.config.nodes[0].address if self.config.nodes else None
 
     def _source(self, local_ip: str, target: Target) -> str | None:
         if local_ip in self._node_ips:
             return local_ip
-        if target.az is not None and target.az in self._node_by_az:
+        if target.az in self._node_by_az:
             return self._node_by_az[target.az]
         return None
 
@@ -395,9 +398,9 @@ class AlbServer:
                 key, upstream, body, self.config.connect_timeout, self.config.idle_timeout
             )
         except UpstreamFailure as e:
-            note = f"{verdict.reason} -> {target.key}: {e.reason}"
+            note = f"{verdict.reason} -> {target_key(target)}: {e.reason}"
             return self._done(errors.error_page(e.status), request, client_ip, note)
-        note = f"{verdict.reason} -> {target.key} ({choice.mode})"
+        note = f"{verdict.reason} -> {target_key(target)} ({choice.mode})"
         return self._done(response, request, client_ip, note)
 
     def _done(

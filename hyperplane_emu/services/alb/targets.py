@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hyperplane_emu.fabric.health import TargetHealth
-from hyperplane_emu.services.alb.config import Target, TargetGroup
+from hyperplane_emu.plan.model import PlanTarget, PlanTargetGroup
+from hyperplane_emu.services.alb.config import target_key
 
 
 class AlbTargetHealth(TargetHealth):
@@ -37,7 +38,7 @@ class AlbTargetHealth(TargetHealth):
 
 @dataclass
 class TargetState:
-    target: Target
+    target: PlanTarget
     health: AlbTargetHealth
     in_use: bool  # False: in an AZ without an ALB node ("unused")
 
@@ -58,16 +59,19 @@ class TargetState:
 class Choice:
     """The chosen target (None: answer 503) and how the choice was made."""
 
-    target: Target | None
+    target: PlanTarget | None
     mode: str  # "healthy" | "fail-open" | "no-targets"
 
 
 class TargetGroupState:
     """One target group's targets, their health and the round-robin position."""
 
-    def __init__(self, group: TargetGroup, enabled_azs: frozenset[str] | None) -> None:
+    def __init__(
+        self, group: PlanTargetGroup, enabled_azs: frozenset[str] | None, checked: bool = True
+    ) -> None:
         self.group = group
-        check = group.health_check
+        self.checked = checked  # False: no health checks, every target healthy at once
+        check = group.health_check if checked else None
         self.states: list[TargetState] = []
         for target in group.targets:
             health = AlbTargetHealth(
@@ -78,9 +82,9 @@ class TargetGroupState:
                 health.state, health.reason = "healthy", ""
             else:
                 health.reason = "Elb.InitialHealthChecking"
-            in_use = enabled_azs is None or target.az is None or target.az in enabled_azs
+            in_use = enabled_azs is None or not target.az or target.az in enabled_azs
             self.states.append(TargetState(target, health, in_use))
-        self._by_key = {s.target.key: s for s in self.states}
+        self._by_key = {target_key(s.target): s for s in self.states}
         self._next = 0
 
     @property

@@ -1,4 +1,5 @@
-"""Shared pieces for the ALB data-plane tests: configs, scripted targets, a client."""
+"""Shared pieces for the ALB data-plane tests: configs (plan dataclasses), scripted targets,
+a client."""
 
 from __future__ import annotations
 
@@ -8,48 +9,95 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import h11
 
-from hyperplane_emu.services.alb import config as config_mod
+from hyperplane_emu.plan.model import (
+    PlanAlbAction,
+    PlanAlbConditions,
+    PlanAlbListener,
+    PlanAlbRule,
+    PlanFixedResponse,
+    PlanHealthCheck,
+    PlanTarget,
+    PlanTargetGroup,
+)
+from hyperplane_emu.services.alb.config import AlbConfig
 from hyperplane_emu.services.alb.health import USER_AGENT as HEALTH_AGENT
 from hyperplane_emu.services.alb.server import AlbServer
 
 
+def forward(group: str) -> PlanAlbAction:
+    return PlanAlbAction(forward=group)
+
+
+def fixed(status: int, body: str = "", content_type: str = "text/plain") -> PlanAlbAction:
+    return PlanAlbAction(fixed_response=PlanFixedResponse(status, body, content_type))
+
+
+def rule(priority: int, action: PlanAlbAction, **conditions: Any) -> PlanAlbRule:
+    return PlanAlbRule(priority, PlanAlbConditions(**conditions), action)
+
+
+def check(**changes: Any) -> PlanHealthCheck:
+    """ALB defaults (/, each target's traffic port, 30 s, 5 s, 5/2, "200"), then `changes`."""
+    base = PlanHealthCheck("http", 0, "/", 30, 5, 5, 2, "200")
+    return replace(base, **changes)
+
+
+def group(name: str, ports: list[int], hc: PlanHealthCheck | None = None) -> PlanTargetGroup:
+    return PlanTargetGroup(
+        name, f"arn:tg/{name}", 6, 1, "ip",
+        tuple(PlanTarget(f"t{p}", "127.0.0.1", p, "", None) for p in ports),
+        hc or check(), False, False,
+    )  # fmt: skip
+
+
 def alb_config(
     groups: dict[str, list[int]],
-    rules: list[dict[str, Any]] | None = None,
-    default: dict[str, Any] | None = None,
-    check: dict[str, Any] | None = None,
+    rules: list[PlanAlbRule] | None = None,
+    default: PlanAlbAction | None = None,
+    check: PlanHealthCheck | None = None,
     **top: Any,
-) -> dict[str, Any]:
-    """One listener on an ephemeral port of 127.0.0.1; `groups`: name -> target ports."""
-    return {
-        "name": "test-alb",
-        "listen_address": "127.0.0.1",
-        "listeners": [
-            {
-                "port": 0,
-                "default_action": default or {"fixed_response": {"status": 404, "body": "none"}},
-                "rules": rules or [],
-            }
-        ],
-        "target_groups": {
-            name: {
-                "port": 1,
-                "targets": [{"ip": "127.0.0.1", "port": p, "id": f"t{p}"} for p in ports],
-                "health_check": check,
-            }
-            for name, ports in groups.items()
-        },
+) -> AlbConfig:
+    """One listener on an ephemeral port of 127.0.0.1; `groups`: name -> target ports.
+    Without `check`, no health checks: every target healthy at once."""
+    listener = PlanAlbListener(
+        0,
+        default or fixed(404, "none"),
+        tuple(sorted(rules or [], key=lambda r: r.priority)),
+    )
+    return AlbConfig(
+        name="test-alb",
+        listeners=(listener,),
+        target_groups={name: group(name, ports, check) for name, ports in groups.items()},
+        listen_address="127.0.0.1",
+        health_checks=check is not None,
         **top,
-    }
+    )
 
 
-async def with_alb(raw: dict[str, Any], body: Callable[[AlbServer, int], Awaitable[None]]) -> None:
-    srv = AlbServer(config_mod.parse(raw))
+def set_default(cfg: AlbConfig, action: PlanAlbAction) -> AlbConfig:
+    li = replace(cfg.listeners[0], default_action=action)
+    return replace(cfg, listeners=(li, *cfg.listeners[1:]))
+
+
+def set_group(cfg: AlbConfig, name: str, **changes: Any) -> AlbConfig:
+    return replace(
+        cfg, target_groups={**cfg.target_groups, name: replace(cfg.target_groups[name], **changes)}
+    )
+
+
+def set_target_az(cfg: AlbConfig, name: str, index: int, az: str) -> AlbConfig:
+    targets = list(cfg.target_groups[name].targets)
+    targets[index] = replace(targets[index], az=az)
+    return set_group(cfg, name, targets=tuple(targets))
+
+
+async def with_alb(raw: AlbConfig, body: Callable[[AlbServer, int], Awaitable[None]]) -> None:
+    srv = AlbServer(raw)
     bound = await srv.start()
     try:
         await body(srv, bound[0][1])

@@ -11,7 +11,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from alb_helpers import alb_config
+from alb_helpers import alb_config, fixed
+
+from hyperplane_emu.plan import serialize
+from hyperplane_emu.services.alb.config import plan_for
 
 
 def wait_for(path: Path, deadline: float = 15.0) -> None:
@@ -23,9 +26,9 @@ def wait_for(path: Path, deadline: float = 15.0) -> None:
 
 
 def test_process_lifecycle(tmp_path: Path) -> None:
-    cfg = tmp_path / "alb.json"
-    raw = alb_config({}, default={"fixed_response": {"status": 200, "body": "up"}})
-    cfg.write_text(json.dumps(raw))
+    cfg = tmp_path / "plan.json"
+    plan, key = plan_for(alb_config({}, default=fixed(200, "up")))
+    cfg.write_text(serialize.to_json(plan))
     ready = tmp_path / "ready.json"
     log = tmp_path / "alb.log"
     with log.open("w") as out:
@@ -34,8 +37,12 @@ def test_process_lifecycle(tmp_path: Path) -> None:
                 sys.executable,
                 "-m",
                 "hyperplane_emu.services.alb",
-                "--config",
+                "--plan",
                 str(cfg),
+                "--load-balancer",
+                key,
+                "--listen-address",
+                "127.0.0.1",
                 "--ready-file",
                 str(ready),
                 "--name",
@@ -68,13 +75,13 @@ def test_process_lifecycle(tmp_path: Path) -> None:
 
 
 def test_bad_config_exits_2(tmp_path: Path) -> None:
-    cfg = tmp_path / "alb.json"
-    cfg.write_text(json.dumps({"listeners": []}))
+    cfg = tmp_path / "plan.json"
+    plan, _ = plan_for(alb_config({}))
+    cfg.write_text(serialize.to_json(plan))
     done = subprocess.run(
-        [sys.executable, "-m", "hyperplane_emu.services.alb", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+        [sys.executable, "-m", "hyperplane_emu.services.alb", "--plan", str(cfg),
+         "--load-balancer", "local/nope"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
     assert done.returncode == 2
-    assert "listeners: must be a non-empty list" in done.stderr
+    assert "has no ALB 'local/nope'" in done.stderr

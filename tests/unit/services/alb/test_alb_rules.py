@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hyperplane_emu.services.alb.config import Action, Conditions, FixedResponse, Listener, Rule
+from hyperplane_emu.plan.model import PlanAlbAction as Action
+from hyperplane_emu.plan.model import PlanAlbConditions as Conditions
+from hyperplane_emu.plan.model import PlanAlbListener as Listener
+from hyperplane_emu.plan.model import PlanAlbRule as Rule
+from hyperplane_emu.plan.model import PlanFixedResponse as FixedResponse
 from hyperplane_emu.services.alb.rules import Request, conditions_match, evaluate, glob
 
 Headers = list[tuple[bytes, bytes]]
@@ -90,7 +94,7 @@ def test_condition_kinds() -> None:
 
 
 def test_header_condition() -> None:
-    c = Conditions(http_header=(("X-Env", ("prod", "stag*")),))
+    c = Conditions(http_header={"X-Env": ("prod", "stag*")})
     assert conditions_match(c, req(x_env="prod"))
     assert conditions_match(c, req(x_env="STAGING"))  # values are case-insensitive
     assert conditions_match(c, req(X_ENV="prod"))  # so are names
@@ -105,7 +109,7 @@ def test_all_kinds_must_match() -> None:
         path=("/api/*",),
         host=("shop.*",),
         http_method=("POST",),
-        http_header=(("X-A", ("1",)), ("X-B", ("2",))),
+        http_header={"X-A": ("1",), "X-B": ("2",)},
     )
     good = req("/api/x", "POST", "shop.example.com", x_a="1", x_b="2")
     assert conditions_match(c, good)

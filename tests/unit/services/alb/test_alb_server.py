@@ -7,21 +7,39 @@ ALB's ENI addresses (nodes) without root.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from typing import Any
 
 import pytest
-from alb_helpers import Backend, Client, alb_config, free_port, run, until, with_alb
+from alb_helpers import (
+    Backend,
+    Client,
+    alb_config,
+    check,
+    fixed,
+    forward,
+    free_port,
+    rule,
+    run,
+    set_default,
+    set_group,
+    set_target_az,
+    until,
+    with_alb,
+)
 
+from hyperplane_emu.plan.model import PlanAlbRule
 from hyperplane_emu.services.alb import server as server_mod
+from hyperplane_emu.services.alb.config import Node
 from hyperplane_emu.services.alb.server import AlbServer
 
-FAST_CHECK = {"interval": 0.05, "timeout": 0.5, "healthy_threshold": 2, "unhealthy_threshold": 2}
+FAST_CHECK = check(interval=0.05, timeout=0.5, healthy_threshold=2, unhealthy_threshold=2)
 TRACE = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24}")
 
 
-def api_rule(group: str = "api", priority: int = 10) -> dict[str, Any]:
-    return {"priority": priority, "conditions": {"path": ["/api/*"]}, "action": {"forward": group}}
+def api_rule(group: str = "api", priority: int = 10) -> PlanAlbRule:
+    return rule(priority, forward(group), path=("/api/*",))
 
 
 def test_routing_by_path_keep_alive_and_what_targets_see() -> None:
@@ -31,7 +49,7 @@ def test_routing_by_path_keep_alive_and_what_targets_see() -> None:
         raw = alb_config(
             {"api": ports[:2], "web": ports[2:]},
             rules=[api_rule()],
-            default={"forward": "web"},
+            default=forward("web"),
         )
 
         async def body(srv: AlbServer, port: int) -> None:
@@ -73,17 +91,7 @@ def test_fixed_response_and_rule_priority() -> None:
             {"api": [port]},
             rules=[
                 api_rule(priority=20),
-                {
-                    "priority": 5,
-                    "conditions": {"path": ["/api/admin/*"]},
-                    "action": {
-                        "fixed_response": {
-                            "status": 403,
-                            "body": '{"no":1}',
-                            "content_type": "application/json",
-                        }
-                    },
-                },
+                rule(5, fixed(403, '{"no":1}', "application/json"), path=("/api/admin/*",)),
             ],
         )
 
@@ -108,7 +116,7 @@ def test_post_body_head_and_chunked_request() -> None:
     async def main() -> None:
         be = Backend(respond=lambda s: (201, [("X-Len", str(len(s.body)))], s.body[::-1]))
         port = await be.start()
-        raw = alb_config({"api": [port]}, default={"forward": "api"})
+        raw = alb_config({"api": [port]}, default=forward("api"))
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             c = await Client.open(alb_port)
@@ -138,9 +146,9 @@ def test_post_body_head_and_chunked_request() -> None:
 def test_503_when_the_group_has_no_target_in_use() -> None:
     async def main() -> None:
         raw = alb_config({"empty": [], "elsewhere": [1]}, rules=[api_rule("elsewhere")])
-        raw["listeners"][0]["default_action"] = {"forward": "empty"}
-        raw["nodes"] = [{"az": "us-east-1a", "address": "127.0.0.1"}]
-        raw["target_groups"]["elsewhere"]["targets"][0]["az"] = "us-east-1b"  # no node there
+        raw = set_default(raw, forward("empty"))
+        raw = dataclasses.replace(raw, nodes=(Node("us-east-1a", "127.0.0.1"),))
+        raw = set_target_az(raw, "elsewhere", 0, "us-east-1b")  # no node there
 
         async def body(srv: AlbServer, port: int) -> None:
             c = await Client.open(port)
@@ -162,7 +170,7 @@ def test_502_when_the_target_misbehaves(mode: str) -> None:
         bad, good = Backend(mode=mode), Backend()
         ports = [await bad.start(), await good.start()]
         raw = alb_config({"api": [ports[0]], "ok": [ports[1]]}, rules=[api_rule()])
-        raw["listeners"][0]["default_action"] = {"forward": "ok"}
+        raw = set_default(raw, forward("ok"))
 
         async def body(srv: AlbServer, port: int) -> None:
             c = await Client.open(port)
@@ -180,7 +188,7 @@ def test_502_when_the_target_misbehaves(mode: str) -> None:
 
 def test_502_when_the_target_refuses() -> None:
     async def main() -> None:
-        raw = alb_config({"api": [free_port()]}, default={"forward": "api"})
+        raw = alb_config({"api": [free_port()]}, default=forward("api"))
 
         async def body(srv: AlbServer, port: int) -> None:
             c = await Client.open(port)
@@ -197,7 +205,7 @@ def test_504_when_the_target_goes_quiet(mode: str) -> None:
     async def main() -> None:
         be = Backend(mode=mode)
         port = await be.start()
-        raw = alb_config({"api": [port]}, default={"forward": "api"}, idle_timeout=0.3)
+        raw = alb_config({"api": [port]}, default=forward("api"), idle_timeout=0.3)
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             c = await Client.open(alb_port)
@@ -218,7 +226,7 @@ def test_504_when_the_connect_never_completes(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(server_mod, "_open_connection", never)
 
     async def main() -> None:
-        raw = alb_config({"api": [1]}, default={"forward": "api"}, connect_timeout=0.2)
+        raw = alb_config({"api": [1]}, default=forward("api"), connect_timeout=0.2)
 
         async def body(srv: AlbServer, port: int) -> None:
             c = await Client.open(port)
@@ -234,7 +242,7 @@ def test_health_checks_steer_traffic_then_fail_open() -> None:
     async def main() -> None:
         a, b = Backend(), Backend()
         ports = [await a.start(), await b.start()]
-        raw = alb_config({"api": ports}, default={"forward": "api"}, check=FAST_CHECK)
+        raw = alb_config({"api": ports}, default=forward("api"), check=FAST_CHECK)
 
         async def body(srv: AlbServer, port: int) -> None:
             def states() -> list[object]:
@@ -268,11 +276,10 @@ def test_health_check_matcher_and_path() -> None:
     async def main() -> None:
         be = Backend(respond=lambda s: (204 if s.target == "/health" else 500, [], b""))
         port = await be.start()
-        check = {**FAST_CHECK, "path": "/health", "matcher": "200-299"}
-        wrong = {**FAST_CHECK, "path": "/"}
-        raw = alb_config({"good": [port], "bad": [port]}, default={"forward": "good"})
-        raw["target_groups"]["good"]["health_check"] = check
-        raw["target_groups"]["bad"]["health_check"] = wrong
+        good = dataclasses.replace(FAST_CHECK, path="/health", matcher="200-299")
+        wrong = dataclasses.replace(FAST_CHECK, path="/")
+        raw = alb_config({"good": [port], "bad": [port]}, default=forward("good"), check=wrong)
+        raw = set_group(raw, "good", health_check=good)
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             def state(group: str) -> tuple[object, object]:
@@ -291,13 +298,10 @@ def test_connections_leave_from_the_node_address() -> None:
     async def main() -> None:
         be = Backend()
         port = await be.start()
-        raw = alb_config({"api": [port]}, default={"forward": "api"}, check=FAST_CHECK)
-        raw["listen_address"] = "0.0.0.0"
-        raw["nodes"] = [
-            {"az": "us-east-1a", "address": "127.0.0.2"},
-            {"az": "us-east-1b", "address": "127.0.0.3"},
-        ]
-        raw["target_groups"]["api"]["targets"][0]["az"] = "us-east-1b"
+        raw = alb_config({"api": [port]}, default=forward("api"), check=FAST_CHECK)
+        nodes = (Node("us-east-1a", "127.0.0.2"), Node("us-east-1b", "127.0.0.3"))
+        raw = dataclasses.replace(raw, listen_address="0.0.0.0", nodes=nodes)
+        raw = set_target_az(raw, "api", 0, "us-east-1b")
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             # Health checks come from the node in the target's AZ.
@@ -323,12 +327,15 @@ def test_one_node_process_forwards_across_zones() -> None:
     async def main() -> None:
         a, b = Backend(), Backend()
         ports = [await a.start(), await b.start()]
-        raw = alb_config({"api": ports}, default={"forward": "api"}, check=FAST_CHECK)
-        raw["listen_address"] = "0.0.0.0"
-        raw["nodes"] = [{"az": "us-east-1a", "address": "127.0.0.2"}]  # this process's node
-        raw["zones"] = ["us-east-1a", "us-east-1b"]  # the ALB's: cross-zone is always on
-        raw["target_groups"]["api"]["targets"][0]["az"] = "us-east-1a"
-        raw["target_groups"]["api"]["targets"][1]["az"] = "us-east-1b"
+        raw = alb_config({"api": ports}, default=forward("api"), check=FAST_CHECK)
+        raw = dataclasses.replace(
+            raw,
+            listen_address="0.0.0.0",
+            nodes=(Node("us-east-1a", "127.0.0.2"),),  # this process's node
+            zones=("us-east-1a", "us-east-1b"),  # the ALB's: cross-zone is always on
+        )
+        raw = set_target_az(raw, "api", 0, "us-east-1a")
+        raw = set_target_az(raw, "api", 1, "us-east-1b")
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             await until(lambda: all(t.health.state == "healthy" for t in srv.groups["api"].states))
@@ -349,7 +356,7 @@ def test_target_closing_an_idle_connection_is_not_a_502() -> None:
     async def main() -> None:
         be = Backend()
         port = await be.start()
-        raw = alb_config({"api": [port]}, default={"forward": "api"})
+        raw = alb_config({"api": [port]}, default=forward("api"))
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             c = await Client.open(alb_port)
@@ -372,7 +379,7 @@ def test_alb_answers_trace_too_many_hops_and_bad_requests() -> None:
     async def main() -> None:
         be = Backend()
         port = await be.start()
-        raw = alb_config({"api": [port]}, default={"forward": "api"})
+        raw = alb_config({"api": [port]}, default=forward("api"))
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             c = await Client.open(alb_port)
@@ -419,7 +426,7 @@ def test_http10_client_gets_its_answer_then_close() -> None:
     async def main() -> None:
         be = Backend()
         port = await be.start()
-        raw = alb_config({"api": [port]}, default={"forward": "api"})
+        raw = alb_config({"api": [port]}, default=forward("api"))
 
         async def body(srv: AlbServer, alb_port: int) -> None:
             reader, writer = await asyncio.open_connection("127.0.0.1", alb_port)

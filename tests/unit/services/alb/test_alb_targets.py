@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from hyperplane_emu.services.alb.config import HealthCheck, Target, TargetGroup
+from alb_helpers import check
+
+from hyperplane_emu.plan.model import PlanTarget, PlanTargetGroup
+from hyperplane_emu.services.alb.config import target_key
 from hyperplane_emu.services.alb.targets import AlbTargetHealth, TargetGroupState
 
-A = Target("10.0.1.10", 8080, "us-east-1a", "i-a")
-B = Target("10.0.2.10", 8080, "us-east-1b", "i-b")
-C = Target("10.0.3.10", 8080, "us-east-1c", "i-c")
-CHECK = HealthCheck(healthy_threshold=3, unhealthy_threshold=2)
+A = PlanTarget("i-a", "10.0.1.10", 8080, "us-east-1a", None)
+B = PlanTarget("i-b", "10.0.2.10", 8080, "us-east-1b", None)
+C = PlanTarget("i-c", "10.0.3.10", 8080, "us-east-1c", None)
+CHECK = check(healthy_threshold=3, unhealthy_threshold=2)
 ZONES = frozenset({"us-east-1a", "us-east-1b"})
 
 
-def group(*targets: Target, check: HealthCheck | None = CHECK) -> TargetGroup:
-    return TargetGroup("web", 8080, targets, check)
+def group(*targets: PlanTarget) -> PlanTargetGroup:
+    return PlanTargetGroup("web", "arn:tg/web", 6, 8080, "ip", targets, CHECK, False, False)
 
 
 def test_initial_target_is_healthy_after_one_passed_check() -> None:
@@ -51,7 +54,7 @@ def test_a_success_breaks_a_failure_streak() -> None:
 def test_round_robin_over_healthy_targets() -> None:
     g = TargetGroupState(group(A, B, C), None)
     for t in (A, B, C):
-        g.record(t.key, True)
+        g.record(target_key(t), True)
     picks = [g.choose() for _ in range(6)]
     assert [p.target for p in picks] == [A, B, C, A, B, C]
     assert {p.mode for p in picks} == {"healthy"}
@@ -59,18 +62,18 @@ def test_round_robin_over_healthy_targets() -> None:
 
 def test_unhealthy_targets_are_skipped() -> None:
     g = TargetGroupState(group(A, B), None)
-    g.record(A.key, True)
-    g.record(B.key, True)
-    g.record(B.key, False)
-    assert g.record(B.key, False) == "unhealthy"
+    g.record(target_key(A), True)
+    g.record(target_key(B), True)
+    g.record(target_key(B), False)
+    assert g.record(target_key(B), False) == "unhealthy"
     assert {g.choose().target for _ in range(4)} == {A}
 
 
 def test_fail_open_when_no_target_is_healthy() -> None:
     g = TargetGroupState(group(A, B), None)
     for t in (A, B):
-        g.record(t.key, False)
-        g.record(t.key, False)
+        g.record(target_key(t), False)
+        g.record(target_key(t), False)
     picks = [g.choose() for _ in range(4)]
     assert [p.target for p in picks] == [A, B, A, B]
     assert {p.mode for p in picks} == {"fail-open"}
@@ -79,14 +82,14 @@ def test_fail_open_when_no_target_is_healthy() -> None:
 def test_initial_targets_count_as_fail_open_too() -> None:
     g = TargetGroupState(group(A, B), None)
     assert g.choose().mode == "fail-open"
-    g.record(B.key, True)
+    g.record(target_key(B), True)
     assert {g.choose().target for _ in range(3)} == {B}
 
 
 def test_targets_outside_the_alb_zones_are_unused() -> None:
     g = TargetGroupState(group(A, B, C), ZONES)
     assert [s.target for s in g.in_use] == [A, B]
-    assert g.record(C.key, True) is None  # never checked, never counted
+    assert g.record(target_key(C), True) is None  # never checked, never counted
     described = {d["id"]: d for d in g.describe()}
     assert described["i-c"]["state"] == "unused"
     assert described["i-c"]["reason"] == "Target.NotInUse"
@@ -102,13 +105,13 @@ def test_no_target_in_use_means_503() -> None:
 
 
 def test_targets_without_az_are_always_in_use() -> None:
-    anywhere = Target("10.9.0.1", 80)
+    anywhere = PlanTarget("10.9.0.1", "10.9.0.1", 80, "", None)
     g = TargetGroupState(group(anywhere), ZONES)
     assert g.choose().target == anywhere
 
 
 def test_group_without_health_check_is_healthy_at_once() -> None:
-    g = TargetGroupState(group(A, B, check=None), None)
+    g = TargetGroupState(group(A, B), None, checked=False)
     assert g.choose().mode == "healthy"
     assert [d["state"] for d in g.describe()] == ["healthy", "healthy"]
 
