@@ -22,21 +22,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "hyperplane_emu"
 
-# Being removed in #14 by other branches (fabric core split; the typed plan for API
-# Gateway). When one is gone, this test fails until its line is deleted here: the set
+# Being removed in #14 by another branch (fabric core split). When one is gone, this test fails until its line is deleted here: the set
 # shrinks to empty as those branches merge.
 KNOWN: frozenset[frozenset[str]] = frozenset(
     {
         frozenset({"hyperplane_emu.fabric.core", "hyperplane_emu.fabric.nlb"}),
-        frozenset({"hyperplane_emu.plan.apigateway", "hyperplane_emu.plan.vpclinks"}),
-        frozenset(
-            {
-                "hyperplane_emu.services.apigateway.config",
-                "hyperplane_emu.services.apigateway.httpapi",
-                "hyperplane_emu.services.apigateway.httpconfig",
-                "hyperplane_emu.services.apigateway.integration",
-            }
-        ),
     }
 )
 
