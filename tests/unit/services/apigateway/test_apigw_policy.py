@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hyperplane_emu import plan, spec
 from hyperplane_emu.plan.model import PlanPolicyStatement
 from hyperplane_emu.services.apigateway.policy import (
     Decision,
@@ -16,6 +20,7 @@ from hyperplane_emu.services.apigateway.policy import (
     masked_arn,
     request_arn,
 )
+from hyperplane_emu.spec import apipolicy
 
 PREFIX = "arn:aws:execute-api:us-east-1:111122223333:a1b2c3d4e5"
 ARN = f"{PREFIX}/prod/GET/orders/42"
@@ -184,3 +189,29 @@ def test_decision_is_order_independent_and_deny_dominates(
         else Decision.IMPLICIT_DENY
     )
     assert forward is want
+
+
+def test_every_condition_key_the_spec_accepts_reaches_the_data_plane() -> None:
+    """issue 16: a key the spec accepts but the plan drops would be accepted and ignored."""
+    modelled = {f.name for f in dataclasses.fields(PlanPolicyStatement)} - {"effect"}
+    assert set(apipolicy.CONDITION_KEYS) == modelled
+    good = Path(__file__).resolve().parents[3] / "data" / "good" / "private-api.yaml"
+    text = good.read_text()
+    topo = spec.loads(text)
+    orders = next(n for n, a in topo.apis.items() if a.endpoint == "private")
+    policy = (
+        "[{effect: Allow, source_vpce: [customer/execute-api], source_vpc: [customer], "
+        "vpc_source_ip: [10.85.1.0/28], resources: ['GET /orders/*']}, "
+        "{effect: Deny, not_source_vpce: [customer/execute-api], source_ip: [203.0.113.9]}]"
+    )
+    doc = yaml.safe_load(text)
+    doc["apis"][orders]["policy"] = yaml.safe_load(policy)
+    p = plan.build(spec.loads(yaml.safe_dump(doc)))
+    (api,) = [a for a in p.apis.values() if a.name == orders]
+    assert api.policy is not None
+    allow, deny = api.policy
+    ep = next(e for e in p.endpoints.values() if e.service == "execute-api")
+    assert allow.source_vpce == (ep.id,) and allow.source_vpc == (p.vpcs[ep.vpc].id,)
+    assert allow.vpc_source_ip == ("10.85.1.0/28",)
+    assert allow.resources == (f"{api.arn_prefix}/*/GET/orders/*",)
+    assert (deny.not_source_vpce, deny.source_ip) == ((ep.id,), ("203.0.113.9/32",))
