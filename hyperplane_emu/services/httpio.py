@@ -1,13 +1,46 @@
-"""HTTP/1.1 request reading shared by the emulator's proxies (API Gateway, ALB): h11 over
-an asyncio stream, with a bound on the body and `100 Continue` answered."""
+"""HTTP/1.1 pieces shared by the emulator's proxies (API Gateway, ALB): request reading
+(h11 over an asyncio stream, a bound on the body, `100 Continue` answered) and the
+hop-by-hop header rules."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import h11
 
 READ_SIZE = 65536
+
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+    }
+)
+"""Fields that belong to one connection, never forwarded by a proxy (RFC 9110 §7.6.1 and
+RFC 2616 §13.5.1's list); each side of a proxy has its own framing and keep-alive."""
+
+
+def connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The field names a `Connection` header lists (lower case): hop-by-hop as well."""
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return frozenset(tokens)
+
+
+def hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """HOP_BY_HOP plus what this message's Connection header names."""
+    return HOP_BY_HOP | connection_tokens(headers)
 
 
 class TooLarge(Exception):

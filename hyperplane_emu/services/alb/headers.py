@@ -11,8 +11,7 @@ ALB behaviour (ALB guide "HTTP headers and Application Load Balancers",
   (other fields kept); with `Root` -> a `Self=1-…` field is inserted first, or
   updated when there is one;
 - the `Host` header goes to the target unchanged; hop-by-hop headers
-  (Connection and the headers it names, Keep-Alive, TE, Trailer,
-  Transfer-Encoding, Upgrade, Proxy-Connection) stay on their own hop, as in
+  (`httpio.HOP_BY_HOP` and what Connection names) stay on their own hop, as in
   any HTTP/1.1 proxy: each side gets its own framing and keep-alive.
 """
 
@@ -22,35 +21,15 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 
+from hyperplane_emu.services.httpio import hop_by_hop
+
 Headers = list[tuple[bytes, bytes]]
 
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-    }
-)
 REPLACED = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-port", b"x-amzn-trace-id"}
 )
 MAX_FORWARDED = 30  # more addresses in X-Forwarded-For: HTTP 463
 SERVER = b"awselb/2.0"
-
-
-def _hop_names(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    """HOP_BY_HOP plus the header names a Connection header lists."""
-    named = {
-        token.strip().lower()
-        for name, value in headers
-        if name.lower() == b"connection"
-        for token in value.split(b",")
-    }
-    return HOP_BY_HOP | named
 
 
 def _joined(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> bytes | None:
@@ -99,7 +78,7 @@ def upstream_headers(
 ) -> tuple[Headers, int]:
     """Request headers for the target, and the X-Forwarded-For address count."""
     # Expect is answered by the ALB itself (it reads the whole body first).
-    drop = _hop_names(headers) | REPLACED | {b"content-length", b"expect"}
+    drop = hop_by_hop(headers) | REPLACED | {b"content-length", b"expect"}
     out: Headers = [(n, v) for n, v in headers if n.lower() not in drop]
     xff, hops = forwarded_for(headers, client_ip)
     trace = trace_id(
@@ -122,7 +101,7 @@ def response_headers(headers: Sequence[tuple[bytes, bytes]], body_length: int | 
     """The target's response headers for the client, without hop-by-hop ones and
     with the length of the body relayed; `body_length` None keeps the target's
     Content-Length (answers to HEAD, 204 and 304 describe a body not sent)."""
-    drop = _hop_names(headers)
+    drop = hop_by_hop(headers)
     if body_length is not None:
         drop |= {b"content-length"}
     out: Headers = [(n, v) for n, v in headers if n.lower() not in drop]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -42,11 +42,11 @@ from hyperplane_emu.plan.model import PlanIntegration, PlanIntegrationTarget, Pl
 from hyperplane_emu.services.apigateway.config import VpcLink
 from hyperplane_emu.services.apigateway.httproutes import DEFAULT
 from hyperplane_emu.services.apigateway.integration import (
-    HOP_BY_HOP,
     Headers,
     http_date,
     substitute_stage_vars,
 )
+from hyperplane_emu.services.httpio import HOP_BY_HOP, connection_tokens
 
 VIA = b"HTTP/1.1 AmazonAPIGateway"
 # `{name}` or `{name+}` in an HTTP API integration uri (the guide writes `{proxy+}`).
@@ -264,7 +264,7 @@ def http_request_headers(
     method: str,
 ) -> Headers:
     """The integration request's headers; `host_header` "" keeps the client's Host."""
-    nominated = _connection_tokens(client_headers)
+    nominated = connection_tokens(client_headers)
     client_host = b""
     fwd = via = b""
     out: Headers = []
@@ -298,7 +298,7 @@ def http_response_headers(
 ) -> Headers:
     """The client response's headers; `body_length` None: a HEAD answer (the backend's
     Content-Length, if any, is kept as the length a GET would have had)."""
-    nominated = _connection_tokens(upstream)
+    nominated = connection_tokens(upstream)
     out: Headers = [(b"Date", http_date())]
     head_length: bytes | None = None
     for name, value in upstream:
@@ -324,11 +324,3 @@ def http_error_headers(request_id: str, length: int) -> Headers:
         (b"Content-Length", str(length).encode()),
         (b"apigw-requestid", request_id.encode()),
     ]
-
-
-def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
-    return frozenset(tokens)

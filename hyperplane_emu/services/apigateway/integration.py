@@ -41,22 +41,10 @@ from hyperplane_emu.services.apigateway.config import (
     EndpointInfo,
     VpcLink,
 )
+from hyperplane_emu.services.httpio import HOP_BY_HOP, connection_tokens
 
 Headers = list[tuple[bytes, bytes]]
 
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"te",
-        b"trailer",
-        b"transfer-encoding",
-        b"upgrade",
-        b"proxy-authenticate",
-        b"proxy-authorization",
-    }
-)
 _REQUEST_DROP = HOP_BY_HOP | {
     b"host",
     b"content-length",
@@ -215,7 +203,7 @@ def request_headers(
     method: str = "GET",
 ) -> Headers:
     """The integration request's header list (names as API Gateway spells them)."""
-    nominated = _connection_tokens(client_headers)
+    nominated = connection_tokens(client_headers)
     out: Headers = [(b"Host", resolved.host_header.encode("ascii"))]
     xff = b""
     for name, value in client_headers:
@@ -241,14 +229,6 @@ def request_headers(
         # answer 411 Length Required to a bodiless POST without it.
         out.append((b"Content-Length", str(body_length).encode()))
     return out
-
-
-def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b",") if t.strip())
-    return frozenset(tokens)
 
 
 _date_cache: tuple[int, bytes] = (0, b"")
@@ -284,7 +264,7 @@ def response_headers(
     `body_length` None: a HEAD answer, whose Content-Length (if the backend
     sent one) is kept as the length a GET would have had.
     """
-    nominated = _connection_tokens(upstream)
+    nominated = connection_tokens(upstream)
     out = gateway_headers(request_id, apigw_id)
     head_length: bytes | None = None
     for name, value in upstream:
