@@ -1,11 +1,15 @@
-"""HTTP/1.1 pieces shared by the emulator's proxies (API Gateway, ALB): request reading
+"""HTTP/1.1 pieces shared by the emulator's proxies (API Gateway, ALB): the listener, request
+reading
 (h11 over an asyncio stream, a bound on the body, `100 Continue` answered) and the
 hop-by-hop header rules."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
 
 import h11
 
@@ -76,3 +80,40 @@ async def read_request(
             return request, b"".join(parts)
         else:  # ConnectionClosed, or PAUSED after a protocol switch we never accept
             return None, b""
+
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
+
+
+async def listen(
+    ip: str,
+    port: int,
+    handle: Handler,
+    tls: ssl.SSLContext | None = None,
+    handshake_timeout: float = 10.0,
+) -> tuple[asyncio.Server, int]:
+    """A listening socket on ip:port (0: the kernel picks; the real port is returned);
+    `handle(reader, writer, port)` runs per connection."""
+    family = socket.AF_INET6 if ipaddress.ip_address(ip).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+        sock.listen(1024)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    bound = int(sock.getsockname()[1])
+
+    async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await handle(r, w, bound)
+
+    server = await asyncio.start_server(
+        client,
+        sock=sock,
+        ssl=tls,
+        ssl_handshake_timeout=handshake_timeout if tls else None,
+        limit=READ_SIZE * 4,
+    )
+    return server, bound

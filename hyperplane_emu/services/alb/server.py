@@ -36,12 +36,18 @@ from hyperplane_emu.plan.model import PlanTarget as Target
 from hyperplane_emu.services.alb import errors
 from hyperplane_emu.services.alb.config import AlbConfig, target_key
 from hyperplane_emu.services.alb.errors import Answer
-from hyperplane_emu.services.alb.headers import MAX_FORWARDED, Headers, response_headers
+from hyperplane_emu.services.alb.headers import MAX_FORWARDED, response_headers
 from hyperplane_emu.services.alb.headers import upstream_headers as forwarded_headers
 from hyperplane_emu.services.alb.health import HealthChecker
 from hyperplane_emu.services.alb.rules import Request, evaluate
 from hyperplane_emu.services.alb.targets import TargetGroupState
-from hyperplane_emu.services.httpio import READ_SIZE, TooLarge, read_request
+from hyperplane_emu.services.httpio import TooLarge, listen, read_request
+from hyperplane_emu.services.upstream import (
+    UpstreamFailure,
+    UpstreamKey,
+    UpstreamPool,
+    UpstreamResponse,
+)
 
 log = logging.getLogger("hyperplane_emu.alb")
 
@@ -51,155 +57,10 @@ _POOL_MAX_IDLE = 256  # per (target, source)
 _CLOSE_GRACE = 2.0
 _NO_BODY_STATUS = frozenset({204, 304})
 
-# Indirection so tests can stand in for a connect that never completes.
-_open_connection = asyncio.open_connection
-
-
-class UpstreamFailure(Exception):
-    """The target could not answer; `status` (502 or 504) is what the client gets."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass
-class UpstreamResponse:
-    status: int
-    reason: bytes
-    headers: Headers
-    body: bytes
-
-
-@dataclass
-class _UpConn:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    h11: h11.Connection = field(default_factory=lambda: h11.Connection(h11.CLIENT))
-
-
-_PoolKey = tuple[str, int, str | None]
-
-
-class UpstreamPool:
-    """Keep-alive connections to targets, per (ip, port, source address)."""
-
-    def __init__(self) -> None:
-        self._idle: dict[_PoolKey, list[_UpConn]] = {}
-        self.opened = 0
-        self.reused = 0
-
-    def _take(self, key: _PoolKey) -> _UpConn | None:
-        conns = self._idle.get(key)
-        while conns:
-            c = conns.pop()
-            if c.reader.at_eof() or c.writer.is_closing():
-                c.writer.close()  # the target closed it while idle
-                continue
-            return c
-        return None
-
-    def _give(self, key: _PoolKey, c: _UpConn) -> None:
-        conns = self._idle.setdefault(key, [])
-        if len(conns) >= _POOL_MAX_IDLE:
-            c.writer.close()
-        else:
-            conns.append(c)
-
-    def close(self) -> None:
-        for conns in self._idle.values():
-            for c in conns:
-                c.writer.close()
-        self._idle.clear()
-
-    async def _connect(self, key: _PoolKey, timeout: float) -> _UpConn:
-        ip, port, source = key
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await _open_connection(
-                    ip, port, local_addr=(source, 0) if source else None, limit=READ_SIZE * 4
-                )
-        except TimeoutError:
-            raise UpstreamFailure(504, f"connect to {ip}:{port} timed out") from None
-        except OSError as e:  # refused (RST), unreachable: the ALB's 502
-            raise UpstreamFailure(502, f"connect to {ip}:{port}: {e}") from None
-        self.opened += 1
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _UpConn(reader, writer)
-
-    async def exchange(
-        self,
-        key: _PoolKey,
-        request: h11.Request,
-        body: bytes,
-        connect_timeout: float,
-        idle_timeout: float,
-    ) -> UpstreamResponse:
-        c = self._take(key)
-        if c is None:
-            c = await self._connect(key, connect_timeout)
-        else:
-            self.reused += 1
-        try:
-            response = await self._roundtrip(c, request, body, idle_timeout)
-        except BaseException:
-            c.writer.close()  # mid-exchange: never reusable
-            raise
-        if c.h11.our_state is h11.DONE and c.h11.their_state is h11.DONE:
-            c.h11.start_next_cycle()
-            self._give(key, c)
-        else:
-            c.writer.close()
-        return response
-
-    async def _roundtrip(
-        self, c: _UpConn, request: h11.Request, body: bytes, idle_timeout: float
-    ) -> UpstreamResponse:
-        conn = c.h11
-        try:
-            data = conn.send(request) or b""
-            if body:
-                data += conn.send(h11.Data(data=body)) or b""
-            data += conn.send(h11.EndOfMessage()) or b""
-            c.writer.write(data)
-            head: h11.Response | None = None
-            parts: list[bytes] = []
-            size = 0
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    try:
-                        async with asyncio.timeout(idle_timeout):
-                            chunk = await c.reader.read(READ_SIZE)
-                    except TimeoutError:
-                        raise UpstreamFailure(
-                            504, f"no data from the target for {idle_timeout:g} s"
-                        ) from None
-                    conn.receive_data(chunk)
-                elif isinstance(event, h11.InformationalResponse):
-                    continue
-                elif isinstance(event, h11.Response):
-                    head = event
-                elif isinstance(event, h11.Data):
-                    size += len(event.data)
-                    if size > MAX_BODY:
-                        raise UpstreamFailure(502, "response body over the emulator's limit")
-                    parts.append(bytes(event.data))
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                elif isinstance(event, h11.ConnectionClosed):
-                    raise UpstreamFailure(502, "the target closed the connection")
-        except (h11.RemoteProtocolError, h11.LocalProtocolError) as e:
-            raise UpstreamFailure(502, f"invalid response from the target: {e}") from None
-        except (ConnectionError, OSError) as e:
-            raise UpstreamFailure(502, f"the target reset the connection: {e}") from None
-        assert head is not None  # h11 yields the Response before Data/EndOfMessage
-        headers = list(head.headers.raw_items())
-        return UpstreamResponse(head.status_code, head.reason, headers, b"".join(parts))
+# How a target failed -> the ALB's answer (ALB guide "Troubleshoot": 502 refused, reset
+# or malformed; 504 no connection or no data within the timeouts).
+_FAILURE_STATUS = {"connect-timeout": 504, "connect": 502, "read-timeout": 504,
+                   "too-large": 502, "broken": 502}  # fmt: skip
 
 
 @dataclass
@@ -214,7 +75,7 @@ class AlbServer:
     """Listeners + rules + target groups + health checks + target connection pool."""
 
     config: AlbConfig
-    pool: UpstreamPool = field(default_factory=UpstreamPool)
+    pool: UpstreamPool = field(default_factory=lambda: UpstreamPool(max_idle=_POOL_MAX_IDLE))
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
 
@@ -244,21 +105,10 @@ class AlbServer:
         return [(b.listener, b.port) for b in self._bound]
 
     async def _bind(self, li: Listener) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.config.listen_address, li.port))
-            sock.listen(1024)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        port = sock.getsockname()[1]
-
-        async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter, port: int) -> None:
             await self._client(r, w, li, port)
 
-        server = await asyncio.start_server(client, sock=sock, limit=READ_SIZE * 4)
+        server, port = await listen(self.config.listen_address, li.port, client)
         self._bound.append(_Bound(li, server, port))
 
     async def close(self) -> None:
@@ -391,15 +241,17 @@ class AlbServer:
             note = f"{verdict.reason}: no target in {action.forward}"
             return self._done(errors.error_page(503), request, client_ip, note)
         target = choice.target
-        key = (target.ip, target.port, self._source(local_ip, target))
+        key = UpstreamKey(target.ip, target.port, self._source(local_ip, target))
         upstream = h11.Request(method=request.method, target=request.target, headers=headers)
         try:
             response = await self.pool.exchange(
-                key, upstream, body, self.config.connect_timeout, self.config.idle_timeout
-            )
+                key, upstream, body, connect_timeout=self.config.connect_timeout,
+                max_body=MAX_BODY, read_timeout=self.config.idle_timeout,
+            )  # fmt: skip
         except UpstreamFailure as e:
             note = f"{verdict.reason} -> {target_key(target)}: {e.reason}"
-            return self._done(errors.error_page(e.status), request, client_ip, note)
+            status = _FAILURE_STATUS[e.kind]
+            return self._done(errors.error_page(status), request, client_ip, note)
         note = f"{verdict.reason} -> {target_key(target)} ({choice.mode})"
         return self._done(response, request, client_ip, note)
 

@@ -4,10 +4,11 @@ Thin on purpose: every decision is `dispatch.Gateway.handle`'s; this module
 reads a whole request with h11, asks the gateway, and either answers at once
 (errors, MOCK) or sends the integration request and relays the answer.
 
-Upstream connections are kept alive per (address, port, TLS, server name) and
-reused; a request that fails on a *reused* connection before any byte of the
-answer arrived is retried once on a fresh one (the backend may have closed it
-while idle, a race every HTTP client has). Timeouts: the integration timeout
+Upstream connections (services/upstream.py, shared with the ALB) are kept
+alive per (address, port, TLS, server name) and reused; a request that fails
+on a *reused* connection before any byte of the answer arrived is retried once
+on a fresh one (the backend may have closed it while idle, a race every HTTP
+client has). Timeouts: the integration timeout
 covers connect + response and answers 504; a connect that has not completed
 within `connect_timeout_ms` (default 10 s) answers 500 like a refused one, as
 AWS answers 500 when a security group silently drops the SYN
@@ -20,11 +21,9 @@ import asyncio
 import contextlib
 import dataclasses
 import http
-import ipaddress
 import logging
 import socket
 import ssl
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,7 +51,13 @@ from hyperplane_emu.services.apigateway.integration import (
     gateway_headers,
     response_headers,
 )
-from hyperplane_emu.services.httpio import READ_SIZE, TooLarge, read_request
+from hyperplane_emu.services.httpio import TooLarge, listen, read_request
+from hyperplane_emu.services.upstream import (
+    UpstreamFailure,
+    UpstreamKey,
+    UpstreamPool,
+    UpstreamResponse,
+)
 
 log = logging.getLogger("hyperplane_emu.apigateway")
 
@@ -63,10 +68,6 @@ _POOL_IDLE_S = 50.0  # under the NLB's 350 s and most servers' keep-alive timeou
 _POOL_MAX_IDLE = 256  # per upstream key
 _TLS_HANDSHAKE_S = 10.0
 _NO_BODY_STATUS = frozenset({204, 304})
-
-
-# Indirection so tests can stand in for a connect that never completes.
-_open_connection = asyncio.open_connection
 
 
 def _reason(status: int) -> bytes:
@@ -84,200 +85,42 @@ class UpstreamError(Exception):
         self.error = error
 
 
-class _Retryable(Exception):
-    """A reused connection died before any answer: try a fresh one."""
+def _integration_pool() -> UpstreamPool:
+    tls = ssl.create_default_context()
+    # Backends here carry the emulator's own or self-signed certificates;
+    # docs/apigateway.md explains why nothing is verified.
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    return UpstreamPool(tls, max_idle=_POOL_MAX_IDLE, idle_s=_POOL_IDLE_S)
 
 
-@dataclass
-class UpstreamResponse:
-    status: int
-    headers: Headers
-    body: bytes
+async def integration_exchange(
+    pool: UpstreamPool, req: UpstreamRequest, body: bytes
+) -> UpstreamResponse:
+    """Send one integration request; raise UpstreamError with the client's answer.
 
-
-@dataclass
-class _UpConn:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    h11: h11.Connection
-    last_used: float = 0.0
-
-
-_PoolKey = tuple[str, int, bool, str]
-
-
-class UpstreamPool:
-    """Keep-alive connections to integration endpoints."""
-
-    def __init__(self) -> None:
-        self._idle: dict[_PoolKey, list[_UpConn]] = {}
-        ctx = ssl.create_default_context()
-        # Backends here carry the emulator's own or self-signed certificates;
-        # docs/apigateway.md explains why nothing is verified.
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self._tls = ctx
-        self.opened = 0
-        self.reused = 0
-
-    def _take(self, key: _PoolKey) -> _UpConn | None:
-        conns = self._idle.get(key)
-        now = time.monotonic()
-        while conns:
-            c = conns.pop()
-            if c.reader.at_eof() or c.writer.is_closing() or now - c.last_used > _POOL_IDLE_S:
-                c.writer.close()
-                continue
-            return c
-        return None
-
-    def _give(self, key: _PoolKey, c: _UpConn) -> None:
-        conns = self._idle.setdefault(key, [])
-        if len(conns) >= _POOL_MAX_IDLE:
-            c.writer.close()
-            return
-        c.last_used = time.monotonic()
-        conns.append(c)
-
-    def sweep(self) -> None:
-        """Close connections idle for too long (called periodically)."""
-        now = time.monotonic()
-        for key, conns in list(self._idle.items()):
-            keep = []
-            for c in conns:
-                if now - c.last_used > _POOL_IDLE_S or c.reader.at_eof():
-                    c.writer.close()
-                else:
-                    keep.append(c)
-            if keep:
-                self._idle[key] = keep
-            else:
-                del self._idle[key]
-
-    def close(self) -> None:
-        for conns in self._idle.values():
-            for c in conns:
-                c.writer.close()
-        self._idle.clear()
-
-    async def exchange(self, req: UpstreamRequest, body: bytes) -> UpstreamResponse:
-        """Send one integration request; raise UpstreamError with the client's answer."""
-        key: _PoolKey = (req.connect_host, req.port, req.tls, req.server_name)
-        try:
-            async with asyncio.timeout(req.timeout_s):
-                conn = self._take(key)
-                if conn is not None:
-                    self.reused += 1
-                    try:
-                        return await self._roundtrip(key, conn, req, body)
-                    except _Retryable:
-                        pass
-                conn = await self._connect(req)
-                try:
-                    return await self._roundtrip(key, conn, req, body)
-                except _Retryable as e:
-                    raise UpstreamError(
-                        errors.INTERNAL.with_reason(f"backend closed the connection: {e}")
-                    ) from None
-        except TimeoutError:
-            raise UpstreamError(
-                errors.TIMEOUT.with_reason(f"no answer within {req.timeout_s:g} s")
-            ) from None
-
-    async def _connect(self, req: UpstreamRequest) -> _UpConn:
-        ssl_ctx = self._tls if req.tls else None
-        connect = _open_connection(
-            req.connect_host,
-            req.port,
-            ssl=ssl_ctx,
-            server_hostname=req.server_name if req.tls else None,
-            ssl_handshake_timeout=_TLS_HANDSHAKE_S if req.tls else None,
-            limit=READ_SIZE * 4,
-        )
-        cm = asyncio.timeout(req.connect_timeout_s)
-        try:
-            async with cm:
-                reader, writer = await connect
-        except TimeoutError:
-            if cm.expired():
-                raise UpstreamError(
-                    errors.INTERNAL.with_reason(
-                        f"connect to {req.connect_host}:{req.port} timed out"
-                    )
-                ) from None
-            raise  # the integration timeout: 504
-        except (OSError, ssl.SSLError) as e:
-            raise UpstreamError(
-                errors.INTERNAL.with_reason(f"connect to {req.connect_host}:{req.port}: {e}")
-            ) from None
-        self.opened += 1
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return _UpConn(reader, writer, h11.Connection(h11.CLIENT))
-
-    async def _roundtrip(
-        self, key: _PoolKey, c: _UpConn, req: UpstreamRequest, body: bytes
-    ) -> UpstreamResponse:
-        conn = c.h11
-        fresh = conn.their_state is h11.IDLE and c.last_used == 0.0
-        got_any = False
-        try:
-            data = conn.send(h11.Request(method=req.method, target=req.target, headers=req.headers))
-            if body:
-                data += conn.send(h11.Data(data=body))
-            data += conn.send(h11.EndOfMessage())
-            c.writer.write(data)
-            status = 0
-            headers: Headers = []
-            parts: list[bytes] = []
-            size = 0
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    chunk = await c.reader.read(READ_SIZE)
-                    if chunk:
-                        got_any = True
-                    conn.receive_data(chunk)
-                    continue
-                if isinstance(event, h11.InformationalResponse):
-                    got_any = True
-                    continue
-                if isinstance(event, h11.Response):
-                    status = event.status_code
-                    headers = list(event.headers)
-                elif isinstance(event, h11.Data):
-                    size += len(event.data)
-                    if size > MAX_PAYLOAD:
-                        raise UpstreamError(
-                            errors.INTERNAL.with_reason("integration response over 10 MB")
-                        )
-                    parts.append(bytes(event.data))
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-                elif isinstance(event, h11.ConnectionClosed):
-                    raise h11.RemoteProtocolError("closed before the response")
-        except (
-            h11.RemoteProtocolError,
-            h11.LocalProtocolError,
-            ConnectionError,
-            OSError,
-            ssl.SSLError,
-        ) as e:
-            c.writer.close()
-            if not got_any and not fresh:
-                raise _Retryable(str(e)) from None
-            raise UpstreamError(errors.INTERNAL.with_reason(f"integration: {e}")) from None
-        except BaseException:
-            c.writer.close()  # timeout or cancellation: the connection is mid-exchange
-            raise
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            conn.start_next_cycle()
-            self._give(key, c)
-        else:
-            c.writer.close()
-        return UpstreamResponse(status, headers, b"".join(parts))
+    The integration timeout bounds connect + response (504); a connect not done
+    within the connect timeout, refused, reset or malformed answers are 500."""
+    key = UpstreamKey(req.connect_host, req.port, None, req.tls, req.server_name)
+    request = h11.Request(method=req.method, target=req.target, headers=req.headers)
+    try:
+        async with asyncio.timeout(req.timeout_s):
+            resp = await pool.exchange(
+                key, request, body, connect_timeout=req.connect_timeout_s,
+                max_body=MAX_PAYLOAD, retry_reused=True,
+            )  # fmt: skip
+    except TimeoutError:
+        raise UpstreamError(
+            errors.TIMEOUT.with_reason(f"no answer within {req.timeout_s:g} s")
+        ) from None
+    except UpstreamFailure as e:
+        reason = "integration response over 10 MB" if e.kind == "too-large" else e.reason
+        if e.kind == "broken":
+            reason = f"integration: {e.reason}"
+        raise UpstreamError(errors.INTERNAL.with_reason(reason)) from None
+    # The integration's header names in lower case, as the header rules compare them.
+    resp.headers = [(name.lower(), value) for name, value in resp.headers]
+    return resp
 
 
 @dataclass
@@ -293,7 +136,7 @@ class ApiGatewayServer:
 
     config: GatewayConfig
     gateway: Gateway = field(init=False)
-    pool: UpstreamPool = field(default_factory=UpstreamPool)
+    pool: UpstreamPool = field(default_factory=_integration_pool)
     requests: int = 0
 
     def __post_init__(self) -> None:
@@ -332,28 +175,11 @@ class ApiGatewayServer:
         return [(b.listener, b.port) for b in self._bound.values()]
 
     async def _bind(self, li: Listener) -> None:
-        family = socket.AF_INET6 if ipaddress.ip_address(li.ip).version == 6 else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((li.ip, li.port))
-            sock.listen(1024)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        port = sock.getsockname()[1]
-
-        async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        async def client(r: asyncio.StreamReader, w: asyncio.StreamWriter, port: int) -> None:
             await self._client(r, w, li, port)
 
-        server = await asyncio.start_server(
-            client,
-            sock=sock,
-            ssl=self._tls_context() if li.tls else None,
-            ssl_handshake_timeout=_TLS_HANDSHAKE_S if li.tls else None,
-            limit=READ_SIZE * 4,
-        )
+        tls = self._tls_context() if li.tls else None
+        server, port = await listen(li.ip, li.port, client, tls, _TLS_HANDSHAKE_S)
         self._bound[(li.ip, li.port, li.tls)] = _Bound(li, server, port)
 
     async def reload(self, config: GatewayConfig) -> None:
@@ -492,7 +318,7 @@ class ApiGatewayServer:
             return
         if isinstance(action, ForwardAction):
             try:
-                resp = await self.pool.exchange(action.upstream, body)
+                resp = await integration_exchange(self.pool, action.upstream, body)
             except UpstreamError as e:
                 error = e.error
                 if action.info.http_api:

@@ -30,7 +30,7 @@ from alb_helpers import (
 )
 
 from hyperplane_emu.plan.model import PlanAlbRule
-from hyperplane_emu.services.alb import server as server_mod
+from hyperplane_emu.services import upstream
 from hyperplane_emu.services.alb.config import Node
 from hyperplane_emu.services.alb.server import AlbServer
 
@@ -223,7 +223,7 @@ def test_504_when_the_connect_never_completes(monkeypatch: pytest.MonkeyPatch) -
     async def never(*args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(3600)
 
-    monkeypatch.setattr(server_mod, "_open_connection", never)
+    monkeypatch.setattr(upstream, "_open_connection", never)
 
     async def main() -> None:
         raw = alb_config({"api": [1]}, default=forward("api"), connect_timeout=0.2)
@@ -364,7 +364,7 @@ def test_target_closing_an_idle_connection_is_not_a_502() -> None:
             for w in list(be._writers):  # the target's keep-alive timer fires
                 w.close()
             await until(lambda: not be._writers)
-            idle = [c for conns in srv.pool._idle.values() for c in conns]
+            idle = srv.pool.idle_connections()
             await until(lambda: all(c.reader.at_eof() for c in idle))  # the FIN arrived
             assert (await c.request("GET", "/2")).status == 200
             await c.close()

@@ -30,6 +30,7 @@ from apigw_helpers import (
     set_stage,
 )
 
+from hyperplane_emu.services import upstream
 from hyperplane_emu.services.apigateway import server as server_mod
 from hyperplane_emu.services.apigateway.ca import issue, make_ca
 from hyperplane_emu.services.apigateway.config import GatewayConfig, Listener, TlsFiles
@@ -194,7 +195,7 @@ def test_connect_timeout_is_500_integration_timeout_is_504(
         await asyncio.sleep(3600)  # a SYN dropped by a security group
         return await real(*a, **kw)
 
-    monkeypatch.setattr(server_mod, "_open_connection", never)
+    monkeypatch.setattr(upstream, "_open_connection", never)
 
     async def main() -> None:
         for connect_ms, timeout_ms, want in ((100, 5000, 500), (5000, 100, 504)):
