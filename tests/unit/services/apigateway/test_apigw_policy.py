@@ -38,8 +38,8 @@ VIA_VPCE = {
 PUBLIC = {"aws:sourceip": "198.51.100.7", "aws:securetransport": "true"}
 
 
-def stmt(effect: str = "Allow", resource: str = f"{PREFIX}/*", **keys: Any) -> PlanPolicyStatement:
-    return PlanPolicyStatement(effect, (resource,), **keys)  # type: ignore[arg-type]
+def stmt(effect: Any = "Allow", resource: Any = f"{PREFIX}/*", **keys: Any) -> PlanPolicyStatement:
+    return PlanPolicyStatement(effect, (resource,), **keys)
 
 
 def decide(statements: list[PlanPolicyStatement], keys: dict[str, str], arn: str = ARN) -> Decision:
