@@ -22,8 +22,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "hyperplane_emu"
 
-# Being removed in #14 by another branch (fabric core split). When one is gone, this test fails until its line is deleted here: the set
-# shrinks to empty as those branches merge.
+# Being removed in #14 by another branch (fabric core split). When one is gone, this
+# test fails until its line is deleted here: the set shrinks to empty as it merges.
 KNOWN: frozenset[frozenset[str]] = frozenset(
     {
         frozenset({"hyperplane_emu.fabric.core", "hyperplane_emu.fabric.nlb"}),

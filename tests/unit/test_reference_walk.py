@@ -83,8 +83,9 @@ APIGW_TIMEOUT = "tests/e2e/test_apigateway.py::test_backend_sg_blocking_the_nlb_
 APIGW_ONPREM = "tests/e2e/test_apigateway.py::test_on_premises_reaches_the_private_api_by_the_endpoint_specific_name_only"
 APIGW_PRIVDNS_OFF = "tests/e2e/test_apigateway.py::test_with_private_dns_off_a_regional_api_is_reached_over_the_internet"
 POLICY_UNIT = "tests/unit/services/apigateway/test_apigw_dispatch.py::test_condition_keys"
-POLICY_NEG = "tests/unit/services/apigateway/test_apigw_policy.py::test_negated_operator_matches_none_of_the_values"
-POLICY_IP = "tests/unit/services/apigateway/test_apigw_policy.py::test_ip_address_single_address_and_cidr_list"
+POLICY_NEG = "tests/unit/services/apigateway/test_apigw_policy.py::test_key_in_a_deny_statement"
+POLICY_IP = "tests/unit/services/apigateway/test_apigw_policy.py::test_key_in_an_allow_statement"
+POLICY_VPC_IP = "tests/e2e/test_apigateway.py::test_vpc_source_ip_allow_list_admits_one_host_and_refuses_its_neighbour"
 POLICY_RES = "tests/unit/services/apigateway/test_apigw_policy.py::test_resource_patterns"
 POLICY_SPEC = "tests/unit/spec/test_spec_apis.py::test_design_shorthands_vpc_link_and_short_policy"
 INTEG = "tests/unit/services/apigateway/test_apigw_integration.py::test_stage_variable_substitution"
@@ -363,7 +364,7 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "cloud_map.services.<service>.instances": (HTTP_CM,),
     "cloud_map.services.<service>.instances.<instance>.host": (HTTP_E2E,),
     "cloud_map.services.<service>.instances.<instance>.ip": (
-        "tests/unit/services/apigateway/test_apigw_httpconfig.py::test_cloud_map_targets_with_attributes",
+        "tests/unit/plan/test_plan_apis.py::test_cloud_map_instances_by_ip_and_by_host_reach_the_plan_and_the_link_targets",
     ),
     "cloud_map.services.<service>.instances.<instance>.port": (HTTP_E2E,),
     "cloud_map.services.<service>.instances.<instance>.attributes": (
@@ -401,7 +402,7 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         POLICY_IP,
         "tests/unit/services/apigateway/test_apigw_dispatch.py::test_regional_api_policy_sees_source_ip",
     ),
-    "apis.<api>.policy.<effect>.vpc_source_ip": (POLICY_SPEC, POLICY_UNIT),
+    "apis.<api>.policy.<effect>.vpc_source_ip": (POLICY_SPEC, POLICY_IP, POLICY_VPC_IP),
     "apis.<api>.policy.<effect>.resources": (POLICY_RES, APIGW_DENY),
     "apis.<api>.policy[].effect": (APIGW_DENY, "bad:api-policy-effect"),
     "apis.<api>.policy[].source_vpce": (APIGW_POLICY,),
@@ -413,7 +414,8 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "apis.<api>.policy[].source_ip": (POLICY_IP, "bad:api-policy-ip-bad"),
     "apis.<api>.policy[].vpc_source_ip": (
         "tests/unit/spec/test_spec_apis.py::test_policy_values_normalised",
-        POLICY_UNIT,
+        POLICY_VPC_IP,
+        "bad:api-policy-vpc-source-ip-bad",
     ),
     "apis.<api>.policy[].resources": (POLICY_RES, "bad:api-policy-resource-bad"),
     "apis.<api>.vpc_links.<link>.target [REST VPC link]": (APIGW_E2E, "bad:api-link-fronted"),
