@@ -1,0 +1,157 @@
+"""Typed reads of one resource's resolved properties, each reporting with its path.
+
+CloudFormation is lenient where YAML is not: `Port: "80"` and `Port: 80` are the
+same Integer, `"true"` is a Boolean. The readers accept those forms and report
+anything else as a wrong type at `Resources.<id>.Properties.<Key>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from hyperplane_emu.cfn.intrinsics import Resource
+
+if TYPE_CHECKING:
+    from hyperplane_emu.cfn.translate import Translator
+
+
+class Props:
+    def __init__(
+        self,
+        tr: Translator,
+        res: Resource,
+        supported: Iterable[str],
+        ignored: Iterable[str] = (),
+    ) -> None:
+        self.tr = tr
+        self.res = res
+        self.values = tr.props(res)
+        self.base = f"{res.path}.Properties"
+        self.ok = True
+        supported = set(supported)
+        ignored = set(ignored)
+        for key in self.values:
+            if key in supported:
+                continue
+            if key in ignored:
+                tr.ignore(f"{res.type} {key}: no effect in the emulator")
+            else:
+                tr.error(f"{self.base}.{key}", f"property {key!r} of {res.type} is not "
+                         "emulated (see docs/cloudformation.md)")
+                self.ok = False
+
+    def path(self, key: str) -> str:
+        return f"{self.base}.{key}"
+
+    def error(self, key: str, message: str) -> None:
+        self.tr.error(self.path(key) if key else self.res.path, message)
+        self.ok = False
+
+    def has(self, key: str) -> bool:
+        return key in self.values
+
+    def raw(self, key: str, required: bool = False) -> Any:
+        if key not in self.values:
+            if required:
+                self.error("", f"{self.res.type} needs the property {key}")
+            return None
+        return self.values[key]
+
+    def str(self, key: str, required: bool = False) -> str | None:
+        v = self.raw(key, required)
+        return self.text(v, self.path(key))
+
+    def text(self, v: Any, path: str) -> str | None:
+        if v is None:
+            return None
+        if isinstance(v, bool):
+            return str(v).lower()
+        if isinstance(v, str | int | float):
+            return str(v)
+        self.tr.error(path, f"expected a string, got {_kind(v)}")
+        self.ok = False
+        return None
+
+    def int(self, key: str, required: bool = False) -> int | None:
+        return self.integer(self.raw(key, required), self.path(key))
+
+    def integer(self, v: Any, path: str) -> int | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | str | float):
+            self.tr.error(path, f"expected an integer, got {_kind(v)}")
+            self.ok = False
+            return None
+        try:
+            f = float(v)
+            if f != int(f):
+                raise ValueError
+            return int(f)
+        except ValueError:
+            self.tr.error(path, f"expected an integer, got {_kind(v)}")
+            self.ok = False
+            return None
+
+    def bool(self, key: str) -> bool | None:
+        return self.boolean(self.raw(key), self.path(key))
+
+    def boolean(self, v: Any, path: str) -> bool | None:
+        if v is None:
+            return None
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.lower() in ("true", "false"):
+            return v.lower() == "true"
+        self.tr.error(path, f"expected a boolean, got {_kind(v)}")
+        self.ok = False
+        return None
+
+    def list(self, key: str, required: bool = False) -> list[Any]:
+        v = self.raw(key, required)
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            self.error(key, f"expected a list, got {_kind(v)}")
+            return []
+        return v
+
+    def mapping(self, key: str, required: bool = False) -> dict[str, Any]:
+        v = self.raw(key, required)
+        if v is None:
+            return {}
+        if not isinstance(v, dict):
+            self.error(key, f"expected a mapping, got {_kind(v)}")
+            return {}
+        return v
+
+    def ref(self, key: str, *types: str, required: bool = False) -> Resource | None:
+        v = self.raw(key, required)
+        if v is None:
+            return None
+        got = self.tr.owner(v, self.path(key), types)
+        if got is None:
+            self.ok = False
+        return got
+
+    def refs(self, key: str, *types: str, required: bool = False) -> list[Resource]:
+        out = []
+        for i, v in enumerate(self.list(key, required)):
+            got = self.tr.owner(v, f"{self.path(key)}[{i}]", types)
+            if got is None:
+                self.ok = False
+            else:
+                out.append(got)
+        return out
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return "a mapping"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, bool):
+        return f"the boolean {str(v).lower()}"
+    if isinstance(v, int | float):
+        return f"the number {v}"
+    return f"the string {v!r}"
