@@ -248,3 +248,26 @@ def _real(translation: Translation, plan: Any, logical: str, attr: str) -> str |
         svc = plan.endpoint_services.get(f"{parts[1]}/{name}")
         return svc.id if svc is not None and attr in ("Ref", "ServiceId") else None
     return None
+
+
+def report_lines(translation: Translation) -> list[str]:
+    """The skip report: resources not emulated (what `--strict` refuses), then what
+    has no effect here; one line each, for stderr."""
+    lines = [f"skipped {s}" for s in translation.skipped]
+    lines += [f"no effect: {i}" for i in translation.ignored]
+    if translation.ignored_properties:
+        props = "; ".join(f"{t.split('::', 1)[1]} {', '.join(ps)}"
+                          for t, ps in translation.ignored_properties.items())
+        lines.append(f"properties without effect here: {props}")
+    return lines
+
+
+def parse_parameters(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`Key=Value` pairs (`--parameter`); a pair without `=` raises ValueError."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--parameter {pair!r}: expected Key=Value")
+        out[key] = value
+    return out

@@ -35,7 +35,9 @@ class Props:
             if key in supported:
                 continue
             if key in ignored:
-                tr.ignore(f"{res.type} {key}: no effect in the emulator")
+                props = tr.out.ignored_properties.setdefault(res.type, [])
+                if key not in props:
+                    props.append(key)
             else:
                 tr.error(f"{self.base}.{key}", f"property {key!r} of {res.type} is not "
                          "emulated (see docs/cloudformation.md)")

@@ -139,6 +139,8 @@ class Translation:
     skipped: list[Skipped] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     """Recognised and without effect here (a type, a property), each with why."""
+    ignored_properties: dict[str, list[str]] = field(default_factory=dict)
+    """Type -> properties read and ignored (ImageId, Tags…): no effect on packets."""
     names: dict[str, str] = field(default_factory=dict)
     """Logical id -> where it went in the topology (`vpcs.vpc.hosts.client`)."""
     provenance: dict[str, str] = field(default_factory=dict)

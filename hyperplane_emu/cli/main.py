@@ -107,13 +107,49 @@ def main() -> None:
     """
 
 
+def template_options(fn: F) -> F:
+    """--parameter/--strict: for CloudFormation templates (docs/cloudformation.md)."""
+    fn = click.option(
+        "--strict", is_flag=True, help="Template: refuse resources that are not emulated."
+    )(fn)
+    return click.option(  # type: ignore[return-value]
+        "--parameter", "parameters", multiple=True, metavar="KEY=VALUE",
+        help="Template parameter (repeatable); also AWS::Region, AWS::StackName.",
+    )(fn)
+
+
+def _template(file: str, parameters: tuple[str, ...], strict: bool) -> Any:
+    """A CloudFormation/SAM/CDK template, translated and checked; None for a topology file."""
+    from hyperplane_emu import cfn
+
+    if not cfn.is_template_file(file):
+        return None
+    try:
+        params = cfn.parse_parameters(parameters)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+    loaded = cfn.load(file, params, strict)
+    for line in cfn.report_lines(loaded.translation):
+        click.echo(line, err=True)
+    return loaded
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--plan", "show_plan", is_flag=True, help="Also print the plan (ids, addresses).")
-def validate(file: str, as_json: bool, show_plan: bool) -> None:
-    """Check a topology file without root; list every problem with its YAML path."""
-    v = spec.validate(file)
+@template_options
+def validate(
+    file: str, as_json: bool, show_plan: bool, parameters: tuple[str, ...], strict: bool
+) -> None:
+    """Check a topology file or a CloudFormation/SAM/CDK template without root; list
+    every problem with its path."""
+    loaded = _template(file, parameters, strict)
+    v = (
+        spec.validate(file)
+        if loaded is None
+        else spec.Validation(loaded.topology, tuple(loaded.issues), tuple(loaded.warnings))
+    )
     plan_json = None
     issues = [{"path": i.path, "line": i.line, "message": i.message} for i in v.issues]
     if v.ok and v.topology is not None:
@@ -156,17 +192,30 @@ def validate(file: str, as_json: bool, show_plan: bool) -> None:
     "--replace", is_flag=True, help="Take a running topology of the same name down first."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@template_options
 @needs_root
 @friendly
-def up(file: str, replace: bool, quiet: bool) -> None:
-    """Build a topology: namespaces, veths, the fabric and the services. All or nothing."""
+def up(file: str, replace: bool, quiet: bool, parameters: tuple[str, ...], strict: bool) -> None:
+    """Build a topology (a topology file or a CloudFormation/SAM/CDK template): namespaces,
+    veths, the fabric and the services. All or nothing."""
     steps = Steps(quiet)
-    p = lifecycle.up(file, replace=replace, progress=steps)
+    loaded = _template(file, parameters, strict)
+    if loaded is not None:
+        from hyperplane_emu import cfn, plan
+
+        if not loaded.ok or loaded.topology is None:
+            raise SpecError(loaded.issues, file)
+        p = lifecycle.up(plan.build(loaded.topology), replace=replace, progress=steps)
+    else:
+        p = lifecycle.up(file, replace=replace, progress=steps)
     steps(f"{p.name} is up")
     click.echo(
         f"{p.name}: up ({len(p.hosts)} hosts, {len(p.enis)} ENIs). "
         f"Try: hyperplane-emu status {p.name}"
     )
+    if loaded is not None:
+        for key, value in cfn.outputs_for(loaded.translation, p).items():
+            click.echo(f"output {key} = {value}")
 
 
 @main.command()
