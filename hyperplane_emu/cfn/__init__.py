@@ -88,9 +88,18 @@ def translate(
             except sam.SamError as e:
                 return Translation({}, source, issues=[SpecIssue(FILE, str(e))])
         elif t != "AWS::LanguageExtensions":
-            return Translation({}, source, issues=[SpecIssue(
-                "Transform", f"transform {t!r} is not emulated (AWS::Serverless-2016-10-31 and "
-                "AWS::LanguageExtensions are)", template.line("Transform"))])
+            return Translation(
+                {},
+                source,
+                issues=[
+                    SpecIssue(
+                        "Transform",
+                        f"transform {t!r} is not emulated (AWS::Serverless-2016-10-31 and "
+                        "AWS::LanguageExtensions are)",
+                        template.line("Transform"),
+                    )
+                ],
+            )
     template.body.pop("Transform", None)
     return Translator(template, parameters, stack_name).run()
 
@@ -126,8 +135,10 @@ def loads(
     tr = translate(data, source, parameters, stack_name)
     issues = list(tr.issues)
     if strict:
-        issues += [SpecIssue(s.path, f"--strict: {s.type} is not emulated: {s.why}",
-                             tr.lines.get(s.path)) for s in tr.skipped]
+        issues += [
+            SpecIssue(s.path, f"--strict: {s.type} is not emulated: {s.why}", tr.lines.get(s.path))
+            for s in tr.skipped
+        ]
     if issues:
         return Loaded(None, tr, sorted(issues, key=_order), seconds=time.perf_counter() - t0)
     text = yaml.safe_dump(tr.topology, sort_keys=False, allow_unicode=True)
@@ -167,14 +178,20 @@ def _reword(tr: Translation, issue: SpecIssue) -> SpecIssue:
     path = issue.path
     best = ""
     for topo_path in tr.provenance:
-        if (path == topo_path or path.startswith(topo_path + ".")
-                or path.startswith(topo_path + "[")) and len(topo_path) > len(best):
+        if (
+            path == topo_path
+            or path.startswith(topo_path + ".")
+            or path.startswith(topo_path + "[")
+        ) and len(topo_path) > len(best):
             best = topo_path
     if not best:
         return SpecIssue(path, issue.message)
     cfn_path = tr.provenance[best]
-    return SpecIssue(cfn_path, f"{issue.message} (topology {path})", tr.lines.get(cfn_path)
-                     or _line_of(tr, cfn_path))
+    return SpecIssue(
+        cfn_path,
+        f"{issue.message} (topology {path})",
+        tr.lines.get(cfn_path) or _line_of(tr, cfn_path),
+    )
 
 
 def _line_of(tr: Translation, path: str) -> int | None:
@@ -214,8 +231,12 @@ def _real(translation: Translation, plan: Any, logical: str, attr: str) -> str |
     if parts[0] == "apis" and len(parts) == 2:
         for api in plan.apis.values():
             if api.name == parts[1]:
-                return {"Ref": api.id, "RestApiId": api.id, "ApiId": api.id,
-                        "ApiEndpoint": f"https://{api.hostname}"}.get(attr)
+                return {
+                    "Ref": api.id,
+                    "RestApiId": api.id,
+                    "ApiId": api.id,
+                    "ApiEndpoint": f"https://{api.hostname}",
+                }.get(attr)
         return None
     if parts[0] != "vpcs" or len(parts) < 2:
         return None
@@ -256,8 +277,10 @@ def report_lines(translation: Translation) -> list[str]:
     lines = [f"skipped {s}" for s in translation.skipped]
     lines += [f"no effect: {i}" for i in translation.ignored]
     if translation.ignored_properties:
-        props = "; ".join(f"{t.split('::', 1)[1]} {', '.join(ps)}"
-                          for t, ps in translation.ignored_properties.items())
+        props = "; ".join(
+            f"{t.split('::', 1)[1]} {', '.join(ps)}"
+            for t, ps in translation.ignored_properties.items()
+        )
         lines.append(f"properties without effect here: {props}")
     return lines
 

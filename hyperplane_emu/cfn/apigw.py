@@ -11,6 +11,7 @@ APIs defined by an OpenAPI `Body` (what SAM writes) are read from the
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -30,11 +31,31 @@ INTEGRATION = "AWS::ApiGatewayV2::Integration"
 ROUTE = "AWS::ApiGatewayV2::Route"
 STAGE_V2 = "AWS::ApiGatewayV2::Stage"
 DEPLOYMENT_V2 = "AWS::ApiGatewayV2::Deployment"
-API_TYPES = (REST, RESOURCE, METHOD, DEPLOYMENT, STAGE, LINK_V1, HTTP, LINK_V2, INTEGRATION,
-             ROUTE, STAGE_V2, DEPLOYMENT_V2)
+API_TYPES = (
+    REST,
+    RESOURCE,
+    METHOD,
+    DEPLOYMENT,
+    STAGE,
+    LINK_V1,
+    HTTP,
+    LINK_V2,
+    INTEGRATION,
+    ROUTE,
+    STAGE_V2,
+    DEPLOYMENT_V2,
+)
 TAGS = ("Tags",)
-OPENAPI_METHODS = {"get", "post", "put", "patch", "delete", "head", "options",
-                   "x-amazon-apigateway-any-method"}
+OPENAPI_METHODS = {
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "head",
+    "options",
+    "x-amazon-apigateway-any-method",
+}
 
 
 def translate_all(tr: Translator) -> None:
@@ -60,12 +81,15 @@ def translate_all(tr: Translator) -> None:
     for res in by_type.get(LINK_V1, []) + by_type.get(LINK_V2, []):
         if tr.names[res.id] not in used:
             tr.ignore(f"{res.path}: VPC link used by no integration")
-    for logical, (path, api) in apis.items():
+    for logical, (_, api) in apis.items():
         if not api["stages"]:
             res = tr.stack.resources[logical]
-            tr.error(res.path, "the API has no stage (AWS::ApiGateway::Stage, a Deployment with "
-                     "StageName, or AWS::ApiGatewayV2::Stage): AWS cannot invoke it, so "
-                     "nothing would be emulated")
+            tr.error(
+                res.path,
+                "the API has no stage (AWS::ApiGateway::Stage, a Deployment with "
+                "StageName, or AWS::ApiGatewayV2::Stage): AWS cannot invoke it, so "
+                "nothing would be emulated",
+            )
         if not api["vpc_links"]:
             del api["vpc_links"]
 
@@ -81,14 +105,25 @@ def _api_of(tr: Translator, p: Props, key: str, rtype: str) -> tuple[str, dict[s
     res = p.ref(key, rtype, required=True)
     if res is None or res.id not in tr.apis:  # type: ignore[attr-defined]
         return None
-    return tr.apis[res.id]  # type: ignore[attr-defined, no-any-return]
+    return tr.apis[res.id]  # type: ignore[attr-defined]
 
 
 # -- REST APIs --------------------------------------------------------------------
 
-REST_IGNORED = ("Name", "Description", "BinaryMediaTypes", "MinimumCompressionSize",
-                "ApiKeySourceType", "FailOnWarnings", "Parameters", "CloneFrom", "Mode",
-                "DisableExecuteApiEndpoint", "BodyS3Location", *TAGS)
+REST_IGNORED = (
+    "Name",
+    "Description",
+    "BinaryMediaTypes",
+    "MinimumCompressionSize",
+    "ApiKeySourceType",
+    "FailOnWarnings",
+    "Parameters",
+    "CloneFrom",
+    "Mode",
+    "DisableExecuteApiEndpoint",
+    "BodyS3Location",
+    *TAGS,
+)
 
 
 def _rest_api(tr: Translator, res: Resource) -> None:
@@ -104,13 +139,23 @@ def _rest_api(tr: Translator, res: Resource) -> None:
     if "PRIVATE" in types:
         endpoint = "private"
     elif "REGIONAL" not in types:
-        tr.skip(res, "edge-optimized endpoint (CloudFormation's default when "
-                "EndpointConfiguration is absent) needs CloudFront: emulated as regional")
+        tr.skip(
+            res,
+            "edge-optimized endpoint (CloudFormation's default when "
+            "EndpointConfiguration is absent) needs CloudFront: emulated as regional",
+        )
     if p.mapping("EndpointConfiguration").get("VpcEndpointIds"):
-        tr.ignore(f"{p.path('EndpointConfiguration')}.VpcEndpointIds: the endpoint-specific "
-                  "names (<api-id>-<vpce-id>) always resolve in the emulator")
-    api: dict[str, Any] = {"type": "rest", "endpoint": endpoint, "vpc_links": {}, "stages": {},
-                           "routes": {}}
+        tr.ignore(
+            f"{p.path('EndpointConfiguration')}.VpcEndpointIds: the endpoint-specific "
+            "names (<api-id>-<vpce-id>) always resolve in the emulator"
+        )
+    api: dict[str, Any] = {
+        "type": "rest",
+        "endpoint": endpoint,
+        "vpc_links": {},
+        "stages": {},
+        "routes": {},
+    }
     policy = p.raw("Policy")
     if policy is None and "x-amazon-apigateway-policy" in body:
         policy = body["x-amazon-apigateway-policy"]
@@ -133,14 +178,17 @@ def _resource_paths(tr: Translator, resources: list[Resource]) -> dict[str, tupl
             return out[logical]
         p = raw[logical]
         api = p.ref("RestApiId", REST, required=True)
-        part = p.str("PathPart", required=True)
+        part = p.string("PathPart", required=True)
         parent = p.raw("ParentId", required=True)
         if api is None or part is None or parent is None:
             return None
         owner = tokens.owner.get(str(parent))
         if owner is None:
-            p.error("ParentId", f"{parent!r} is not a resource of this template (Fn::GetAtt "
-                    "Api.RootResourceId or Ref to an AWS::ApiGateway::Resource)")
+            p.error(
+                "ParentId",
+                f"{parent!r} is not a resource of this template (Fn::GetAtt "
+                "Api.RootResourceId or Ref to an AWS::ApiGateway::Resource)",
+            )
             return None
         if owner[1] == "RootResourceId":
             if owner[0] != api.id:
@@ -163,23 +211,37 @@ def _resource_paths(tr: Translator, resources: list[Resource]) -> dict[str, tupl
     return out
 
 
-METHOD_IGNORED = ("AuthorizerId", "ApiKeyRequired", "MethodResponses", "OperationName",
-                  "RequestModels", "RequestParameters", "RequestValidatorId",
-                  "AuthorizationScopes")
+METHOD_IGNORED = (
+    "AuthorizerId",
+    "ApiKeyRequired",
+    "MethodResponses",
+    "OperationName",
+    "RequestModels",
+    "RequestParameters",
+    "RequestValidatorId",
+    "AuthorizationScopes",
+)
 
 
 def _method(tr: Translator, res: Resource, paths: dict[str, tuple[str, str]]) -> None:
-    p = Props(tr, res, ("RestApiId", "ResourceId", "HttpMethod", "Integration",
-                        "AuthorizationType"), METHOD_IGNORED)
+    p = Props(
+        tr,
+        res,
+        ("RestApiId", "ResourceId", "HttpMethod", "Integration", "AuthorizationType"),
+        METHOD_IGNORED,
+    )
     found = _api_of(tr, p, "RestApiId", REST)
-    method = (p.str("HttpMethod", required=True) or "").upper()
+    method = (p.string("HttpMethod", required=True) or "").upper()
     if found is None or not method:
         return
     api_path, api = found
-    auth = (p.str("AuthorizationType") or "NONE").upper()
+    auth = (p.string("AuthorizationType") or "NONE").upper()
     if auth != "NONE":
-        tr.skip(res, f"AuthorizationType {auth} is not emulated: the method is open "
-                "(AWS would refuse unsigned or unauthorized calls)")
+        tr.skip(
+            res,
+            f"AuthorizationType {auth} is not emulated: the method is open "
+            "(AWS would refuse unsigned or unauthorized calls)",
+        )
     resource_id = p.raw("ResourceId", required=True)
     owner = tr.stack.tokens.owner.get(str(resource_id))
     if owner is None:
@@ -204,26 +266,34 @@ def _method(tr: Translator, res: Resource, paths: dict[str, tuple[str, str]]) ->
     tr.prov(f"{api_path}.routes.{key}.integration", p.path("Integration"))
 
 
-def _integration(tr: Translator, res: Resource, spec: dict[str, Any], path: str,
-                 api: dict[str, Any], api_type: str) -> dict[str, Any] | None:
+def _integration(
+    tr: Translator,
+    res: Resource,
+    spec: dict[str, Any],
+    path: str,
+    api: dict[str, Any],
+    api_type: str,
+) -> dict[str, Any] | None:
     """REST `Integration` (CloudFormation or OpenAPI, keys capitalised) -> topology form."""
     itype = str(spec.get("Type", spec.get("IntegrationType", ""))).upper()
     if itype in ("AWS", "AWS_PROXY"):
-        tr.skip(res, f"{itype} integrations (Lambda, AWS services) are not emulated; the "
-                "route is left out")
+        tr.skip(
+            res,
+            f"{itype} integrations (Lambda, AWS services) are not emulated; the route is left out",
+        )
         return None
     if itype not in ("HTTP_PROXY", "HTTP", "MOCK"):
-        tr.error(f"{path}.Type", f"integration type {itype or 'missing'}: HTTP_PROXY, HTTP "
-                 "or MOCK are emulated")
+        tr.error(
+            f"{path}.Type",
+            f"integration type {itype or 'missing'}: HTTP_PROXY, HTTP or MOCK are emulated",
+        )
         return None
     out: dict[str, Any] = {"type": itype}
     if itype == "MOCK":
         status = 200
         template = (spec.get("RequestTemplates") or {}).get("application/json")
-        try:
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
             status = int(json.loads(template).get("statusCode", 200)) if template else 200
-        except (ValueError, AttributeError, TypeError):
-            pass
         responses = spec.get("IntegrationResponses") or []
         if responses and isinstance(responses[0], dict):
             first = responses[0]
@@ -251,8 +321,14 @@ def _integration(tr: Translator, res: Resource, spec: dict[str, Any], path: str,
         if lb is None:
             return None
         out["integration_target"] = lb
-    for key in ("RequestParameters", "RequestTemplates", "PassthroughBehavior",
-                "IntegrationResponses", "CacheKeyParameters", "ContentHandling"):
+    for key in (
+        "RequestParameters",
+        "RequestTemplates",
+        "PassthroughBehavior",
+        "IntegrationResponses",
+        "CacheKeyParameters",
+        "ContentHandling",
+    ):
         if spec.get(key):
             tr.ignore(f"integration {key}: not emulated (requests pass through as they are)")
     return out
@@ -272,13 +348,17 @@ def _link(tr: Translator, value: Any, path: str, api: dict[str, Any]) -> str | N
         if spec is None:
             return None
         api["vpc_links"][name] = spec
+        for api_path, entry in tr.apis.values():  # type: ignore[attr-defined]
+            if entry is api:
+                key = "TargetArns" if link.type == LINK_V1 else "SubnetIds"
+                tr.prov(f"{api_path}.vpc_links.{name}", f"{link.path}.Properties.{key}")
     return name
 
 
 def _link_spec(tr: Translator, link: Resource) -> dict[str, Any] | None:
     if link.type == LINK_V1:
         p = Props(tr, link, ("TargetArns",), ("Name", "Description", *TAGS))
-        arns = p.list("TargetArns", required=True)
+        arns = p.items("TargetArns", required=True)
         if len(arns) != 1:
             if arns:
                 p.error("TargetArns", "a REST VPC link targets exactly one NLB (AWS)")
@@ -295,9 +375,10 @@ def _link_spec(tr: Translator, link: Resource) -> dict[str, Any] | None:
             p.error("SubnetIds", "a VPC link's subnets are in one VPC of the template")
         return None
     groups = []
-    for i, g in enumerate(p.list("SecurityGroupIds")):
-        group = tr.owner(g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC),
-                         "AWS::EC2::SecurityGroup")
+    for i, g in enumerate(p.items("SecurityGroupIds")):
+        group = tr.owner(
+            g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC), "AWS::EC2::SecurityGroup"
+        )
         if group is not None:
             groups.append("default" if group.type == VPC else tr.names[group.id])
     spec: dict[str, Any] = {"vpc": vpcs.pop(), "subnets": [tr.names[s.id] for s in subnets]}
@@ -317,28 +398,49 @@ def _lb_key(tr: Translator, value: Any, path: str) -> str | None:
 
 
 def _deployment(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("RestApiId", "StageName", "StageDescription"),
-              ("Description", "DeploymentCanarySettings"))
+    p = Props(
+        tr,
+        res,
+        ("RestApiId", "StageName", "StageDescription"),
+        ("Description", "DeploymentCanarySettings"),
+    )
     found = _api_of(tr, p, "RestApiId", REST)
-    stage = p.str("StageName")
+    stage = p.string("StageName")
     if found is None or not stage:
         return
     variables = p.mapping("StageDescription").get("Variables") or {}
     _add_stage(tr, found, stage, variables, p.path("StageDescription"))
 
 
-STAGE_IGNORED = ("DeploymentId", "Description", "MethodSettings", "TracingEnabled",
-                 "CacheClusterEnabled", "CacheClusterSize", "AccessLogSetting",
-                 "CanarySetting", "ClientCertificateId", "DocumentationVersion", "AutoDeploy",
-                 "DefaultRouteSettings", "RouteSettings", "AccessLogSettings", *TAGS)
+STAGE_IGNORED = (
+    "DeploymentId",
+    "Description",
+    "MethodSettings",
+    "TracingEnabled",
+    "CacheClusterEnabled",
+    "CacheClusterSize",
+    "AccessLogSetting",
+    "CanarySetting",
+    "ClientCertificateId",
+    "DocumentationVersion",
+    "AutoDeploy",
+    "DefaultRouteSettings",
+    "RouteSettings",
+    "AccessLogSettings",
+    *TAGS,
+)
 
 
 def _stage(tr: Translator, res: Resource) -> None:
     v2 = res.type == STAGE_V2
-    p = Props(tr, res, ("ApiId" if v2 else "RestApiId", "StageName",
-                        "StageVariables" if v2 else "Variables"), STAGE_IGNORED)
+    p = Props(
+        tr,
+        res,
+        ("ApiId" if v2 else "RestApiId", "StageName", "StageVariables" if v2 else "Variables"),
+        STAGE_IGNORED,
+    )
     found = _api_of(tr, p, "ApiId" if v2 else "RestApiId", HTTP if v2 else REST)
-    stage = p.str("StageName", required=True)
+    stage = p.string("StageName", required=True)
     if found is None or not stage:
         return
     key = "StageVariables" if v2 else "Variables"
@@ -346,8 +448,13 @@ def _stage(tr: Translator, res: Resource) -> None:
     tr.where(res.id, f"{found[0]}.stages.{stage}")
 
 
-def _add_stage(tr: Translator, found: tuple[str, dict[str, Any]], stage: str,
-               variables: dict[str, Any], path: str) -> None:
+def _add_stage(
+    tr: Translator,
+    found: tuple[str, dict[str, Any]],
+    stage: str,
+    variables: dict[str, Any],
+    path: str,
+) -> None:
     api_path, api = found
     values: dict[str, str] = {}
     for name, value in variables.items():
@@ -364,55 +471,89 @@ def _add_stage(tr: Translator, found: tuple[str, dict[str, Any]], stage: str,
 
 # -- HTTP APIs ----------------------------------------------------------------------
 
-HTTP_IGNORED = ("Name", "Description", "CorsConfiguration", "DisableExecuteApiEndpoint",
-                "DisableSchemaValidation", "FailOnWarnings", "Version", "ApiKeySelectionExpression",
-                "RouteSelectionExpression", "BasePath", "CredentialsArn", "BodyS3Location",
-                *TAGS)
+HTTP_IGNORED = (
+    "Name",
+    "Description",
+    "CorsConfiguration",
+    "DisableExecuteApiEndpoint",
+    "DisableSchemaValidation",
+    "FailOnWarnings",
+    "Version",
+    "ApiKeySelectionExpression",
+    "RouteSelectionExpression",
+    "BasePath",
+    "CredentialsArn",
+    "BodyS3Location",
+    *TAGS,
+)
 
 
 def _http_api(tr: Translator, res: Resource) -> None:
     p = Props(tr, res, ("ProtocolType", "Body", "Target", "RouteKey"), HTTP_IGNORED)
     body = p.mapping("Body")
-    protocol = (p.str("ProtocolType") or ("HTTP" if body else "")).upper()
+    protocol = (p.string("ProtocolType") or ("HTTP" if body else "")).upper()
     if protocol != "HTTP":
         tr.skip(res, f"{protocol or 'missing'} ProtocolType: WebSocket APIs are not emulated")
         return
     api: dict[str, Any] = {"type": "http", "vpc_links": {}, "stages": {}, "routes": {}}
     _api_entry(tr, res, api)
-    target = p.str("Target")
+    target = p.string("Target")
     if target:
         # Quick create: one route (RouteKey, default $default) and the $default stage.
         if not target.startswith(("http://", "https://")):
             tr.skip(res, "quick-create Target is not an HTTP URL (Lambda is not emulated)")
         else:
-            api["routes"][p.str("RouteKey") or "$default"] = {"integration": {"uri": target}}
+            api["routes"][p.string("RouteKey") or "$default"] = {"integration": {"uri": target}}
             api["stages"]["$default"] = {}
     if body:
         _openapi(tr, res, body, api, p.path("Body"), "http")
 
 
-INTEGRATION_IGNORED = ("Description", "IntegrationMethod", "PayloadFormatVersion",
-                       "CredentialsArn", "PassthroughBehavior", "TlsConfig",
-                       "ResponseParameters", "IntegrationSubtype", "ContentHandlingStrategy",
-                       "TemplateSelectionExpression", "RequestTemplates")
+INTEGRATION_IGNORED = (
+    "Description",
+    "IntegrationMethod",
+    "PayloadFormatVersion",
+    "CredentialsArn",
+    "PassthroughBehavior",
+    "TlsConfig",
+    "ResponseParameters",
+    "IntegrationSubtype",
+    "ContentHandlingStrategy",
+    "TemplateSelectionExpression",
+    "RequestTemplates",
+)
 
 
 def _http_integration(tr: Translator, res: Resource, api: dict[str, Any]) -> dict[str, Any] | None:
-    p = Props(tr, res, ("ApiId", "IntegrationType", "ConnectionType", "ConnectionId",
-                        "IntegrationUri", "TimeoutInMillis", "RequestParameters"),
-              INTEGRATION_IGNORED)
+    p = Props(
+        tr,
+        res,
+        (
+            "ApiId",
+            "IntegrationType",
+            "ConnectionType",
+            "ConnectionId",
+            "IntegrationUri",
+            "TimeoutInMillis",
+            "RequestParameters",
+        ),
+        INTEGRATION_IGNORED,
+    )
     return _v2_integration(tr, res, p.values, p.base, api)
 
 
-def _v2_integration(tr: Translator, res: Resource, spec: dict[str, Any], path: str,
-                    api: dict[str, Any]) -> dict[str, Any] | None:
+def _v2_integration(
+    tr: Translator, res: Resource, spec: dict[str, Any], path: str, api: dict[str, Any]
+) -> dict[str, Any] | None:
     itype = str(spec.get("IntegrationType", spec.get("Type", ""))).upper()
     if itype == "AWS_PROXY":
         tr.skip(res, "AWS_PROXY (Lambda) integrations are not emulated; the route is left out")
         return None
     if itype != "HTTP_PROXY":
-        tr.error(f"{path}.IntegrationType", f"integration type {itype or 'missing'}: HTTP APIs "
-                 "emulate HTTP_PROXY")
+        tr.error(
+            f"{path}.IntegrationType",
+            f"integration type {itype or 'missing'}: HTTP APIs emulate HTTP_PROXY",
+        )
         return None
     out: dict[str, Any] = {}
     uri = spec.get("IntegrationUri", spec.get("Uri"))
@@ -443,8 +584,9 @@ def _backend(tr: Translator, uri: Any, path: str) -> str | None:
     """A private integration's IntegrationUri (listener ARN or Cloud Map service ARN)."""
     from hyperplane_emu.cfn.resources import LISTENER, SD_SERVICE
 
-    target = tr.owner(uri, path, (LISTENER, SD_SERVICE),
-                      "load balancer listener ARN or Cloud Map service ARN")
+    target = tr.owner(
+        uri, path, (LISTENER, SD_SERVICE), "load balancer listener ARN or Cloud Map service ARN"
+    )
     if target is None:
         return None
     if target.type == LISTENER:
@@ -462,19 +604,30 @@ def _backend(tr: Translator, uri: Any, path: str) -> str | None:
 
 
 def _route(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("ApiId", "RouteKey", "Target", "AuthorizationType"),
-              ("AuthorizerId", "ApiKeyRequired", "AuthorizationScopes", "OperationName",
-               "RequestModels", "RequestParameters", "RouteResponseSelectionExpression",
-               "ModelSelectionExpression"))
+    p = Props(
+        tr,
+        res,
+        ("ApiId", "RouteKey", "Target", "AuthorizationType"),
+        (
+            "AuthorizerId",
+            "ApiKeyRequired",
+            "AuthorizationScopes",
+            "OperationName",
+            "RequestModels",
+            "RequestParameters",
+            "RouteResponseSelectionExpression",
+            "ModelSelectionExpression",
+        ),
+    )
     found = _api_of(tr, p, "ApiId", HTTP)
-    key = p.str("RouteKey", required=True)
+    key = p.string("RouteKey", required=True)
     if found is None or not key:
         return
     api_path, api = found
-    auth = (p.str("AuthorizationType") or "NONE").upper()
+    auth = (p.string("AuthorizationType") or "NONE").upper()
     if auth != "NONE":
         tr.skip(res, f"AuthorizationType {auth} is not emulated: the route is open")
-    target = p.str("Target")
+    target = p.string("Target")
     if not target:
         tr.skip(res, "a route without Target has no integration (AWS answers 404)")
         return
@@ -525,13 +678,14 @@ def _policy(tr: Translator, doc: Any, path: str) -> list[dict[str, Any]]:
         got: dict[str, Any] = {"effect": str(st.get("Effect", ""))}
         actions = st.get("Action", "execute-api:Invoke")
         actions = actions if isinstance(actions, list) else [actions]
-        if not any(str(a).lower() in ("execute-api:invoke", "execute-api:*", "*")
-                   for a in actions):
+        if not any(str(a).lower() in ("execute-api:invoke", "execute-api:*", "*") for a in actions):
             continue
         principal = st.get("Principal", "*")
         if principal not in ("*", {"AWS": "*"}, {"AWS": ["*"]}):
-            tr.ignore(f"{spath}.Principal: IAM principals are not emulated (callers are "
-                      "anonymous); the statement applies to every caller")
+            tr.ignore(
+                f"{spath}.Principal: IAM principals are not emulated (callers are "
+                "anonymous); the statement applies to every caller"
+            )
         resources = st.get("Resource", "*")
         resources = resources if isinstance(resources, list) else [resources]
         got["resources"] = [_resource_pattern(tr, str(r), f"{spath}.Resource") for r in resources]
@@ -543,9 +697,12 @@ def _policy(tr: Translator, doc: Any, path: str) -> list[dict[str, Any]]:
             for key, values in conds.items():
                 topo_key = CONDITION_MAP.get((op.lower(), key.lower()))
                 if topo_key is None:
-                    tr.error(f"{spath}.Condition.{op}.{key}", f"condition {op} {key} is not "
-                             "emulated (aws:SourceVpce, aws:SourceVpc, aws:SourceIp, "
-                             "aws:VpcSourceIp)")
+                    tr.error(
+                        f"{spath}.Condition.{op}.{key}",
+                        f"condition {op} {key} is not "
+                        "emulated (aws:SourceVpce, aws:SourceVpc, aws:SourceIp, "
+                        "aws:VpcSourceIp)",
+                    )
                     continue
                 values = values if isinstance(values, list) else [values]
                 got[topo_key] = [_policy_value(tr, str(v)) for v in values]
@@ -593,8 +750,14 @@ def _resource_pattern(tr: Translator, arn: str, path: str) -> str:
 # -- OpenAPI bodies (SAM, imported APIs) ---------------------------------------------
 
 
-def _openapi(tr: Translator, res: Resource, body: dict[str, Any], api: dict[str, Any],
-             path: str, api_type: str) -> None:
+def _openapi(
+    tr: Translator,
+    res: Resource,
+    body: dict[str, Any],
+    api: dict[str, Any],
+    path: str,
+    api_type: str,
+) -> None:
     api_path = tr.out.names[res.id]
     paths = body.get("paths") or {}
     if not isinstance(paths, dict):
@@ -615,9 +778,12 @@ def _openapi(tr: Translator, res: Resource, body: dict[str, Any], api: dict[str,
             spec = {k[:1].upper() + k[1:]: v for k, v in ext.items()}
             if "Responses" in spec:
                 spec["IntegrationResponses"] = [
-                    {"StatusCode": r.get("statusCode", 200),
-                     "ResponseTemplates": r.get("responseTemplates", {})}
-                    for r in (spec.pop("Responses") or {}).values() if isinstance(r, dict)
+                    {
+                        "StatusCode": r.get("statusCode", 200),
+                        "ResponseTemplates": r.get("responseTemplates", {}),
+                    }
+                    for r in (spec.pop("Responses") or {}).values()
+                    if isinstance(r, dict)
                 ]
             if api_type == "rest":
                 got = _integration(tr, res, spec, ipath, api, "rest")
@@ -625,6 +791,6 @@ def _openapi(tr: Translator, res: Resource, body: dict[str, Any], api: dict[str,
                 got = _v2_integration(tr, res, spec, ipath, api)
             if got is None:
                 continue
-            key = (route_path if route_path == "$default" else f"{method} {route_path}")
+            key = route_path if route_path == "$default" else f"{method} {route_path}"
             api["routes"][key] = {"integration": got}
             tr.prov(f"{api_path}.routes.{key}.integration", ipath)

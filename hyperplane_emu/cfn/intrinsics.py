@@ -111,7 +111,9 @@ class Stack:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         if not is_intrinsic(value):
-            raise CfnError(path, f"a condition is Fn::Equals/And/Or/Not or Condition, got {value!r}")
+            raise CfnError(
+                path, f"a condition is Fn::Equals/And/Or/Not or Condition, got {value!r}"
+            )
         ((fn, arg),) = value.items()
         where = f"{path}.{fn}"
         if fn == "Condition":
@@ -167,8 +169,9 @@ class Stack:
             return self.ref_fn(res, path) if self.ref_fn else self.tokens.ref(name, res.type)
         if name in self.excluded:
             raise CfnError(
-                path, f"Ref to resource {name!r}, which is not created (condition "
-                f"{self.excluded[name]!r} is false)"
+                path,
+                f"Ref to resource {name!r}, which is not created (condition "
+                f"{self.excluded[name]!r} is false)",
             )
         raise CfnError(path, f"Ref to unknown resource {name!r}")
 
@@ -191,8 +194,11 @@ class Stack:
     def get_att(self, logical: str, attr: str, path: str) -> Any:
         if logical not in self.resources:
             if logical in self.excluded:
-                raise CfnError(path, f"Fn::GetAtt of resource {logical!r}, which is not "
-                               f"created (condition {self.excluded[logical]!r} is false)")
+                raise CfnError(
+                    path,
+                    f"Fn::GetAtt of resource {logical!r}, which is not "
+                    f"created (condition {self.excluded[logical]!r} is false)",
+                )
             raise CfnError(path, f"Fn::GetAtt of unknown resource {logical!r}")
         res = self.resources[logical]
         if self.attr_fn is not None:
@@ -313,8 +319,10 @@ def _select(s: Stack, arg: Any, path: str) -> Any:
     items = s._resolved_list(pair[1], f"{path}[1]")
     index = int(raw)
     if index >= len(items):
-        raise CfnError(f"{path}[0]", f"Fn::Select index {index} is out of range "
-                       f"(the list has {len(items)} items)")
+        raise CfnError(
+            f"{path}[0]",
+            f"Fn::Select index {index} is out of range (the list has {len(items)} items)",
+        )
     return items[index]
 
 
@@ -336,8 +344,10 @@ def _get_azs(s: Stack, arg: Any, path: str) -> list[str]:
 def _if(s: Stack, arg: Any, path: str) -> Any:
     triple = s._list(arg, path, 3, 3)
     name = s._string(triple[0], f"{path}[0]")
-    return s.eval(triple[1], f"{path}[1]") if s.condition(name, f"{path}[0]") else s.eval(
-        triple[2], f"{path}[2]"
+    return (
+        s.eval(triple[1], f"{path}[1]")
+        if s.condition(name, f"{path}[0]")
+        else s.eval(triple[2], f"{path}[2]")
     )
 
 
@@ -383,8 +393,7 @@ def _cidr(s: Stack, arg: Any, path: str) -> list[str]:
             break
         subnets.append(str(sub))
     if len(subnets) < n:
-        raise CfnError(path, f"Fn::Cidr: {block} holds only {len(subnets)} blocks of "
-                       f"/{new_prefix}")
+        raise CfnError(path, f"Fn::Cidr: {block} holds only {len(subnets)} blocks of /{new_prefix}")
     return subnets
 
 
@@ -449,8 +458,14 @@ def references(value: Any) -> set[str]:
                         found.add(arg[0])
                     continue
                 if k == "Fn::Sub":
-                    template, variables = (arg, {}) if isinstance(arg, str) else (
-                        (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else ("", {})
+                    template, variables = (
+                        (arg, {})
+                        if isinstance(arg, str)
+                        else (
+                            (arg[0], arg[1])
+                            if isinstance(arg, list) and len(arg) == 2
+                            else ("", {})
+                        )
                     )
                     if isinstance(template, str):
                         for m in SUB_VAR.finditer(template):
@@ -459,8 +474,9 @@ def references(value: Any) -> set[str]:
                                 isinstance(variables, dict) and name in variables
                             ):
                                 continue
-                            found.add(name.partition(".")[0] if not name.startswith("AWS::")
-                                      else name)
+                            found.add(
+                                name.partition(".")[0] if not name.startswith("AWS::") else name
+                            )
                     stack.append(variables)
                     continue
             stack.extend(v.values())
@@ -488,7 +504,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
             if nxt not in color:
                 continue
             if color[nxt] == GREY:
-                return [*trail[trail.index(nxt):], nxt]
+                return [*trail[trail.index(nxt) :], nxt]
             if color[nxt] == WHITE:
                 color[nxt] = GREY
                 trail.append(nxt)

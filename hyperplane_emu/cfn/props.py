@@ -39,8 +39,10 @@ class Props:
                 if key not in props:
                     props.append(key)
             else:
-                tr.error(f"{self.base}.{key}", f"property {key!r} of {res.type} is not "
-                         "emulated (see docs/cloudformation.md)")
+                tr.error(
+                    f"{self.base}.{key}",
+                    f"property {key!r} of {res.type} is not emulated (see docs/cloudformation.md)",
+                )
                 self.ok = False
 
     def path(self, key: str) -> str:
@@ -53,14 +55,18 @@ class Props:
     def has(self, key: str) -> bool:
         return key in self.values
 
+    def failed(self, key: str) -> bool:
+        """The property was written but could not be resolved (and was reported)."""
+        return (self.res.id, key) in self.tr.failed
+
     def raw(self, key: str, required: bool = False) -> Any:
         if key not in self.values:
-            if required:
+            if required and (self.res.id, key) not in self.tr.failed:
                 self.error("", f"{self.res.type} needs the property {key}")
             return None
         return self.values[key]
 
-    def str(self, key: str, required: bool = False) -> str | None:
+    def string(self, key: str, required: bool = False) -> str | None:
         v = self.raw(key, required)
         return self.text(v, self.path(key))
 
@@ -75,7 +81,7 @@ class Props:
         self.ok = False
         return None
 
-    def int(self, key: str, required: bool = False) -> int | None:
+    def number(self, key: str, required: bool = False) -> int | None:
         return self.integer(self.raw(key, required), self.path(key))
 
     def integer(self, v: Any, path: str) -> int | None:
@@ -95,7 +101,7 @@ class Props:
             self.ok = False
             return None
 
-    def bool(self, key: str) -> bool | None:
+    def flag(self, key: str) -> bool | None:
         return self.boolean(self.raw(key), self.path(key))
 
     def boolean(self, v: Any, path: str) -> bool | None:
@@ -109,7 +115,7 @@ class Props:
         self.ok = False
         return None
 
-    def list(self, key: str, required: bool = False) -> list[Any]:
+    def items(self, key: str, required: bool = False) -> list[Any]:
         v = self.raw(key, required)
         if v is None:
             return []
@@ -138,7 +144,7 @@ class Props:
 
     def refs(self, key: str, *types: str, required: bool = False) -> list[Resource]:
         out = []
-        for i, v in enumerate(self.list(key, required)):
+        for i, v in enumerate(self.items(key, required)):
             got = self.tr.owner(v, f"{self.path(key)}[{i}]", types)
             if got is None:
                 self.ok = False

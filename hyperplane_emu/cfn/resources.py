@@ -43,8 +43,16 @@ SD_INSTANCE = "AWS::ServiceDiscovery::Instance"
 TAGS = ("Tags",)
 EXECUTE_API = re.compile(r"com\.amazonaws\.([a-z0-9-]+)\.execute-api")
 SERVICE_ID = re.compile(r"vpce-svc-[0-9a-f]{17}")
-PROTOCOLS = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp",
-             "-1": "all", "all": "all"}
+PROTOCOLS = {
+    "tcp": "tcp",
+    "6": "tcp",
+    "udp": "udp",
+    "17": "udp",
+    "icmp": "icmp",
+    "1": "icmp",
+    "-1": "all",
+    "all": "all",
+}
 
 
 def translate_all(tr: Translator) -> None:
@@ -81,9 +89,27 @@ def translate_all(tr: Translator) -> None:
             tr.ignore(f"{res.path}: target group used by no listener; nothing reaches it")
     from hyperplane_emu.cfn.apigw import API_TYPES
 
-    known = {VPC, SUBNET, SG, "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress",
-             INSTANCE, ENI, LB, TG, LISTENER, RULE, SERVICE, PERMISSIONS, ENDPOINT, NAMESPACE,
-             HTTP_NAMESPACE, SD_SERVICE, SD_INSTANCE, *API_TYPES}
+    known = {
+        VPC,
+        SUBNET,
+        SG,
+        "AWS::EC2::SecurityGroupIngress",
+        "AWS::EC2::SecurityGroupEgress",
+        INSTANCE,
+        ENI,
+        LB,
+        TG,
+        LISTENER,
+        RULE,
+        SERVICE,
+        PERMISSIONS,
+        ENDPOINT,
+        NAMESPACE,
+        HTTP_NAMESPACE,
+        SD_SERVICE,
+        SD_INSTANCE,
+        *API_TYPES,
+    }
     for res in tr.stack.resources.values():
         if res.type in NO_EFFECT:
             tr.props(res)  # its references must still resolve
@@ -101,32 +127,65 @@ def vpc_of(tr: Translator, logical: str) -> str | None:
     return path.split(".")[1] if path.startswith("vpcs.") else None
 
 
+def sg_vpc(tr: Translator, group: Resource) -> str | None:
+    """The VPC (topology name) of a security group, or of a VPC's default group, from
+    its own properties: groups may refer to each other in any order."""
+    if group.type == VPC:
+        return tr.names[group.id]
+    owner = tr.stack.tokens.owner.get(str(tr.props(group).get("VpcId")))
+    return tr.names.get(owner[0]) if owner is not None else None
+
+
 # -- EC2 -------------------------------------------------------------------------
 
 
 def _vpc(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("CidrBlock",), ("EnableDnsSupport", "EnableDnsHostnames",
-                                       "InstanceTenancy", *TAGS))
-    cidr = p.str("CidrBlock", required=True)
+    p = Props(
+        tr,
+        res,
+        ("CidrBlock",),
+        ("EnableDnsSupport", "EnableDnsHostnames", "InstanceTenancy", *TAGS),
+    )
+    cidr = p.string("CidrBlock", required=True)
     name = tr.names[res.id]
     path = f"vpcs.{name}"
     entry = _vpc_entry(tr, res)
-    entry.update({"cidr": cidr or "", "subnets": {}, "security_groups": {}, "hosts": {},
-                  "load_balancers": {}, "endpoint_services": {}, "endpoints": {}})
+    entry.update(
+        {
+            "cidr": cidr or "",
+            "subnets": {},
+            "security_groups": {},
+            "hosts": {},
+            "load_balancers": {},
+            "endpoint_services": {},
+            "endpoints": {},
+        }
+    )
     tr.where(res.id, path)
     tr.prov(f"{path}.cidr", p.path("CidrBlock"))
-    if p.bool("EnableDnsSupport") is False:
-        p.error("EnableDnsSupport", "a VPC without DNS support is not emulated (the VPC "
-                "resolver always answers)")
+    if p.flag("EnableDnsSupport") is False:
+        p.error(
+            "EnableDnsSupport",
+            "a VPC without DNS support is not emulated (the VPC resolver always answers)",
+        )
 
 
 def _subnet(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("VpcId", "CidrBlock", "AvailabilityZone"),
-              ("MapPublicIpOnLaunch", "AssignIpv6AddressOnCreation", "EnableDns64",
-               "PrivateDnsNameOptionsOnLaunch", *TAGS))
+    p = Props(
+        tr,
+        res,
+        ("VpcId", "CidrBlock", "AvailabilityZone"),
+        (
+            "MapPublicIpOnLaunch",
+            "AssignIpv6AddressOnCreation",
+            "EnableDns64",
+            "PrivateDnsNameOptionsOnLaunch",
+            *TAGS,
+        ),
+    )
     vpc = p.ref("VpcId", VPC, required=True)
-    cidr = p.str("CidrBlock", required=True)
-    az = p.str("AvailabilityZone")
+    cidr = p.string("CidrBlock", required=True)
+    az = p.string("AvailabilityZone")
     if az is None:
         az = tr.subnet_az(res)
         tr.ignore(f"{res.path}: no AvailabilityZone; AWS picks one, the emulator {az}")
@@ -141,15 +200,28 @@ def _subnet(tr: Translator, res: Resource) -> None:
     tr.prov(f"{path}.az", p.path("AvailabilityZone"))
 
 
-def _rule(tr: Translator, p: Props, rule: Any, path: str, direction: str, vpc: str
-          ) -> dict[str, Any] | None:
+def _rule(
+    tr: Translator, p: Props, rule: Any, path: str, direction: str, vpc: str
+) -> dict[str, Any] | None:
     if not isinstance(rule, dict):
         tr.error(path, "a rule is a mapping (IpProtocol, FromPort, ToPort, CidrIp…)")
         return None
-    known = {"IpProtocol", "FromPort", "ToPort", "CidrIp", "CidrIpv6", "Description",
-             "SourceSecurityGroupId", "SourceSecurityGroupOwnerId", "DestinationSecurityGroupId",
-             "SourceSecurityGroupName", "SourcePrefixListId", "DestinationPrefixListId", "GroupId",
-             "GroupName"}
+    known = {
+        "IpProtocol",
+        "FromPort",
+        "ToPort",
+        "CidrIp",
+        "CidrIpv6",
+        "Description",
+        "SourceSecurityGroupId",
+        "SourceSecurityGroupOwnerId",
+        "DestinationSecurityGroupId",
+        "SourceSecurityGroupName",
+        "SourcePrefixListId",
+        "DestinationPrefixListId",
+        "GroupId",
+        "GroupName",
+    }
     for key in rule:
         if key not in known:
             tr.error(f"{path}.{key}", f"unknown rule property {key!r}")
@@ -160,8 +232,12 @@ def _rule(tr: Translator, p: Props, rule: Any, path: str, direction: str, vpc: s
             return None
     proto_raw = str(rule.get("IpProtocol", "")).lower()
     if proto_raw not in PROTOCOLS:
-        tr.error(f"{path}.IpProtocol", f"IpProtocol {rule.get('IpProtocol')!r} is not emulated "
-                 "(tcp, udp, icmp or -1)" if proto_raw else "IpProtocol is required")
+        tr.error(
+            f"{path}.IpProtocol",
+            f"IpProtocol {rule.get('IpProtocol')!r} is not emulated (tcp, udp, icmp or -1)"
+            if proto_raw
+            else "IpProtocol is required",
+        )
         return None
     proto = PROTOCOLS[proto_raw]
     out: dict[str, Any] = {"protocol": proto}
@@ -176,8 +252,10 @@ def _rule(tr: Translator, p: Props, rule: Any, path: str, direction: str, vpc: s
             lo, hi = 0, 65535
         out["port"] = lo if lo == hi else f"{lo}-{hi}"
     elif proto == "icmp" and str(rule.get("FromPort", "-1")) != "-1":
-        tr.ignore(f"{path}: ICMP type {rule.get('FromPort')} widened to every ICMP type "
-                  "(icmp rules match every type in the emulator)")
+        tr.ignore(
+            f"{path}: ICMP type {rule.get('FromPort')} widened to every ICMP type "
+            "(icmp rules match every type in the emulator)"
+        )
     peer_key = "source" if direction == "ingress" else "destination"
     sg_key = "SourceSecurityGroupId" if direction == "ingress" else "DestinationSecurityGroupId"
     peers = [k for k in ("CidrIp", "CidrIpv6", sg_key) if k in rule]
@@ -194,10 +272,13 @@ def _rule(tr: Translator, p: Props, rule: Any, path: str, direction: str, vpc: s
         if group is None:
             return None
         gname = "default" if group.type == VPC else tr.names[group.id]
-        gvpc = vpc_of(tr, group.id) if group.type == SG else tr.names[group.id]
+        gvpc = sg_vpc(tr, group)
         if gvpc != vpc:
-            tr.error(f"{path}.{sg_key}", f"{group.id} is in another VPC; only groups of the "
-                     "same VPC can be referenced (no peering)")
+            tr.error(
+                f"{path}.{sg_key}",
+                f"{group.id} is in another VPC; only groups of the "
+                "same VPC can be referenced (no peering)",
+            )
             return None
         out[peer_key] = f"sg/{gname}"
     if rule.get("Description"):
@@ -206,9 +287,13 @@ def _rule(tr: Translator, p: Props, rule: Any, path: str, direction: str, vpc: s
 
 
 def _security_group(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("GroupDescription", "VpcId", "SecurityGroupIngress",
-                        "SecurityGroupEgress"), ("GroupName", *TAGS))
-    desc = p.str("GroupDescription", required=True)
+    p = Props(
+        tr,
+        res,
+        ("GroupDescription", "VpcId", "SecurityGroupIngress", "SecurityGroupEgress"),
+        ("GroupName", *TAGS),
+    )
+    desc = p.string("GroupDescription", required=True)
     vpc = p.raw("VpcId")
     if vpc is None:
         p.error("", "VpcId is required: the emulator has no default VPC")
@@ -226,8 +311,8 @@ def _security_group(tr: Translator, res: Resource) -> None:
     for direction, key in (("ingress", "SecurityGroupIngress"), ("egress", "SecurityGroupEgress")):
         if not p.has(key):
             continue
-        rules = []
-        for i, rule in enumerate(p.list(key)):
+        rules: list[dict[str, Any]] = []
+        for i, rule in enumerate(p.items(key)):
             got = _rule(tr, p, rule, f"{p.path(key)}[{i}]", direction, vname)
             if got is not None:
                 tr.prov(f"{path}.{direction}[{len(rules)}]", f"{p.path(key)}[{i}]")
@@ -238,18 +323,34 @@ def _security_group(tr: Translator, res: Resource) -> None:
 
 def _standalone_rule(tr: Translator, res: Resource) -> None:
     direction = "ingress" if res.type.endswith("Ingress") else "egress"
-    p = Props(tr, res, ("GroupId", "IpProtocol", "FromPort", "ToPort", "CidrIp", "CidrIpv6",
-                        "Description", "SourceSecurityGroupId", "SourceSecurityGroupOwnerId",
-                        "DestinationSecurityGroupId", "SourcePrefixListId",
-                        "DestinationPrefixListId", "SourceSecurityGroupName", "GroupName"))
+    p = Props(
+        tr,
+        res,
+        (
+            "GroupId",
+            "IpProtocol",
+            "FromPort",
+            "ToPort",
+            "CidrIp",
+            "CidrIpv6",
+            "Description",
+            "SourceSecurityGroupId",
+            "SourceSecurityGroupOwnerId",
+            "DestinationSecurityGroupId",
+            "SourcePrefixListId",
+            "DestinationPrefixListId",
+            "SourceSecurityGroupName",
+            "GroupName",
+        ),
+    )
     if p.has("GroupName") and not p.has("GroupId"):
         p.error("GroupName", "GroupName is for the default VPC; use GroupId")
         return
     group = p.ref("GroupId", SG, VPC, required=True)
     if group is None:
         return
-    vname = vpc_of(tr, group.id) if group.type == SG else tr.names[group.id]
-    if vname is None:
+    vname = sg_vpc(tr, group)
+    if vname is None or vname not in tr.topology["vpcs"]:
         return
     rule_props = {k: v for k, v in p.values.items() if k != "GroupId"}
     rule = _rule(tr, p, rule_props, p.base, direction, vname)
@@ -283,27 +384,55 @@ def _serve(tr: Translator, res: Resource, props: dict[str, Any]) -> list[str]:
     return [str(s) for s in (serve if isinstance(serve, list) else [serve]) if str(s)]
 
 
-INSTANCE_IGNORED = ("ImageId", "InstanceType", "KeyName", "UserData", "IamInstanceProfile",
-                    "BlockDeviceMappings", "Monitoring", "EbsOptimized", "DisableApiTermination",
-                    "MetadataOptions", "LaunchTemplate", "PropagateTagsToVolumeOnCreation",
-                    "CreditSpecification", "InstanceInitiatedShutdownBehavior", "Volumes",
-                    "AvailabilityZone", "Tenancy", "PlacementGroupName", *TAGS)
+INSTANCE_IGNORED = (
+    "ImageId",
+    "InstanceType",
+    "KeyName",
+    "UserData",
+    "IamInstanceProfile",
+    "BlockDeviceMappings",
+    "Monitoring",
+    "EbsOptimized",
+    "DisableApiTermination",
+    "MetadataOptions",
+    "LaunchTemplate",
+    "PropagateTagsToVolumeOnCreation",
+    "CreditSpecification",
+    "InstanceInitiatedShutdownBehavior",
+    "Volumes",
+    "AvailabilityZone",
+    "Tenancy",
+    "PlacementGroupName",
+    *TAGS,
+)
 
 
 def _instance(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("SubnetId", "SecurityGroupIds", "SecurityGroups", "PrivateIpAddress",
-                        "SourceDestCheck", "NetworkInterfaces"), INSTANCE_IGNORED)
+    p = Props(
+        tr,
+        res,
+        (
+            "SubnetId",
+            "SecurityGroupIds",
+            "SecurityGroups",
+            "PrivateIpAddress",
+            "SourceDestCheck",
+            "NetworkInterfaces",
+        ),
+        INSTANCE_IGNORED,
+    )
     nic = _device0(p.values)
-    nics = p.list("NetworkInterfaces")
+    nics = p.items("NetworkInterfaces")
     if len(nics) > 1:
         p.error("NetworkInterfaces", "one network interface per instance is emulated (eth0)")
     if p.has("SecurityGroups"):
-        p.error("SecurityGroups", "SecurityGroups (names) is for the default VPC; use "
-                "SecurityGroupIds")
+        p.error(
+            "SecurityGroups", "SecurityGroups (names) is for the default VPC; use SecurityGroupIds"
+        )
     subnet_value = p.raw("SubnetId")
     groups_value: Any = p.raw("SecurityGroupIds")
-    ip = p.str("PrivateIpAddress")
-    sdc = p.bool("SourceDestCheck")
+    ip = p.string("PrivateIpAddress")
+    sdc = p.flag("SourceDestCheck")
     if nic is not None:
         npath = f"{p.path('NetworkInterfaces')}[{nics.index(nic)}]"
         if "NetworkInterfaceId" in nic:
@@ -324,8 +453,17 @@ def _instance(tr: Translator, res: Resource) -> None:
     _host(tr, res, p, subnet_value, groups_value, ip, sdc)
 
 
-def _host(tr: Translator, res: Resource, p: Props, subnet_value: Any, groups_value: Any,
-          ip: Any, sdc: bool | None) -> None:
+def _host(
+    tr: Translator,
+    res: Resource,
+    p: Props,
+    subnet_value: Any,
+    groups_value: Any,
+    ip: Any,
+    sdc: bool | None,
+) -> None:
+    if subnet_value is None and (p.failed("SubnetId") or p.failed("NetworkInterfaces")):
+        return
     if subnet_value is None:
         p.error("", "SubnetId is required: the emulator has no default VPC")
         return
@@ -342,15 +480,17 @@ def _host(tr: Translator, res: Resource, p: Props, subnet_value: Any, groups_val
             p.error("SecurityGroupIds", "expected a list of security group ids")
             return
         for i, g in enumerate(groups_value):
-            group = tr.owner(g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC),
-                             "AWS::EC2::SecurityGroup")
+            group = tr.owner(
+                g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC), "AWS::EC2::SecurityGroup"
+            )
             if group is None:
                 continue
             if group.type == VPC:
                 groups.append("default")
-            elif vpc_of(tr, group.id) != vname:
-                tr.error(f"{p.path('SecurityGroupIds')}[{i}]",
-                         f"{group.id} is not in the instance's VPC")
+            elif sg_vpc(tr, group) != vname:
+                tr.error(
+                    f"{p.path('SecurityGroupIds')}[{i}]", f"{group.id} is not in the instance's VPC"
+                )
             else:
                 groups.append(tr.names[group.id])
     if groups:
@@ -371,8 +511,12 @@ def _host(tr: Translator, res: Resource, p: Props, subnet_value: Any, groups_val
 
 
 def _eni(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("SubnetId", "GroupSet", "PrivateIpAddress", "SourceDestCheck",
-                        "Description"), ("InterfaceType", *TAGS))
+    p = Props(
+        tr,
+        res,
+        ("SubnetId", "GroupSet", "PrivateIpAddress", "SourceDestCheck", "Description"),
+        ("InterfaceType", *TAGS),
+    )
     owner = tr.nic_owner.get(res.id)  # type: ignore[attr-defined]
     if owner is not None:
         tr.out.names[res.id] = tr.out.names.get(owner, "")
@@ -380,42 +524,60 @@ def _eni(tr: Translator, res: Resource) -> None:
     # An ENI no instance uses: still a namespace holding its address (it answers ARP
     # and ping, and serves what its Metadata says), as an ENI of a container would.
     groups = p.raw("GroupSet")
-    _host(tr, res, p, p.raw("SubnetId"), groups, p.str("PrivateIpAddress"), p.bool(
-        "SourceDestCheck"))
+    _host(
+        tr,
+        res,
+        p,
+        p.raw("SubnetId"),
+        groups,
+        p.string("PrivateIpAddress"),
+        p.flag("SourceDestCheck"),
+    )
 
 
 # -- Elastic Load Balancing ----------------------------------------------------------
 
 
-LB_IGNORED = ("Name", "IpAddressType", "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
-              "EnablePrefixForIpv6SourceNat", "MinimumLoadBalancerCapacity", *TAGS)
+LB_IGNORED = (
+    "Name",
+    "IpAddressType",
+    "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
+    "EnablePrefixForIpv6SourceNat",
+    "MinimumLoadBalancerCapacity",
+    *TAGS,
+)
 
 
 def _load_balancer(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("Type", "Scheme", "Subnets", "SubnetMappings", "SecurityGroups",
-                        "LoadBalancerAttributes"), LB_IGNORED)
-    lb_type = (p.str("Type") or "application").lower()
+    p = Props(
+        tr,
+        res,
+        ("Type", "Scheme", "Subnets", "SubnetMappings", "SecurityGroups", "LoadBalancerAttributes"),
+        LB_IGNORED,
+    )
+    lb_type = (p.string("Type") or "application").lower()
     if lb_type not in ("network", "application"):
-        p.error("Type", f"load balancer type {lb_type!r} is not emulated (network or "
-                "application)")
+        p.error("Type", f"load balancer type {lb_type!r} is not emulated (network or application)")
         return
-    scheme = p.str("Scheme") or "internet-facing"
+    scheme = p.string("Scheme") or "internet-facing"
     subnets: list[Resource] = []
     if p.has("SubnetMappings"):
-        for i, m in enumerate(p.list("SubnetMappings")):
+        for i, m in enumerate(p.items("SubnetMappings")):
             mpath = f"{p.path('SubnetMappings')}[{i}]"
             if not isinstance(m, dict) or "SubnetId" not in m:
                 tr.error(mpath, "a subnet mapping needs SubnetId")
                 continue
             if "AllocationId" in m or "PrivateIPv4Address" in m:
-                tr.ignore(f"{mpath}: fixed addresses are not emulated; the plan picks the "
-                          "load balancer's addresses")
+                tr.ignore(
+                    f"{mpath}: fixed addresses are not emulated; the plan picks the "
+                    "load balancer's addresses"
+                )
             s = tr.owner(m["SubnetId"], f"{mpath}.SubnetId", (SUBNET,))
             if s is not None:
                 subnets.append(s)
     else:
         subnets = p.refs("Subnets", SUBNET)
-        if not p.has("Subnets"):
+        if not p.has("Subnets") and not p.failed("Subnets"):
             p.error("", "a load balancer needs Subnets or SubnetMappings")
     if not subnets:
         return
@@ -425,16 +587,22 @@ def _load_balancer(tr: Translator, res: Resource) -> None:
         return
     vname = vpcs.pop()
     assert vname is not None
-    lb: dict[str, Any] = {"type": lb_type, "scheme": scheme,
-                          "subnets": [tr.names[s.id] for s in subnets]}
+    lb: dict[str, Any] = {
+        "type": lb_type,
+        "scheme": scheme,
+        "subnets": [tr.names[s.id] for s in subnets],
+    }
     if p.has("SecurityGroups"):
         groups = p.refs("SecurityGroups", SG)
         if lb_type == "network":
-            tr.skip(res, "SecurityGroups on a Network Load Balancer are not in the topology "
-                    "model of this version; the NLB is built without them (classic NLB)")
+            tr.skip(
+                res,
+                "SecurityGroups on a Network Load Balancer are not in the topology "
+                "model of this version; the NLB is built without them (classic NLB)",
+            )
         else:
             lb["security_groups"] = [tr.names[g.id] for g in groups]
-    for i, attr in enumerate(p.list("LoadBalancerAttributes")):
+    for i, attr in enumerate(p.items("LoadBalancerAttributes")):
         apath = f"{p.path('LoadBalancerAttributes')}[{i}]"
         if not isinstance(attr, dict) or "Key" not in attr:
             tr.error(apath, "an attribute is {Key, Value}")
@@ -469,8 +637,9 @@ def lb_entry(tr: Translator, logical: str) -> tuple[str, str, dict[str, Any]] | 
 TG_IGNORED = ("Name", "IpAddressType", "ProtocolVersion", "HealthCheckEnabled", *TAGS)
 
 
-def _target_group(tr: Translator, res: Resource, vname: str, lb_name: str,
-                  lb: dict[str, Any]) -> str | None:
+def _target_group(
+    tr: Translator, res: Resource, vname: str, lb_name: str, lb: dict[str, Any]
+) -> str | None:
     """Place a target group under the load balancer that first forwards to it."""
     existing = tr.out.names.get(res.id)
     if existing:
@@ -478,30 +647,53 @@ def _target_group(tr: Translator, res: Resource, vname: str, lb_name: str,
             tr.error(res.path, "a target group is used by one load balancer only (AWS)")
             return None
         return tr.names[res.id]
-    p = Props(tr, res, ("Protocol", "Port", "TargetType", "Targets", "VpcId",
-                        "TargetGroupAttributes", "HealthCheckProtocol", "HealthCheckPort",
-                        "HealthCheckPath", "HealthCheckIntervalSeconds",
-                        "HealthCheckTimeoutSeconds", "HealthyThresholdCount",
-                        "UnhealthyThresholdCount", "Matcher"), TG_IGNORED)
+    p = Props(
+        tr,
+        res,
+        (
+            "Protocol",
+            "Port",
+            "TargetType",
+            "Targets",
+            "VpcId",
+            "TargetGroupAttributes",
+            "HealthCheckProtocol",
+            "HealthCheckPort",
+            "HealthCheckPath",
+            "HealthCheckIntervalSeconds",
+            "HealthCheckTimeoutSeconds",
+            "HealthyThresholdCount",
+            "UnhealthyThresholdCount",
+            "Matcher",
+        ),
+        TG_IGNORED,
+    )
     is_nlb = lb["type"] == "network"
-    protocol = (p.str("Protocol") or "").lower()
+    protocol = (p.string("Protocol") or "").lower()
     allowed = ("tcp", "udp") if is_nlb else ("http",)
     if protocol not in allowed:
-        p.error("Protocol", f"target group protocol {p.str('Protocol')!r} is not emulated "
-                f"for this load balancer ({' or '.join(a.upper() for a in allowed)})"
-                if protocol else "Protocol is required")
+        p.error(
+            "Protocol",
+            f"target group protocol {p.string('Protocol')!r} is not emulated "
+            f"for this load balancer ({' or '.join(a.upper() for a in allowed)})"
+            if protocol
+            else "Protocol is required",
+        )
         return None
-    target_type = (p.str("TargetType") or "instance").lower()
+    target_type = (p.string("TargetType") or "instance").lower()
     if target_type not in ("instance", "ip"):
         p.error("TargetType", f"target type {target_type!r} is not emulated (instance or ip)")
         return None
-    tg: dict[str, Any] = {"protocol": protocol, "port": p.int("Port", required=True),
-                          "target_type": target_type}
+    tg: dict[str, Any] = {
+        "protocol": protocol,
+        "port": p.number("Port", required=True),
+        "target_type": target_type,
+    }
     vpc = p.ref("VpcId", VPC)
     if vpc is not None and tr.names[vpc.id] != vname:
         p.error("VpcId", "the target group's VPC is not its load balancer's")
     targets = []
-    for i, t in enumerate(p.list("Targets")):
+    for i, t in enumerate(p.items("Targets")):
         tpath = f"{p.path('Targets')}[{i}]"
         if not isinstance(t, dict) or "Id" not in t:
             tr.error(tpath, "a target is {Id, Port}")
@@ -511,27 +703,31 @@ def _target_group(tr: Translator, res: Resource, vname: str, lb_name: str,
             targets.append(target)
     tg["targets"] = targets
     hc: dict[str, Any] = {}
-    hc_proto = (p.str("HealthCheckProtocol") or "").lower()
+    hc_proto = (p.string("HealthCheckProtocol") or "").lower()
     if hc_proto:
         if hc_proto not in ("tcp", "http"):
-            p.error("HealthCheckProtocol", f"health check protocol {hc_proto.upper()} is not "
-                    "emulated (TCP or HTTP)")
+            p.error(
+                "HealthCheckProtocol",
+                f"health check protocol {hc_proto.upper()} is not emulated (TCP or HTTP)",
+            )
         elif is_nlb:
             hc["protocol"] = hc_proto
         elif hc_proto != "http":
             p.error("HealthCheckProtocol", "ALB health checks are HTTP")
-    port = p.str("HealthCheckPort")
+    port = p.string("HealthCheckPort")
     if port and port != "traffic-port":
-        hc["port"] = p.int("HealthCheckPort")
+        hc["port"] = p.number("HealthCheckPort")
     for key, prop in (("path", "HealthCheckPath"),):
         if p.has(prop):
-            hc[key] = p.str(prop)
-    for key, prop in (("interval", "HealthCheckIntervalSeconds"),
-                      ("timeout", "HealthCheckTimeoutSeconds"),
-                      ("healthy_threshold", "HealthyThresholdCount"),
-                      ("unhealthy_threshold", "UnhealthyThresholdCount")):
+            hc[key] = p.string(prop)
+    for key, prop in (
+        ("interval", "HealthCheckIntervalSeconds"),
+        ("timeout", "HealthCheckTimeoutSeconds"),
+        ("healthy_threshold", "HealthyThresholdCount"),
+        ("unhealthy_threshold", "UnhealthyThresholdCount"),
+    ):
         if p.has(prop):
-            hc[key] = p.int(prop)
+            hc[key] = p.number(prop)
     matcher = p.mapping("Matcher")
     if "GrpcCode" in matcher:
         p.error("Matcher", "gRPC health checks are not emulated")
@@ -539,7 +735,7 @@ def _target_group(tr: Translator, res: Resource, vname: str, lb_name: str,
         hc["matcher"] = str(matcher["HttpCode"])
     if hc:
         tg["health_check"] = hc
-    for i, attr in enumerate(p.list("TargetGroupAttributes")):
+    for i, attr in enumerate(p.items("TargetGroupAttributes")):
         apath = f"{p.path('TargetGroupAttributes')}[{i}]"
         if not isinstance(attr, dict) or "Key" not in attr:
             tr.error(apath, "an attribute is {Key, Value}")
@@ -555,14 +751,17 @@ def _target_group(tr: Translator, res: Resource, vname: str, lb_name: str,
     lb["target_groups"][name] = tg
     path = f"vpcs.{vname}.load_balancers.{lb_name}.target_groups.{name}"
     tr.where(res.id, path)
-    for key, prop in (("port", "Port"), ("protocol", "Protocol"), ("targets", "Targets"),
-                      ("health_check", "HealthCheckProtocol")):
+    for key, prop in (
+        ("port", "Port"),
+        ("protocol", "Protocol"),
+        ("targets", "Targets"),
+        ("health_check", "HealthCheckProtocol"),
+    ):
         tr.prov(f"{path}.{key}", p.path(prop))
     return name
 
 
-def _target(tr: Translator, p: Props, t: dict[str, Any], tpath: str, target_type: str
-            ) -> Any:
+def _target(tr: Translator, p: Props, t: dict[str, Any], tpath: str, target_type: str) -> Any:
     value = t["Id"]
     port = p.integer(t.get("Port"), f"{tpath}.Port") if "Port" in t else None
     owner = tr.stack.tokens.owner.get(str(value))
@@ -570,8 +769,10 @@ def _target(tr: Translator, p: Props, t: dict[str, Any], tpath: str, target_type
     if owner is not None:
         res = tr.stack.resources[owner[0]]
         if res.type not in (INSTANCE, ENI):
-            tr.error(f"{tpath}.Id", f"refers to {res.id}, a {res.type}; expected an instance "
-                     "or an address")
+            tr.error(
+                f"{tpath}.Id",
+                f"refers to {res.id}, a {res.type}; expected an instance or an address",
+            )
             return None
         if target_type == "instance" and owner[1] != "Ref":
             tr.error(f"{tpath}.Id", "an instance target's Id is the instance id (Ref)")
@@ -587,14 +788,16 @@ def _target(tr: Translator, p: Props, t: dict[str, Any], tpath: str, target_type
     return {"ip": str(value), "port": port} if port else str(value)
 
 
-def _actions(tr: Translator, actions: Any, apath: str, vname: str, lb_name: str,
-             lb: dict[str, Any]) -> dict[str, Any] | None:
+def _actions(
+    tr: Translator, actions: Any, apath: str, vname: str, lb_name: str, lb: dict[str, Any]
+) -> dict[str, Any] | None:
     if not isinstance(actions, list) or not actions:
         tr.error(apath, "at least one action is needed")
         return None
     if len(actions) > 1:
-        tr.error(f"{apath}[1]", "one action per listener or rule is emulated (no "
-                 "authentication actions)")
+        tr.error(
+            f"{apath}[1]", "one action per listener or rule is emulated (no authentication actions)"
+        )
         return None
     action = actions[0]
     path = f"{apath}[0]"
@@ -607,8 +810,10 @@ def _actions(tr: Translator, actions: Any, apath: str, vname: str, lb_name: str,
         if arn is None:
             groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
             if len(groups) != 1 or not isinstance(groups[0], dict):
-                tr.error(f"{path}.ForwardConfig", "weighted forwarding to several target groups "
-                         "is not emulated; forward to one")
+                tr.error(
+                    f"{path}.ForwardConfig",
+                    "weighted forwarding to several target groups is not emulated; forward to one",
+                )
                 return None
             arn = groups[0].get("TargetGroupArn")
         tg = tr.owner(arn, f"{path}.TargetGroupArn", (TG,))
@@ -624,15 +829,20 @@ def _actions(tr: Translator, actions: Any, apath: str, vname: str, lb_name: str,
         if "ContentType" in cfg:
             fixed["content_type"] = str(cfg["ContentType"])
         return {"fixed_response": fixed}
-    tr.error(f"{path}.Type", f"action type {action.get('Type')!r} is not emulated "
-             "(forward or fixed-response)")
+    tr.error(
+        f"{path}.Type",
+        f"action type {action.get('Type')!r} is not emulated (forward or fixed-response)",
+    )
     return None
 
 
 def _listener(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("LoadBalancerArn", "Port", "Protocol", "DefaultActions",
-                        "ListenerAttributes"), ("SslPolicy", "Certificates", "AlpnPolicy",
-                                                "MutualAuthentication"))
+    p = Props(
+        tr,
+        res,
+        ("LoadBalancerArn", "Port", "Protocol", "DefaultActions", "ListenerAttributes"),
+        ("SslPolicy", "Certificates", "AlpnPolicy", "MutualAuthentication"),
+    )
     lb_res = p.ref("LoadBalancerArn", LB, required=True)
     if lb_res is None:
         return
@@ -640,15 +850,19 @@ def _listener(tr: Translator, res: Resource) -> None:
     if found is None:
         return
     vname, lb_name, lb = found
-    port = p.int("Port", required=True)
-    protocol = (p.str("Protocol") or ("tcp" if lb["type"] == "network" else "http")).lower()
+    port = p.number("Port", required=True)
+    protocol = (p.string("Protocol") or ("tcp" if lb["type"] == "network" else "http")).lower()
     allowed = ("tcp", "udp") if lb["type"] == "network" else ("http",)
     if protocol not in allowed:
-        p.error("Protocol", f"listener protocol {protocol.upper()} is not emulated "
-                f"({' or '.join(a.upper() for a in allowed)})")
+        p.error(
+            "Protocol",
+            f"listener protocol {protocol.upper()} is not emulated "
+            f"({' or '.join(a.upper() for a in allowed)})",
+        )
         return
-    action = _actions(tr, p.raw("DefaultActions", required=True), p.path("DefaultActions"),
-                      vname, lb_name, lb)
+    action = _actions(
+        tr, p.raw("DefaultActions", required=True), p.path("DefaultActions"), vname, lb_name, lb
+    )
     if action is None or port is None:
         return
     listener: dict[str, Any] = {"port": port, "protocol": protocol}
@@ -660,10 +874,11 @@ def _listener(tr: Translator, res: Resource) -> None:
     else:
         listener["default_action"] = action
         listener["rules"] = []
-    for i, attr in enumerate(p.list("ListenerAttributes")):
+    for i, attr in enumerate(p.items("ListenerAttributes")):
         if isinstance(attr, dict) and attr.get("Key") == "tcp.idle_timeout.seconds":
-            listener["idle_timeout"] = p.integer(attr.get("Value"),
-                                                 f"{p.path('ListenerAttributes')}[{i}].Value")
+            listener["idle_timeout"] = p.integer(
+                attr.get("Value"), f"{p.path('ListenerAttributes')}[{i}].Value"
+            )
         else:
             tr.ignore(f"{res.type} attribute {attr}: not emulated")
     lb.setdefault("listeners", []).append(listener)
@@ -674,9 +889,11 @@ def _listener(tr: Translator, res: Resource) -> None:
     tr.listener_ports[res.id] = (vname, lb_name, port)  # type: ignore[attr-defined]
 
 
-CONDITION_FIELDS = {"path-pattern": ("path", "PathPatternConfig"),
-                    "host-header": ("host", "HostHeaderConfig"),
-                    "http-request-method": ("http_method", "HttpRequestMethodConfig")}
+CONDITION_FIELDS = {
+    "path-pattern": ("path", "PathPatternConfig"),
+    "host-header": ("host", "HostHeaderConfig"),
+    "http-request-method": ("http_method", "HttpRequestMethodConfig"),
+}
 
 
 def _listener_rule(tr: Translator, res: Resource) -> None:
@@ -694,7 +911,7 @@ def _listener_rule(tr: Translator, res: Resource) -> None:
         p.error("ListenerArn", "listener rules are for Application Load Balancers")
         return
     conditions: dict[str, Any] = {}
-    for i, c in enumerate(p.list("Conditions", required=True)):
+    for i, c in enumerate(p.items("Conditions", required=True)):
         cpath = f"{p.path('Conditions')}[{i}]"
         if not isinstance(c, dict):
             tr.error(cpath, "a condition is {Field, Values}")
@@ -703,16 +920,20 @@ def _listener_rule(tr: Translator, res: Resource) -> None:
         if field == "http-header":
             cfg = c.get("HttpHeaderConfig") or {}
             conditions.setdefault("http_header", {})[str(cfg.get("HttpHeaderName"))] = [
-                str(v) for v in cfg.get("Values", [])]
+                str(v) for v in cfg.get("Values", [])
+            ]
         elif field in CONDITION_FIELDS:
             key, cfg_key = CONDITION_FIELDS[field]
             values = c.get("Values") or (c.get(cfg_key) or {}).get("Values") or []
             conditions.setdefault(key, []).extend(str(v) for v in values)
         else:
-            tr.error(f"{cpath}.Field", f"condition {field!r} is not emulated (path-pattern, "
-                     "host-header, http-request-method, http-header)")
+            tr.error(
+                f"{cpath}.Field",
+                f"condition {field!r} is not emulated (path-pattern, "
+                "host-header, http-request-method, http-header)",
+            )
     action = _actions(tr, p.raw("Actions", required=True), p.path("Actions"), vname, lb_name, lb)
-    priority = p.int("Priority", required=True)
+    priority = p.number("Priority", required=True)
     if action is None or priority is None:
         return
     listener = lb["listeners"][index]
@@ -725,9 +946,18 @@ def _listener_rule(tr: Translator, res: Resource) -> None:
 
 
 def _endpoint_service(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("NetworkLoadBalancerArns", "AcceptanceRequired"),
-              ("ContributorInsightsEnabled", "PayerResponsibility", "SupportedIpAddressTypes",
-               "SupportedRegions", *TAGS))
+    p = Props(
+        tr,
+        res,
+        ("NetworkLoadBalancerArns", "AcceptanceRequired"),
+        (
+            "ContributorInsightsEnabled",
+            "PayerResponsibility",
+            "SupportedIpAddressTypes",
+            "SupportedRegions",
+            *TAGS,
+        ),
+    )
     if p.has("GatewayLoadBalancerArns"):
         p.error("GatewayLoadBalancerArns", "Gateway Load Balancers are not emulated")
         return
@@ -741,7 +971,7 @@ def _endpoint_service(tr: Translator, res: Resource) -> None:
         return
     vname, lb_name, _ = found
     svc: dict[str, Any] = {"load_balancer": lb_name}
-    acceptance = p.bool("AcceptanceRequired")
+    acceptance = p.flag("AcceptanceRequired")
     if acceptance is not None:
         svc["acceptance_required"] = acceptance
     name = tr.names[res.id]
@@ -762,7 +992,7 @@ def _permissions(tr: Translator, res: Resource) -> None:
         return
     entry = tr.topology["vpcs"][parts[1]]["endpoint_services"][parts[3]]
     principals = entry.setdefault("allowed_principals", [])
-    for i, v in enumerate(p.list("AllowedPrincipals")):
+    for i, v in enumerate(p.items("AllowedPrincipals")):
         text = p.text(v, f"{p.path('AllowedPrincipals')}[{i}]")
         if text is not None:
             principals.append(text)
@@ -771,14 +1001,27 @@ def _permissions(tr: Translator, res: Resource) -> None:
 
 
 def _endpoint(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("VpcId", "ServiceName", "VpcEndpointType", "SubnetIds",
-                        "SecurityGroupIds", "PrivateDnsEnabled"),
-              ("PolicyDocument", "RouteTableIds", "IpAddressType", "DnsOptions", *TAGS))
-    etype = (p.str("VpcEndpointType") or "Gateway").lower()
-    service_name = p.str("ServiceName", required=True) or ""
+    p = Props(
+        tr,
+        res,
+        (
+            "VpcId",
+            "ServiceName",
+            "VpcEndpointType",
+            "SubnetIds",
+            "SecurityGroupIds",
+            "PrivateDnsEnabled",
+        ),
+        ("PolicyDocument", "RouteTableIds", "IpAddressType", "DnsOptions", *TAGS),
+    )
+    etype = (p.string("VpcEndpointType") or "Gateway").lower()
+    service_name = p.string("ServiceName", required=True) or ""
     if etype != "interface":
-        tr.skip(res, f"{etype} endpoints are not emulated (interface endpoints are); "
-                "CloudFormation's default VpcEndpointType is Gateway")
+        tr.skip(
+            res,
+            f"{etype} endpoints are not emulated (interface endpoints are); "
+            "CloudFormation's default VpcEndpointType is Gateway",
+        )
         return
     vpc = p.ref("VpcId", VPC, required=True)
     if vpc is None:
@@ -794,29 +1037,38 @@ def _endpoint(tr: Translator, res: Resource) -> None:
             svc_path = tr.out.names[owner[0]].split(".")
             service = f"{svc_path[1]}/{svc_path[3]}"
     if service is None:
-        tr.skip(res, f"interface endpoint to {service_name!r}: only execute-api and endpoint "
-                "services of this template are emulated")
+        tr.skip(
+            res,
+            f"interface endpoint to {service_name!r}: only execute-api and endpoint "
+            "services of this template are emulated",
+        )
         return
-    ep: dict[str, Any] = {"service": service, "type": "interface",
-                          "subnets": [tr.names[s.id] for s in p.refs("SubnetIds", SUBNET,
-                                                                     required=True)]}
+    ep: dict[str, Any] = {
+        "service": service,
+        "type": "interface",
+        "subnets": [tr.names[s.id] for s in p.refs("SubnetIds", SUBNET, required=True)],
+    }
     groups = []
-    for i, g in enumerate(p.list("SecurityGroupIds")):
-        group = tr.owner(g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC),
-                         "AWS::EC2::SecurityGroup")
+    for i, g in enumerate(p.items("SecurityGroupIds")):
+        group = tr.owner(
+            g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC), "AWS::EC2::SecurityGroup"
+        )
         if group is not None:
             groups.append("default" if group.type == VPC else tr.names[group.id])
     if groups:
         ep["security_groups"] = groups
     # CloudFormation's PrivateDnsEnabled defaults to false, unlike the console.
-    ep["private_dns"] = bool(p.bool("PrivateDnsEnabled"))
+    ep["private_dns"] = bool(p.flag("PrivateDnsEnabled"))
     name = tr.names[res.id]
     tr.topology["vpcs"][vname].setdefault("endpoints", {})[name] = ep
     path = f"vpcs.{vname}.endpoints.{name}"
     tr.where(res.id, path)
-    for key, prop in (("subnets", "SubnetIds"), ("service", "ServiceName"),
-                      ("private_dns", "PrivateDnsEnabled"), ("security_groups",
-                                                             "SecurityGroupIds")):
+    for key, prop in (
+        ("subnets", "SubnetIds"),
+        ("service", "ServiceName"),
+        ("private_dns", "PrivateDnsEnabled"),
+        ("security_groups", "SecurityGroupIds"),
+    ):
         tr.prov(f"{path}.{key}", p.path(prop))
 
 
@@ -829,9 +1081,10 @@ def _cloud_map(tr: Translator) -> dict[str, Any]:
 
 def _namespace(tr: Translator, res: Resource) -> None:
     private = res.type == NAMESPACE
-    p = Props(tr, res, ("Name", "Vpc") if private else ("Name",),
-              ("Description", "Properties", *TAGS))
-    name = p.str("Name", required=True)
+    p = Props(
+        tr, res, ("Name", "Vpc") if private else ("Name",), ("Description", "Properties", *TAGS)
+    )
+    name = p.string("Name", required=True)
     ns: dict[str, Any] = {"type": "dns_private" if private else "http"}
     if private:
         vpc = p.ref("Vpc", VPC, required=True)
@@ -845,8 +1098,12 @@ def _namespace(tr: Translator, res: Resource) -> None:
 
 
 def _sd_service(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("Name", "NamespaceId", "DnsConfig"),
-              ("Description", "HealthCheckCustomConfig", "HealthCheckConfig", "Type", *TAGS))
+    p = Props(
+        tr,
+        res,
+        ("Name", "NamespaceId", "DnsConfig"),
+        ("Description", "HealthCheckCustomConfig", "HealthCheckConfig", "Type", *TAGS),
+    )
     ns_value = p.raw("NamespaceId") or p.mapping("DnsConfig").get("NamespaceId")
     if ns_value is None:
         p.error("", "a Cloud Map service needs NamespaceId (or DnsConfig.NamespaceId)")
@@ -854,7 +1111,7 @@ def _sd_service(tr: Translator, res: Resource) -> None:
     ns = tr.owner(ns_value, p.path("NamespaceId"), (NAMESPACE, HTTP_NAMESPACE))
     if ns is None or ns.id not in tr.out.names:
         return
-    name = p.str("Name") or tr.names[res.id]
+    name = p.string("Name") or tr.names[res.id]
     ns_name = tr.out.names[ns.id].split(".", 2)[2]
     _cloud_map(tr)["services"][name] = {"namespace": ns_name, "instances": {}}
     tr.where(res.id, f"cloud_map.services.{name}")
@@ -870,8 +1127,10 @@ def _sd_instance(tr: Translator, res: Resource) -> None:
     apath = p.path("InstanceAttributes")
     ip = attrs.get("AWS_INSTANCE_IPV4")
     if ip is None:
-        p.error("InstanceAttributes", "AWS_INSTANCE_IPV4 is needed (the emulator reaches "
-                "instances by address)")
+        p.error(
+            "InstanceAttributes",
+            "AWS_INSTANCE_IPV4 is needed (the emulator reaches instances by address)",
+        )
         return
     host = _host_of_ip(tr, str(ip))
     if host:
@@ -890,7 +1149,7 @@ def _sd_instance(tr: Translator, res: Resource) -> None:
     if custom:
         inst["attributes"] = custom
     service_path = tr.out.names[svc.id]
-    instance_id = p.str("InstanceId") or tr.names[res.id]
+    instance_id = p.string("InstanceId") or tr.names[res.id]
     _cloud_map(tr)["services"][service_path.split(".", 2)[2]]["instances"][instance_id] = inst
     path = f"{service_path}.instances.{instance_id}"
     tr.where(res.id, path)

@@ -79,15 +79,13 @@ class Tokens:
             value = PREFIXED[rtype] + hex_id(17, self.stack, logical)
         elif rtype in SHORT_IDS:
             value = alnum_id(SHORT_IDS[rtype], self.stack, logical)
-        elif rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer":
+        elif rtype.startswith("AWS::ElasticLoadBalancingV2::"):
             return self.arn(logical, rtype)
-        elif rtype in ("AWS::ElasticLoadBalancingV2::TargetGroup",
-                       "AWS::ElasticLoadBalancingV2::Listener",
-                       "AWS::ElasticLoadBalancingV2::ListenerRule"):
-            return self.arn(logical, rtype)
-        elif rtype == "AWS::ServiceDiscovery::PrivateDnsNamespace" or rtype.endswith(
-            "DnsNamespace"
-        ) or rtype == "AWS::ServiceDiscovery::HttpNamespace":
+        elif (
+            rtype == "AWS::ServiceDiscovery::PrivateDnsNamespace"
+            or rtype.endswith("DnsNamespace")
+            or rtype == "AWS::ServiceDiscovery::HttpNamespace"
+        ):
             value = "ns-" + alnum_id(16, self.stack, logical)
         elif rtype == "AWS::ServiceDiscovery::Service":
             value = "srv-" + alnum_id(16, self.stack, logical)
@@ -101,8 +99,9 @@ class Tokens:
     def lb_name(self, logical: str) -> str:
         return logical[:20].lower()
 
-    def arn(self, logical: str, rtype: str, lb_type: str = "application",
-            lb_logical: str = "") -> str:
+    def arn(
+        self, logical: str, rtype: str, lb_type: str = "application", lb_logical: str = ""
+    ) -> str:
         prefix = f"arn:aws:elasticloadbalancing:{self.region}:{self.account}:"
         h = hex_id(16, self.stack, logical)
         if rtype == "AWS::ElasticLoadBalancingV2::LoadBalancer":

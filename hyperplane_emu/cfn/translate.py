@@ -201,6 +201,8 @@ class Translator:
         self._pin_next: dict[str, int] = {}
         self.names: dict[str, str] = {}
         self.used_names: set[str] = set()
+        self.failed: set[tuple[str, str]] = set()
+        """(logical id, property) whose value could not be resolved (already reported)."""
 
     # -- issues -------------------------------------------------------------------
 
@@ -226,19 +228,24 @@ class Translator:
             self.ignore("Hooks: CodeDeploy hooks are not emulated")
         resources_raw = self.body.get("Resources")
         if not isinstance(resources_raw, dict) or not resources_raw:
-            self.error("Resources" if "Resources" in self.body else FILE,
-                       "a template needs a Resources mapping with at least one resource")
+            self.error(
+                "Resources" if "Resources" in self.body else FILE,
+                "a template needs a Resources mapping with at least one resource",
+            )
             return self.out
         meta = self.body.get("Metadata", {})
         emu_meta = meta.get(META_KEY, {}) if isinstance(meta, dict) else {}
         if not isinstance(emu_meta, dict):
             emu_meta = {}
-        region = self.overrides.pop("AWS::Region", None) or str(emu_meta.get("region",
-                                                                             DEFAULT_REGION))
-        account = self.overrides.pop("AWS::AccountId", None) or str(
-            emu_meta.get("account", DEFAULT_ACCOUNT))
-        self.stack_name = self.overrides.pop("AWS::StackName", None) or str(
-            emu_meta.get("name", self.stack_name))
+        region = self.overrides.pop("AWS::Region", "") or str(
+            emu_meta.get("region", DEFAULT_REGION)
+        )
+        account = self.overrides.pop("AWS::AccountId", "") or str(
+            emu_meta.get("account", DEFAULT_ACCOUNT)
+        )
+        self.stack_name = self.overrides.pop("AWS::StackName", "") or str(
+            emu_meta.get("name", self.stack_name)
+        )
         if not re.fullmatch(r"[0-9]{12}", account):
             self.error("Metadata.hyperplane-emu.account", f"{account!r} is not a 12-digit id")
         tokens = Tokens(self.stack_name, region, account)
@@ -252,8 +259,19 @@ class Translator:
         if not isinstance(conditions, dict):
             self.error("Conditions", "expected a mapping")
             conditions = {}
-        self.stack = Stack(tokens, region, account, self.stack_name, params, {}, {}, mappings,
-                           conditions, self._ref, self._attr)
+        self.stack = Stack(
+            tokens,
+            region,
+            account,
+            self.stack_name,
+            params,
+            {},
+            {},
+            mappings,
+            conditions,
+            self._ref,
+            self._attr,
+        )
         for name in conditions:
             try:
                 self.stack.condition(name, f"Conditions.{name}")
@@ -272,9 +290,10 @@ class Translator:
         self.out.topology = self.topology
         from hyperplane_emu.cfn import apigw, resources
 
+        # Outputs first: an address they read (GetAtt PrivateIp) is pinned on its host.
+        self._outputs()
         resources.translate_all(self)
         apigw.translate_all(self)
-        self._outputs()
         _prune(self.topology)
         return self.out
 
@@ -286,8 +305,11 @@ class Translator:
             return values
         for key in self.overrides:
             if key not in declared:
-                self.error(FILE, f"--parameter {key}: the template declares no parameter "
-                           f"{key!r} (declared: {', '.join(declared) or 'none'})")
+                self.error(
+                    FILE,
+                    f"--parameter {key}: the template declares no parameter "
+                    f"{key!r} (declared: {', '.join(declared) or 'none'})",
+                )
         for name, spec in declared.items():
             path = f"Parameters.{name}"
             if not isinstance(spec, dict) or "Type" not in spec:
@@ -296,11 +318,15 @@ class Translator:
             ptype = str(spec["Type"])
             raw = self.overrides.get(name, spec.get("Default"))
             if raw is None:
-                self.error(path, f"no value: the parameter has no Default; pass --parameter "
-                           f"{name}=…")
+                self.error(
+                    path, f"no value: the parameter has no Default; pass --parameter {name}=…"
+                )
                 continue
-            text = ",".join(str(x) for x in raw) if isinstance(raw, list) else (
-                str(raw).lower() if isinstance(raw, bool) else str(raw))
+            text = (
+                ",".join(str(x) for x in raw)
+                if isinstance(raw, list)
+                else (str(raw).lower() if isinstance(raw, bool) else str(raw))
+            )
             allowed = spec.get("AllowedValues")
             if isinstance(allowed, list) and text not in [str(a) for a in allowed]:
                 self.error(path, f"value {text!r} is not one of AllowedValues {allowed}")
@@ -309,8 +335,9 @@ class Translator:
             if isinstance(pattern, str) and not ptype.startswith("List"):
                 try:
                     if not re.fullmatch(pattern, text):
-                        self.error(path, f"value {text!r} does not match AllowedPattern "
-                                   f"{pattern!r}")
+                        self.error(
+                            path, f"value {text!r} does not match AllowedPattern {pattern!r}"
+                        )
                         continue
                 except re.error:
                     pass
@@ -361,13 +388,21 @@ class Translator:
                 depends = []
             for i, d in enumerate(depends):
                 if d not in all_ids:
-                    self.error(f"{path}.DependsOn" + (f"[{i}]" if len(depends) > 1 else ""),
-                               f"DependsOn unknown resource {d!r}")
+                    self.error(
+                        f"{path}.DependsOn" + (f"[{i}]" if len(depends) > 1 else ""),
+                        f"DependsOn unknown resource {d!r}",
+                    )
             condition = body.get("Condition")
             metadata = body.get("Metadata", {})
-            res = Resource(logical, rtype, props, path,
-                           metadata if isinstance(metadata, dict) else {},
-                           condition if isinstance(condition, str) else None, tuple(depends))
+            res = Resource(
+                logical,
+                rtype,
+                props,
+                path,
+                metadata if isinstance(metadata, dict) else {},
+                condition if isinstance(condition, str) else None,
+                tuple(depends),
+            )
             if condition is not None:
                 try:
                     if not self.stack.condition(str(condition), f"{path}.Condition"):
@@ -383,9 +418,10 @@ class Translator:
         }
         cycle = find_cycle(edges)
         if cycle:
-            self.error(f"Resources.{cycle[0]}",
-                       "circular dependency: " + " -> ".join(cycle)
-                       + " (CloudFormation refuses cycles)")
+            self.error(
+                f"Resources.{cycle[0]}",
+                "circular dependency: " + " -> ".join(cycle) + " (CloudFormation refuses cycles)",
+            )
 
     def _name_all(self) -> None:
         for logical, res in self.stack.resources.items():
@@ -415,6 +451,7 @@ class Translator:
                 got = self.stack.eval(value, f"{res.path}.Properties.{key}")
             except CfnError as e:
                 self.error(e.path, e.message)
+                self.failed.add((res.id, key))
                 continue
             if got is not NO_VALUE:
                 out[key] = got
@@ -465,8 +502,11 @@ class Translator:
         if t == "AWS::EC2::VPC" and attr == "CidrBlock":
             return p("CidrBlock")
         if t == "AWS::EC2::VPC" and attr == "DefaultSecurityGroup":
-            return tokens._keep("sg-" + tokens.attr(res.id, t, "dsg", ref)[-17:].replace(
-                ".", "0"), res.id, "DefaultSecurityGroup")
+            return tokens._keep(
+                "sg-" + tokens.attr(res.id, t, "dsg", ref)[-17:].replace(".", "0"),
+                res.id,
+                "DefaultSecurityGroup",
+            )
         if t == "AWS::EC2::VPC" and attr == "CidrBlockAssociations":
             return []
         if t == "AWS::EC2::Subnet" and attr in ("CidrBlock", "AvailabilityZone", "VpcId"):
@@ -495,8 +535,10 @@ class Translator:
         if t == "AWS::ElasticLoadBalancingV2::LoadBalancer" and attr == "LoadBalancerFullName":
             return "/".join(str(ref).split("/")[1:])
         if t == "AWS::EC2::VPCEndpoint" and attr == "DnsEntries":
-            return [f"Z7HUB22UULQXV:{ref}-{tokens.attr(res.id, t, 'dns', ref)[-8:]}."
-                    f"execute-api.{self.stack.region}.vpce.amazonaws.com"]
+            return [
+                f"Z7HUB22UULQXV:{ref}-{tokens.attr(res.id, t, 'dns', ref)[-8:]}."
+                f"execute-api.{self.stack.region}.vpce.amazonaws.com"
+            ]
         if attr in ("SecurityGroups", "NetworkInterfaceIds", "LoadBalancerArns"):
             return []
         return tokens.attr(res.id, t, attr, ref)
@@ -523,17 +565,23 @@ class Translator:
         subnet_ref = props.get("SubnetId") or (nic or {}).get("SubnetId")
         owner = self.stack.tokens.owner.get(str(subnet_ref)) if subnet_ref else None
         if owner is None:
-            raise CfnError(path, f"cannot know {res.id}'s address: it has no SubnetId of this "
-                           "template")
+            raise CfnError(
+                path, f"cannot know {res.id}'s address: it has no SubnetId of this template"
+            )
         subnet = self.stack.resources[owner[0]]
         cidr = self.props(subnet).get("CidrBlock")
         try:
             net = ipaddress.ip_network(str(cidr))
         except ValueError:
-            raise CfnError(path, f"cannot know {res.id}'s address: its subnet's CidrBlock "
-                           f"{cidr!r} is not a CIDR") from None
-        taken = {str(self.props(r).get("PrivateIpAddress")) for r in self.stack.resources.values()
-                 if r.type in ("AWS::EC2::Instance", "AWS::EC2::NetworkInterface")}
+            raise CfnError(
+                path,
+                f"cannot know {res.id}'s address: its subnet's CidrBlock {cidr!r} is not a CIDR",
+            ) from None
+        taken = {
+            str(self.props(r).get("PrivateIpAddress"))
+            for r in self.stack.resources.values()
+            if r.type in ("AWS::EC2::Instance", "AWS::EC2::NetworkInterface")
+        }
         step = self._pin_next.get(owner[0], 2)
         while True:
             ip = str(net.broadcast_address - step)
@@ -559,9 +607,12 @@ class Translator:
             return None
         owner = self.stack.tokens.owner.get(value)
         if owner is None:
-            self.error(path, f"{value!r} is not a {label} of this template (write a Ref "
-                       "or Fn::GetAtt to one: the emulator builds only the template's "
-                       "resources)")
+            self.error(
+                path,
+                f"{value!r} is not a {label} of this template (write a Ref "
+                "or Fn::GetAtt to one: the emulator builds only the template's "
+                "resources)",
+            )
             return None
         res = self.stack.resources[owner[0]]
         if res.type not in types:
@@ -598,8 +649,7 @@ class Translator:
                 continue
             if isinstance(value, list):
                 value = ",".join(str(v) for v in value)
-            self.out.outputs[name] = str(value).lower() if isinstance(value, bool) else str(
-                value)
+            self.out.outputs[name] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _device0(props: dict[str, Any]) -> dict[str, Any] | None:

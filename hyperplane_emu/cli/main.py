@@ -112,8 +112,11 @@ def template_options(fn: F) -> F:
     fn = click.option(
         "--strict", is_flag=True, help="Template: refuse resources that are not emulated."
     )(fn)
-    return click.option(  # type: ignore[return-value]
-        "--parameter", "parameters", multiple=True, metavar="KEY=VALUE",
+    return click.option(
+        "--parameter",
+        "parameters",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="Template parameter (repeatable); also AWS::Region, AWS::StackName.",
     )(fn)
 
