@@ -63,18 +63,21 @@ def translate_all(tr: Translator) -> None:
     apis: dict[str, tuple[str, dict[str, Any]]] = {}
     tr.apis = apis  # type: ignore[attr-defined]
     for res in by_type.get(REST, []):
-        _rest_api(tr, res)
+        tr.guarded(res, _rest_api)
     for res in by_type.get(HTTP, []):
-        _http_api(tr, res)
-    paths = _resource_paths(tr, by_type.get(RESOURCE, []))
+        tr.guarded(res, _http_api)
+    resources = by_type.get(RESOURCE, [])
+    paths = (
+        tr.guarded(resources[0], lambda tr, _: _resource_paths(tr, resources)) if resources else {}
+    ) or {}
     for res in by_type.get(METHOD, []):
-        _method(tr, res, paths)
+        tr.guarded(res, _method, paths)
     for res in by_type.get(DEPLOYMENT, []):
-        _deployment(tr, res)
+        tr.guarded(res, _deployment)
     for res in by_type.get(STAGE, []) + by_type.get(STAGE_V2, []):
-        _stage(tr, res)
+        tr.guarded(res, _stage)
     for res in by_type.get(ROUTE, []):
-        _route(tr, res)
+        tr.guarded(res, _route)
     for res in by_type.get(DEPLOYMENT_V2, []):
         Props(tr, res, ("ApiId", "StageName"), ("Description",))
     used = {link for _, api in apis.values() for link in api.get("vpc_links", {})}

@@ -292,7 +292,7 @@ def _sub(s: Stack, arg: Any, path: str) -> str:
             got = s.get_att(logical, attr, where)
         else:
             got = s.ref(name, where)
-        if isinstance(got, list) or got is NO_VALUE:
+        if isinstance(got, list | dict) or got is NO_VALUE or got is None:
             raise CfnError(where, f"${{{name}}} is not a single value")
         return _scalar_text(got) if not isinstance(got, str) else got
 

@@ -83,7 +83,7 @@ def translate_all(tr: Translator) -> None:
         (SD_INSTANCE, _sd_instance),
     ):
         for res in by_type.get(t, []):
-            fn(tr, res)
+            tr.guarded(res, fn)
     for res in by_type.get(TG, []):
         if res.id not in tr.out.names:
             tr.ignore(f"{res.path}: target group used by no listener; nothing reaches it")

@@ -593,6 +593,20 @@ class Translator:
         self.stack.tokens._keep(ip, res.id, "PrivateIp")
         return ip
 
+    def guarded(self, res: Resource, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one resource's translator; a value of a shape no check foresaw (a list
+        where a mapping belongs, deep inside a property) is reported at the resource
+        instead of ending the run with a traceback."""
+        try:
+            return fn(self, res, *args)
+        except (AttributeError, TypeError, KeyError, ValueError, IndexError) as e:
+            self.error(
+                res.path,
+                f"cannot translate this {res.type}: a property has an "
+                f"unexpected shape ({type(e).__name__}: {e})",
+            )
+            return None
+
     def pinned(self, logical: str) -> str | None:
         return self._pinned.get(logical)
 

@@ -72,9 +72,7 @@ def source(body: Any) -> str:
     return str(body["saw_source"]).split(":")[0]
 
 
-@pytest.mark.parametrize(
-    "name", ["cdk/CdkPrivateRest.template.json", "sam-private-rest-api.yaml"]
-)
+@pytest.mark.parametrize("name", ["cdk/CdkPrivateRest.template.json", "sam-private-rest-api.yaml"])
 def test_private_rest_api_template_target_sees_the_nlb(
     template: Callable[[str], Topology], name: str
 ) -> None:

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -38,3 +41,30 @@ def test_bad_template(path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 2
     assert where in result.output and message in result.output
+
+
+def _mutations() -> list[tuple[str, str, str, Any]]:
+    from hyperplane_emu.cfn.template import read
+
+    out = []
+    for name in ("private-rest-api.yaml", "http-api-vpc-link.json"):
+        body = read((BAD.parent / name).read_bytes(), name).body
+        for logical, res in body["Resources"].items():
+            for key in res.get("Properties", {}):
+                for value in (None, 7, "x", [], {"a": [1]}, [{"b": None}]):
+                    out.append((name, logical, key, value))
+    return random.Random(0).sample(out, 100)
+
+
+@pytest.mark.parametrize(("name", "logical", "key", "value"), _mutations())
+def test_wrong_shapes_are_reported_never_raised(
+    name: str, logical: str, key: str, value: Any
+) -> None:
+    from hyperplane_emu.cfn.template import read
+
+    t = read((BAD.parent / name).read_bytes(), name)
+    t.body["Resources"][logical]["Properties"][key] = value
+    text = json.dumps(t.body)
+    got = cfn.loads(text, name)  # must not raise, whatever the value
+    if not got.ok:
+        assert all(i.path for i in got.issues)
