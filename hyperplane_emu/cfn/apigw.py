@@ -45,7 +45,6 @@ API_TYPES = (
     STAGE_V2,
     DEPLOYMENT_V2,
 )
-TAGS = ("Tags",)
 OPENAPI_METHODS = {
     "get",
     "post",
@@ -79,7 +78,7 @@ def translate_all(tr: Translator) -> None:
     for res in by_type.get(ROUTE, []):
         tr.guarded(res, _route)
     for res in by_type.get(DEPLOYMENT_V2, []):
-        Props(tr, res, ("ApiId", "StageName"), ("Description",))
+        Props(tr, res)
     used = {link for _, api in apis.values() for link in api.get("vpc_links", {})}
     for res in by_type.get(LINK_V1, []) + by_type.get(LINK_V2, []):
         if tr.names[res.id] not in used:
@@ -113,24 +112,9 @@ def _api_of(tr: Translator, p: Props, key: str, rtype: str) -> tuple[str, dict[s
 
 # -- REST APIs --------------------------------------------------------------------
 
-REST_IGNORED = (
-    "Name",
-    "Description",
-    "BinaryMediaTypes",
-    "MinimumCompressionSize",
-    "ApiKeySourceType",
-    "FailOnWarnings",
-    "Parameters",
-    "CloneFrom",
-    "Mode",
-    "DisableExecuteApiEndpoint",
-    "BodyS3Location",
-    *TAGS,
-)
-
 
 def _rest_api(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("EndpointConfiguration", "Policy", "Body"), REST_IGNORED)
+    p = Props(tr, res)
     if p.has("BodyS3Location"):
         p.error("BodyS3Location", "an OpenAPI body in S3 cannot be read; inline it as Body")
     types = [str(t).upper() for t in p.mapping("EndpointConfiguration").get("Types", [])]
@@ -173,7 +157,7 @@ def _rest_api(tr: Translator, res: Resource) -> None:
 def _resource_paths(tr: Translator, resources: list[Resource]) -> dict[str, tuple[str, str]]:
     """Resource logical id -> (REST API logical id, full path), walking ParentId chains."""
     tokens = tr.stack.tokens
-    raw = {r.id: Props(tr, r, ("ParentId", "PathPart", "RestApiId")) for r in resources}
+    raw = {r.id: Props(tr, r) for r in resources}
     out: dict[str, tuple[str, str]] = {}
 
     def resolve(logical: str, seen: tuple[str, ...]) -> tuple[str, str] | None:
@@ -214,25 +198,8 @@ def _resource_paths(tr: Translator, resources: list[Resource]) -> dict[str, tupl
     return out
 
 
-METHOD_IGNORED = (
-    "AuthorizerId",
-    "ApiKeyRequired",
-    "MethodResponses",
-    "OperationName",
-    "RequestModels",
-    "RequestParameters",
-    "RequestValidatorId",
-    "AuthorizationScopes",
-)
-
-
 def _method(tr: Translator, res: Resource, paths: dict[str, tuple[str, str]]) -> None:
-    p = Props(
-        tr,
-        res,
-        ("RestApiId", "ResourceId", "HttpMethod", "Integration", "AuthorizationType"),
-        METHOD_IGNORED,
-    )
+    p = Props(tr, res)
     found = _api_of(tr, p, "RestApiId", REST)
     method = (p.string("HttpMethod", required=True) or "").upper()
     if found is None or not method:
@@ -360,7 +327,7 @@ def _link(tr: Translator, value: Any, path: str, api: dict[str, Any]) -> str | N
 
 def _link_spec(tr: Translator, link: Resource) -> dict[str, Any] | None:
     if link.type == LINK_V1:
-        p = Props(tr, link, ("TargetArns",), ("Name", "Description", *TAGS))
+        p = Props(tr, link)
         arns = p.items("TargetArns", required=True)
         if len(arns) != 1:
             if arns:
@@ -368,7 +335,7 @@ def _link_spec(tr: Translator, link: Resource) -> dict[str, Any] | None:
             return None
         lb = _lb_key(tr, arns[0], f"{p.path('TargetArns')}[0]")
         return {"target": lb} if lb else None
-    p = Props(tr, link, ("SubnetIds", "SecurityGroupIds"), ("Name", *TAGS))
+    p = Props(tr, link)
     from hyperplane_emu.cfn.resources import SG, SUBNET, VPC, vpc_of
 
     subnets = p.refs("SubnetIds", SUBNET, required=True)
@@ -401,12 +368,7 @@ def _lb_key(tr: Translator, value: Any, path: str) -> str | None:
 
 
 def _deployment(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("RestApiId", "StageName", "StageDescription"),
-        ("Description", "DeploymentCanarySettings"),
-    )
+    p = Props(tr, res)
     found = _api_of(tr, p, "RestApiId", REST)
     stage = p.string("StageName")
     if found is None or not stage:
@@ -415,33 +377,9 @@ def _deployment(tr: Translator, res: Resource) -> None:
     _add_stage(tr, found, stage, variables, p.path("StageDescription"))
 
 
-STAGE_IGNORED = (
-    "DeploymentId",
-    "Description",
-    "MethodSettings",
-    "TracingEnabled",
-    "CacheClusterEnabled",
-    "CacheClusterSize",
-    "AccessLogSetting",
-    "CanarySetting",
-    "ClientCertificateId",
-    "DocumentationVersion",
-    "AutoDeploy",
-    "DefaultRouteSettings",
-    "RouteSettings",
-    "AccessLogSettings",
-    *TAGS,
-)
-
-
 def _stage(tr: Translator, res: Resource) -> None:
     v2 = res.type == STAGE_V2
-    p = Props(
-        tr,
-        res,
-        ("ApiId" if v2 else "RestApiId", "StageName", "StageVariables" if v2 else "Variables"),
-        STAGE_IGNORED,
-    )
+    p = Props(tr, res)
     found = _api_of(tr, p, "ApiId" if v2 else "RestApiId", HTTP if v2 else REST)
     stage = p.string("StageName", required=True)
     if found is None or not stage:
@@ -474,25 +412,9 @@ def _add_stage(
 
 # -- HTTP APIs ----------------------------------------------------------------------
 
-HTTP_IGNORED = (
-    "Name",
-    "Description",
-    "CorsConfiguration",
-    "DisableExecuteApiEndpoint",
-    "DisableSchemaValidation",
-    "FailOnWarnings",
-    "Version",
-    "ApiKeySelectionExpression",
-    "RouteSelectionExpression",
-    "BasePath",
-    "CredentialsArn",
-    "BodyS3Location",
-    *TAGS,
-)
-
 
 def _http_api(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("ProtocolType", "Body", "Target", "RouteKey"), HTTP_IGNORED)
+    p = Props(tr, res)
     body = p.mapping("Body")
     protocol = (p.string("ProtocolType") or ("HTTP" if body else "")).upper()
     if protocol != "HTTP":
@@ -512,36 +434,8 @@ def _http_api(tr: Translator, res: Resource) -> None:
         _openapi(tr, res, body, api, p.path("Body"), "http")
 
 
-INTEGRATION_IGNORED = (
-    "Description",
-    "IntegrationMethod",
-    "PayloadFormatVersion",
-    "CredentialsArn",
-    "PassthroughBehavior",
-    "TlsConfig",
-    "ResponseParameters",
-    "IntegrationSubtype",
-    "ContentHandlingStrategy",
-    "TemplateSelectionExpression",
-    "RequestTemplates",
-)
-
-
 def _http_integration(tr: Translator, res: Resource, api: dict[str, Any]) -> dict[str, Any] | None:
-    p = Props(
-        tr,
-        res,
-        (
-            "ApiId",
-            "IntegrationType",
-            "ConnectionType",
-            "ConnectionId",
-            "IntegrationUri",
-            "TimeoutInMillis",
-            "RequestParameters",
-        ),
-        INTEGRATION_IGNORED,
-    )
+    p = Props(tr, res)
     return _v2_integration(tr, res, p.values, p.base, api)
 
 
@@ -607,21 +501,7 @@ def _backend(tr: Translator, uri: Any, path: str) -> str | None:
 
 
 def _route(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("ApiId", "RouteKey", "Target", "AuthorizationType"),
-        (
-            "AuthorizerId",
-            "ApiKeyRequired",
-            "AuthorizationScopes",
-            "OperationName",
-            "RequestModels",
-            "RequestParameters",
-            "RouteResponseSelectionExpression",
-            "ModelSelectionExpression",
-        ),
-    )
+    p = Props(tr, res)
     found = _api_of(tr, p, "ApiId", HTTP)
     key = p.string("RouteKey", required=True)
     if found is None or not key:

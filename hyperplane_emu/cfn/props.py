@@ -7,9 +7,9 @@ anything else as a wrong type at `Resources.<id>.Properties.<Key>`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from hyperplane_emu.cfn.catalog import CATALOG
 from hyperplane_emu.cfn.intrinsics import Resource
 
 if TYPE_CHECKING:
@@ -21,16 +21,13 @@ class Props:
         self,
         tr: Translator,
         res: Resource,
-        supported: Iterable[str],
-        ignored: Iterable[str] = (),
     ) -> None:
         self.tr = tr
         self.res = res
         self.values = tr.props(res)
         self.base = f"{res.path}.Properties"
         self.ok = True
-        supported = set(supported)
-        ignored = set(ignored)
+        supported, ignored = (set(keys) for keys in CATALOG[res.type])
         for key in self.values:
             if key in supported:
                 continue

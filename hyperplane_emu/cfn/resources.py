@@ -40,7 +40,6 @@ HTTP_NAMESPACE = "AWS::ServiceDiscovery::HttpNamespace"
 SD_SERVICE = "AWS::ServiceDiscovery::Service"
 SD_INSTANCE = "AWS::ServiceDiscovery::Instance"
 
-TAGS = ("Tags",)
 EXECUTE_API = re.compile(r"com\.amazonaws\.([a-z0-9-]+)\.execute-api")
 SERVICE_ID = re.compile(r"vpce-svc-[0-9a-f]{17}")
 PROTOCOLS = {
@@ -140,12 +139,7 @@ def sg_vpc(tr: Translator, group: Resource) -> str | None:
 
 
 def _vpc(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("CidrBlock",),
-        ("EnableDnsSupport", "EnableDnsHostnames", "InstanceTenancy", *TAGS),
-    )
+    p = Props(tr, res)
     cidr = p.string("CidrBlock", required=True)
     name = tr.names[res.id]
     path = f"vpcs.{name}"
@@ -171,18 +165,7 @@ def _vpc(tr: Translator, res: Resource) -> None:
 
 
 def _subnet(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("VpcId", "CidrBlock", "AvailabilityZone"),
-        (
-            "MapPublicIpOnLaunch",
-            "AssignIpv6AddressOnCreation",
-            "EnableDns64",
-            "PrivateDnsNameOptionsOnLaunch",
-            *TAGS,
-        ),
-    )
+    p = Props(tr, res)
     vpc = p.ref("VpcId", VPC, required=True)
     cidr = p.string("CidrBlock", required=True)
     az = p.string("AvailabilityZone")
@@ -287,12 +270,7 @@ def _rule(
 
 
 def _security_group(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("GroupDescription", "VpcId", "SecurityGroupIngress", "SecurityGroupEgress"),
-        ("GroupName", *TAGS),
-    )
+    p = Props(tr, res)
     desc = p.string("GroupDescription", required=True)
     vpc = p.raw("VpcId")
     if vpc is None:
@@ -323,26 +301,7 @@ def _security_group(tr: Translator, res: Resource) -> None:
 
 def _standalone_rule(tr: Translator, res: Resource) -> None:
     direction = "ingress" if res.type.endswith("Ingress") else "egress"
-    p = Props(
-        tr,
-        res,
-        (
-            "GroupId",
-            "IpProtocol",
-            "FromPort",
-            "ToPort",
-            "CidrIp",
-            "CidrIpv6",
-            "Description",
-            "SourceSecurityGroupId",
-            "SourceSecurityGroupOwnerId",
-            "DestinationSecurityGroupId",
-            "SourcePrefixListId",
-            "DestinationPrefixListId",
-            "SourceSecurityGroupName",
-            "GroupName",
-        ),
-    )
+    p = Props(tr, res)
     if p.has("GroupName") and not p.has("GroupId"):
         p.error("GroupName", "GroupName is for the default VPC; use GroupId")
         return
@@ -384,43 +343,8 @@ def _serve(tr: Translator, res: Resource, props: dict[str, Any]) -> list[str]:
     return [str(s) for s in (serve if isinstance(serve, list) else [serve]) if str(s)]
 
 
-INSTANCE_IGNORED = (
-    "ImageId",
-    "InstanceType",
-    "KeyName",
-    "UserData",
-    "IamInstanceProfile",
-    "BlockDeviceMappings",
-    "Monitoring",
-    "EbsOptimized",
-    "DisableApiTermination",
-    "MetadataOptions",
-    "LaunchTemplate",
-    "PropagateTagsToVolumeOnCreation",
-    "CreditSpecification",
-    "InstanceInitiatedShutdownBehavior",
-    "Volumes",
-    "AvailabilityZone",
-    "Tenancy",
-    "PlacementGroupName",
-    *TAGS,
-)
-
-
 def _instance(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        (
-            "SubnetId",
-            "SecurityGroupIds",
-            "SecurityGroups",
-            "PrivateIpAddress",
-            "SourceDestCheck",
-            "NetworkInterfaces",
-        ),
-        INSTANCE_IGNORED,
-    )
+    p = Props(tr, res)
     nic = _device0(p.values)
     nics = p.items("NetworkInterfaces")
     if len(nics) > 1:
@@ -511,12 +435,7 @@ def _host(
 
 
 def _eni(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("SubnetId", "GroupSet", "PrivateIpAddress", "SourceDestCheck", "Description"),
-        ("InterfaceType", *TAGS),
-    )
+    p = Props(tr, res)
     owner = tr.nic_owner.get(res.id)  # type: ignore[attr-defined]
     if owner is not None:
         tr.out.names[res.id] = tr.out.names.get(owner, "")
@@ -538,23 +457,8 @@ def _eni(tr: Translator, res: Resource) -> None:
 # -- Elastic Load Balancing ----------------------------------------------------------
 
 
-LB_IGNORED = (
-    "Name",
-    "IpAddressType",
-    "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
-    "EnablePrefixForIpv6SourceNat",
-    "MinimumLoadBalancerCapacity",
-    *TAGS,
-)
-
-
 def _load_balancer(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("Type", "Scheme", "Subnets", "SubnetMappings", "SecurityGroups", "LoadBalancerAttributes"),
-        LB_IGNORED,
-    )
+    p = Props(tr, res)
     lb_type = (p.string("Type") or "application").lower()
     if lb_type not in ("network", "application"):
         p.error("Type", f"load balancer type {lb_type!r} is not emulated (network or application)")
@@ -634,9 +538,6 @@ def lb_entry(tr: Translator, logical: str) -> tuple[str, str, dict[str, Any]] | 
     return parts[1], parts[3], tr.topology["vpcs"][parts[1]]["load_balancers"][parts[3]]
 
 
-TG_IGNORED = ("Name", "IpAddressType", "ProtocolVersion", "HealthCheckEnabled", *TAGS)
-
-
 def _target_group(
     tr: Translator, res: Resource, vname: str, lb_name: str, lb: dict[str, Any]
 ) -> str | None:
@@ -647,27 +548,7 @@ def _target_group(
             tr.error(res.path, "a target group is used by one load balancer only (AWS)")
             return None
         return tr.names[res.id]
-    p = Props(
-        tr,
-        res,
-        (
-            "Protocol",
-            "Port",
-            "TargetType",
-            "Targets",
-            "VpcId",
-            "TargetGroupAttributes",
-            "HealthCheckProtocol",
-            "HealthCheckPort",
-            "HealthCheckPath",
-            "HealthCheckIntervalSeconds",
-            "HealthCheckTimeoutSeconds",
-            "HealthyThresholdCount",
-            "UnhealthyThresholdCount",
-            "Matcher",
-        ),
-        TG_IGNORED,
-    )
+    p = Props(tr, res)
     is_nlb = lb["type"] == "network"
     protocol = (p.string("Protocol") or "").lower()
     allowed = ("tcp", "udp") if is_nlb else ("http",)
@@ -837,12 +718,7 @@ def _actions(
 
 
 def _listener(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("LoadBalancerArn", "Port", "Protocol", "DefaultActions", "ListenerAttributes"),
-        ("SslPolicy", "Certificates", "AlpnPolicy", "MutualAuthentication"),
-    )
+    p = Props(tr, res)
     lb_res = p.ref("LoadBalancerArn", LB, required=True)
     if lb_res is None:
         return
@@ -897,7 +773,7 @@ CONDITION_FIELDS = {
 
 
 def _listener_rule(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("ListenerArn", "Priority", "Conditions", "Actions"))
+    p = Props(tr, res)
     listener_res = p.ref("ListenerArn", LISTENER, required=True)
     if listener_res is None:
         return
@@ -946,18 +822,7 @@ def _listener_rule(tr: Translator, res: Resource) -> None:
 
 
 def _endpoint_service(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("NetworkLoadBalancerArns", "AcceptanceRequired"),
-        (
-            "ContributorInsightsEnabled",
-            "PayerResponsibility",
-            "SupportedIpAddressTypes",
-            "SupportedRegions",
-            *TAGS,
-        ),
-    )
+    p = Props(tr, res)
     if p.has("GatewayLoadBalancerArns"):
         p.error("GatewayLoadBalancerArns", "Gateway Load Balancers are not emulated")
         return
@@ -982,7 +847,7 @@ def _endpoint_service(tr: Translator, res: Resource) -> None:
 
 
 def _permissions(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("ServiceId", "AllowedPrincipals"))
+    p = Props(tr, res)
     svc = p.ref("ServiceId", SERVICE, required=True)
     if svc is None:
         return
@@ -1001,19 +866,7 @@ def _permissions(tr: Translator, res: Resource) -> None:
 
 
 def _endpoint(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        (
-            "VpcId",
-            "ServiceName",
-            "VpcEndpointType",
-            "SubnetIds",
-            "SecurityGroupIds",
-            "PrivateDnsEnabled",
-        ),
-        ("PolicyDocument", "RouteTableIds", "IpAddressType", "DnsOptions", *TAGS),
-    )
+    p = Props(tr, res)
     etype = (p.string("VpcEndpointType") or "Gateway").lower()
     service_name = p.string("ServiceName", required=True) or ""
     if etype != "interface":
@@ -1081,9 +934,7 @@ def _cloud_map(tr: Translator) -> dict[str, Any]:
 
 def _namespace(tr: Translator, res: Resource) -> None:
     private = res.type == NAMESPACE
-    p = Props(
-        tr, res, ("Name", "Vpc") if private else ("Name",), ("Description", "Properties", *TAGS)
-    )
+    p = Props(tr, res)
     name = p.string("Name", required=True)
     ns: dict[str, Any] = {"type": "dns_private" if private else "http"}
     if private:
@@ -1098,12 +949,7 @@ def _namespace(tr: Translator, res: Resource) -> None:
 
 
 def _sd_service(tr: Translator, res: Resource) -> None:
-    p = Props(
-        tr,
-        res,
-        ("Name", "NamespaceId", "DnsConfig"),
-        ("Description", "HealthCheckCustomConfig", "HealthCheckConfig", "Type", *TAGS),
-    )
+    p = Props(tr, res)
     ns_value = p.raw("NamespaceId") or p.mapping("DnsConfig").get("NamespaceId")
     if ns_value is None:
         p.error("", "a Cloud Map service needs NamespaceId (or DnsConfig.NamespaceId)")
@@ -1118,7 +964,7 @@ def _sd_service(tr: Translator, res: Resource) -> None:
 
 
 def _sd_instance(tr: Translator, res: Resource) -> None:
-    p = Props(tr, res, ("ServiceId", "InstanceId", "InstanceAttributes"))
+    p = Props(tr, res)
     svc = p.ref("ServiceId", SD_SERVICE, required=True)
     if svc is None or svc.id not in tr.out.names:
         return
