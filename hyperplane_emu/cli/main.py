@@ -232,8 +232,11 @@ def apply(file: str, as_json: bool) -> None:
     Changes that would move addresses or ids (VPCs, hosts, load balancers…) are
     refused with the list of what differs; they need `down` then `up`.
     """
+    from hyperplane_emu import cfn
     from hyperplane_emu.runtime import apply as apply_mod
 
+    if cfn.is_template_file(file):
+        raise BadInput(f"{file}: apply takes topology files; for a template, down then up")
     name = lifecycle.load_plan(file).name
     report = apply_mod.apply(name, file)
     if as_json:

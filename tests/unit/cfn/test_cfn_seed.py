@@ -120,3 +120,11 @@ def test_cdk_fixtures_come_from_the_committed_app() -> None:
     for stack in ("CdkPrivateRest", "CdkHttpApi"):
         assert f"'{stack}'" in app
         assert (DATA / "cdk" / f"{stack}.template.json").exists()
+
+
+def test_cli_apply_refuses_templates_clearly() -> None:
+    result = CliRunner().invoke(main, ["apply", str(DATA / "private-rest-api.yaml")])
+    if result.exit_code == 1 and "needs root" in result.output:
+        pytest.skip("apply needs root before it reads the file")
+    assert result.exit_code == 2
+    assert "apply takes topology files" in result.output
