@@ -93,6 +93,22 @@ CATALOG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("SubnetId", "GroupSet", "PrivateIpAddress", "SourceDestCheck"),
         ("Description", "InterfaceType", *TAGS),
     ),
+    "AWS::EC2::NetworkAcl": (("VpcId",), TAGS),
+    "AWS::EC2::NetworkAclEntry": (
+        (
+            "NetworkAclId",
+            "RuleNumber",
+            "Protocol",
+            "RuleAction",
+            "Egress",
+            "CidrBlock",
+            "Ipv6CidrBlock",
+            "PortRange",
+            "Icmp",
+        ),
+        (),
+    ),
+    "AWS::EC2::SubnetNetworkAclAssociation": (("SubnetId", "NetworkAclId"), ()),
     "AWS::EC2::VPCEndpoint": (
         (
             "VpcId",
@@ -116,11 +132,18 @@ CATALOG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "AWS::EC2::VPCEndpointServicePermissions": (("ServiceId", "AllowedPrincipals"), ()),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": (
-        ("Type", "Scheme", "Subnets", "SubnetMappings", "SecurityGroups", "LoadBalancerAttributes"),
+        (
+            "Type",
+            "Scheme",
+            "Subnets",
+            "SubnetMappings",
+            "SecurityGroups",
+            "LoadBalancerAttributes",
+            "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
+        ),
         (
             "Name",
             "IpAddressType",
-            "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
             "EnablePrefixForIpv6SourceNat",
             "MinimumLoadBalancerCapacity",
             *TAGS,

@@ -33,6 +33,9 @@ TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 ENDPOINT = "AWS::EC2::VPCEndpoint"
+NACL = "AWS::EC2::NetworkAcl"
+NACL_ENTRY = "AWS::EC2::NetworkAclEntry"
+NACL_ASSOCIATION = "AWS::EC2::SubnetNetworkAclAssociation"
 SERVICE = "AWS::EC2::VPCEndpointService"
 PERMISSIONS = "AWS::EC2::VPCEndpointServicePermissions"
 NAMESPACE = "AWS::ServiceDiscovery::PrivateDnsNamespace"
@@ -66,6 +69,9 @@ def translate_all(tr: Translator) -> None:
         (VPC, _vpc),
         (SUBNET, _subnet),
         (SG, _security_group),
+        (NACL, _network_acl),
+        (NACL_ENTRY, _nacl_entry),
+        (NACL_ASSOCIATION, _nacl_association),
         ("AWS::EC2::SecurityGroupIngress", _standalone_rule),
         ("AWS::EC2::SecurityGroupEgress", _standalone_rule),
         (INSTANCE, _instance),
@@ -89,6 +95,9 @@ def translate_all(tr: Translator) -> None:
     from hyperplane_emu.cfn.apigw import API_TYPES
 
     known = {
+        NACL,
+        NACL_ENTRY,
+        NACL_ASSOCIATION,
         VPC,
         SUBNET,
         SG,
@@ -454,6 +463,102 @@ def _eni(tr: Translator, res: Resource) -> None:
     )
 
 
+# -- network ACLs ------------------------------------------------------------------
+
+
+def _network_acl(tr: Translator, res: Resource) -> None:
+    p = Props(tr, res)
+    vpc = p.ref("VpcId", VPC, required=True)
+    if vpc is None:
+        return
+    vname = tr.names[vpc.id]
+    name = tr.names[res.id]
+    # A new ACL has only the final `*` deny in each direction (AWS), hence no rules here.
+    _vpc_entry(tr, vpc).setdefault("network_acls", {})[name] = {}
+    tr.where(res.id, f"vpcs.{vname}.network_acls.{name}")
+
+
+def _acl_entry_of(tr: Translator, p: Props, key: str) -> tuple[str, dict[str, Any]] | None:
+    """(path, entry) of the ACL a NetworkAclId names: one of the template's, or a VPC's
+    default ACL (`Fn::GetAtt Vpc.DefaultNetworkAcl`)."""
+    value = p.raw(key, required=True)
+    if value is None:
+        return None
+    owner = tr.stack.tokens.owner.get(str(value))
+    if owner is not None and owner[1] == "DefaultNetworkAcl":
+        vname = tr.names[owner[0]]
+        acls = tr.topology["vpcs"][vname].setdefault("network_acls", {})
+        if "default" not in acls:
+            # AWS's default ACL: rule 100 allows everything each way; entries add to it.
+            allow = {"rule": 100, "action": "allow", "protocol": "all", "cidr": "0.0.0.0/0"}
+            acls["default"] = {"inbound": [dict(allow)], "outbound": [dict(allow)]}
+        return f"vpcs.{vname}.network_acls.default", acls["default"]
+    acl = p.ref(key, NACL)
+    if acl is None or acl.id not in tr.out.names:
+        return None
+    path = tr.out.names[acl.id]
+    parts = path.split(".")
+    return path, tr.topology["vpcs"][parts[1]]["network_acls"][parts[3]]
+
+
+ACL_PROTOCOLS = {6: "tcp", 17: "udp", 1: "icmp", -1: "all"}
+
+
+def _nacl_entry(tr: Translator, res: Resource) -> None:
+    p = Props(tr, res)
+    found = _acl_entry_of(tr, p, "NetworkAclId")
+    number = p.number("RuleNumber", required=True)
+    protocol = p.number("Protocol", required=True)
+    action = (p.string("RuleAction", required=True) or "").lower()
+    if p.has("Ipv6CidrBlock"):
+        tr.ignore(f"{res.path}: IPv6 ACL entry dropped (the emulator has no IPv6)")
+        return
+    cidr = p.string("CidrBlock", required=True)
+    if found is None or number is None or protocol is None or not action or cidr is None:
+        return
+    rule: dict[str, Any] = {
+        "rule": number,
+        "action": action,
+        "protocol": ACL_PROTOCOLS.get(protocol, protocol),
+        "cidr": cidr,
+    }
+    if protocol in (6, 17):
+        ports = p.mapping("PortRange")
+        lo = p.integer(ports.get("From"), f"{p.path('PortRange')}.From")
+        hi = p.integer(ports.get("To"), f"{p.path('PortRange')}.To")
+        if lo is None or hi is None:
+            p.error("PortRange", "a tcp or udp entry needs PortRange {From, To}")
+            return
+        rule["port"] = lo if lo == hi else f"{lo}-{hi}"
+    elif p.has("Icmp"):
+        tr.ignore(f"{res.path}: ICMP type and code widened to every ICMP message")
+    path, acl = found
+    direction = "outbound" if p.flag("Egress") else "inbound"
+    rules = acl.setdefault(direction, [])
+    if path.endswith(".default"):
+        # An entry numbered like AWS's own rule 100 stands for ReplaceNetworkAclEntry.
+        rules[:] = [r for r in rules if r["rule"] != number]
+    tr.prov(f"{path}.{direction}[{len(rules)}]", res.path)
+    tr.out.names[res.id] = f"{path}.{direction}[{len(rules)}]"
+    rules.append(rule)
+
+
+def _nacl_association(tr: Translator, res: Resource) -> None:
+    p = Props(tr, res)
+    subnet = p.ref("SubnetId", SUBNET, required=True)
+    found = _acl_entry_of(tr, p, "NetworkAclId")
+    if subnet is None or found is None:
+        return
+    path, acl = found
+    if path.endswith(".default"):
+        return  # subnets no other ACL names stay with the default ACL already
+    if vpc_of(tr, subnet.id) != path.split(".")[1]:
+        p.error("SubnetId", "the subnet is in another VPC than the network ACL")
+        return
+    acl.setdefault("subnets", []).append(tr.names[subnet.id])
+    tr.where(res.id, f"{path}.subnets")
+
+
 # -- Elastic Load Balancing ----------------------------------------------------------
 
 
@@ -498,14 +603,16 @@ def _load_balancer(tr: Translator, res: Resource) -> None:
     }
     if p.has("SecurityGroups"):
         groups = p.refs("SecurityGroups", SG)
-        if lb_type == "network":
-            tr.skip(
-                res,
-                "SecurityGroups on a Network Load Balancer are not in the topology "
-                "model of this version; the NLB is built without them (classic NLB)",
+        lb["security_groups"] = [tr.names[g.id] for g in groups]
+    enforce = p.string("EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic")
+    if enforce is not None:
+        if lb_type != "network":
+            p.error(
+                "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic",
+                "this attribute is for Network Load Balancers",
             )
         else:
-            lb["security_groups"] = [tr.names[g.id] for g in groups]
+            lb["enforce_security_group_inbound_rules_on_private_link_traffic"] = enforce
     for i, attr in enumerate(p.items("LoadBalancerAttributes")):
         apath = f"{p.path('LoadBalancerAttributes')}[{i}]"
         if not isinstance(attr, dict) or "Key" not in attr:

@@ -39,7 +39,7 @@ from hyperplane_emu.cfn.intrinsics import (
     references,
 )
 from hyperplane_emu.cfn.template import Template
-from hyperplane_emu.cfn.tokens import Tokens
+from hyperplane_emu.cfn.tokens import Tokens, hex_id
 from hyperplane_emu.spec.errors import FILE, SpecIssue
 
 DEFAULT_REGION = "us-east-1"
@@ -90,8 +90,6 @@ WHY_SKIPPED: dict[str, str] = {
     "AWS::Logs::": "CloudWatch Logs are not emulated (flow logs go to the state directory)",
     "AWS::S3::": "S3 is not emulated",
     "AWS::SSM::": "Systems Manager is not emulated",
-    "AWS::EC2::NetworkAcl": "network ACLs have no topology key in this version",
-    "AWS::EC2::SubnetNetworkAclAssociation": "network ACLs have no topology key in this version",
     "AWS::EC2::NatGateway": "NAT gateways are not emulated",
     "AWS::EC2::EIP": "Elastic IPs are not emulated",
     "AWS::EC2::FlowLog": "flow logs are always on in the emulator (`hyperplane-emu flow-logs`)",
@@ -501,12 +499,9 @@ class Translator:
             return ref
         if t == "AWS::EC2::VPC" and attr == "CidrBlock":
             return p("CidrBlock")
-        if t == "AWS::EC2::VPC" and attr == "DefaultSecurityGroup":
-            return tokens._keep(
-                "sg-" + tokens.attr(res.id, t, "dsg", ref)[-17:].replace(".", "0"),
-                res.id,
-                "DefaultSecurityGroup",
-            )
+        if t == "AWS::EC2::VPC" and attr in ("DefaultSecurityGroup", "DefaultNetworkAcl"):
+            prefix = "sg-" if attr == "DefaultSecurityGroup" else "acl-"
+            return tokens._keep(prefix + hex_id(17, tokens.stack, res.id, attr), res.id, attr)
         if t == "AWS::EC2::VPC" and attr == "CidrBlockAssociations":
             return []
         if t == "AWS::EC2::Subnet" and attr in ("CidrBlock", "AvailabilityZone", "VpcId"):

@@ -415,24 +415,79 @@ def test_load_balancer_errors() -> None:
     assert "Resources.Redirect.Properties.DefaultActions[0].Type" in text
 
 
-def test_nlb_security_groups_are_reported_as_not_emulated() -> None:
-    got = load(
-        NLB.replace(
-            "      Scheme: internal\n      SubnetMappings",
-            "      Scheme: internal\n      SecurityGroups: [!Ref Lb]\n      SubnetMappings",
-        )
+def test_nlb_security_groups() -> None:
+    text = NLB.replace(
+        "      Scheme: internal\n      SubnetMappings",
+        "      Scheme: internal\n      SecurityGroups: [!Ref Lb]\n"
+        '      EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: "off"\n'
+        "      SubnetMappings",
     )
+    got = load(text)
     assert got.ok, got.issues
-    assert [s.logical_id for s in got.translation.skipped] == ["Nlb"]
-    assert "security_groups" not in got.translation.topology["vpcs"]["vpc"]["load_balancers"]["nlb"]
-    strict = load(
-        NLB.replace(
-            "      Scheme: internal\n      SubnetMappings",
-            "      Scheme: internal\n      SecurityGroups: [!Ref Lb]\n      SubnetMappings",
-        ),
-        strict=True,
-    )
-    assert not strict.ok and "Resources.Nlb" in str(strict.issues[0])
+    nlb = got.translation.topology["vpcs"]["vpc"]["load_balancers"]["nlb"]
+    assert nlb["security_groups"] == ["lb"]
+    assert nlb["enforce_security_group_inbound_rules_on_private_link_traffic"] == "off"
+    # The spec says what is not on packets yet; the template path is where it came from.
+    assert any("Resources.Nlb" in str(w) for w in got.warnings), got.warnings
+
+
+NACLS = (
+    NET
+    + """
+  Web:
+    Type: AWS::EC2::NetworkAcl
+    Properties: {VpcId: !Ref Vpc}
+  WebIn:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !Ref Web, RuleNumber: 100, Protocol: 6, RuleAction: allow,
+                 CidrBlock: 0.0.0.0/0, PortRange: {From: 80, To: 80}}
+  WebOut:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !Ref Web, RuleNumber: 100, Protocol: 6, RuleAction: allow,
+                 Egress: true, CidrBlock: 0.0.0.0/0, PortRange: {From: 1024, To: 65535}}
+  WebPing:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !Ref Web, RuleNumber: 110, Protocol: 1, RuleAction: deny,
+                 CidrBlock: 10.0.0.0/8, Icmp: {Code: -1, Type: -1}}
+  WebA:
+    Type: AWS::EC2::SubnetNetworkAclAssociation
+    Properties: {SubnetId: !Ref SubnetA, NetworkAclId: !Ref Web}
+  DenyBad:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties: {NetworkAclId: !GetAtt Vpc.DefaultNetworkAcl, RuleNumber: 90, Protocol: -1,
+                 RuleAction: deny, CidrBlock: 192.0.2.0/24}
+"""
+)
+
+
+def test_network_acls() -> None:
+    got = load(NACLS)
+    assert got.ok, got.issues
+    acls = got.translation.topology["vpcs"]["vpc"]["network_acls"]
+    assert acls["web"] == {
+        "inbound": [
+            {"rule": 100, "action": "allow", "protocol": "tcp", "cidr": "0.0.0.0/0", "port": 80},
+            {"rule": 110, "action": "deny", "protocol": "icmp", "cidr": "10.0.0.0/8"},
+        ],
+        "outbound": [
+            {
+                "rule": 100,
+                "action": "allow",
+                "protocol": "tcp",
+                "cidr": "0.0.0.0/0",
+                "port": "1024-65535",
+            }
+        ],
+        "subnets": ["subnet-a"],
+    }
+    allow = {"rule": 100, "action": "allow", "protocol": "all", "cidr": "0.0.0.0/0"}
+    assert acls["default"] == {
+        "inbound": [
+            allow,
+            {"rule": 90, "action": "deny", "protocol": "all", "cidr": "192.0.2.0/24"},
+        ],
+        "outbound": [allow],
+    }
 
 
 PRIVATELINK = (
@@ -568,9 +623,6 @@ def test_no_effect_and_skipped_types() -> None:
   Assoc:
     Type: AWS::EC2::SubnetRouteTableAssociation
     Properties: {RouteTableId: !Ref Rt, SubnetId: !Ref SubnetA}
-  Acl:
-    Type: AWS::EC2::NetworkAcl
-    Properties: {VpcId: !Ref Vpc}
   Fn:
     Type: AWS::Lambda::Function
     Properties: {Role: !GetAtt Role.Arn}
@@ -584,8 +636,8 @@ def test_no_effect_and_skipped_types() -> None:
     )
     assert got.ok, got.issues
     skipped = {s.logical_id: s.why for s in got.translation.skipped}
-    assert set(skipped) == {"Acl", "Fn", "Role", "Custom"}
-    assert "network ACLs" in skipped["Acl"] and "IAM" in skipped["Role"]
+    assert set(skipped) == {"Fn", "Role", "Custom"}
+    assert "IAM" in skipped["Role"]
     assert any(i.startswith("AWS::EC2::Route:") for i in got.translation.ignored)
     strict = load(
         NET
