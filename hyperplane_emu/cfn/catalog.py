@@ -109,6 +109,18 @@ CATALOG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (),
     ),
     "AWS::EC2::SubnetNetworkAclAssociation": (("SubnetId", "NetworkAclId"), ()),
+    "AWS::EC2::FlowLog": (
+        ("ResourceType", "ResourceId", "LogFormat", "MaxAggregationInterval", "TrafficType"),
+        (
+            "LogDestination",
+            "LogDestinationType",
+            "LogGroupName",
+            "DeliverLogsPermissionArn",
+            "DeliverCrossAccountRole",
+            "DestinationOptions",
+            *TAGS,
+        ),
+    ),
     "AWS::EC2::VPCEndpoint": (
         (
             "VpcId",

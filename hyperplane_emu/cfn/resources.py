@@ -34,6 +34,7 @@ LISTENER = "AWS::ElasticLoadBalancingV2::Listener"
 RULE = "AWS::ElasticLoadBalancingV2::ListenerRule"
 ENDPOINT = "AWS::EC2::VPCEndpoint"
 NACL = "AWS::EC2::NetworkAcl"
+FLOW_LOG = "AWS::EC2::FlowLog"
 NACL_ENTRY = "AWS::EC2::NetworkAclEntry"
 NACL_ASSOCIATION = "AWS::EC2::SubnetNetworkAclAssociation"
 SERVICE = "AWS::EC2::VPCEndpointService"
@@ -76,6 +77,7 @@ def translate_all(tr: Translator) -> None:
         ("AWS::EC2::SecurityGroupEgress", _standalone_rule),
         (INSTANCE, _instance),
         (ENI, _eni),
+        (FLOW_LOG, _flow_log),
         (LB, _load_balancer),
         (LISTENER, _listener),
         (RULE, _listener_rule),
@@ -95,6 +97,7 @@ def translate_all(tr: Translator) -> None:
     from hyperplane_emu.cfn.apigw import API_TYPES
 
     known = {
+        FLOW_LOG,
         NACL,
         NACL_ENTRY,
         NACL_ASSOCIATION,
@@ -557,6 +560,53 @@ def _nacl_association(tr: Translator, res: Resource) -> None:
         return
     acl.setdefault("subnets", []).append(tr.names[subnet.id])
     tr.where(res.id, f"{path}.subnets")
+
+
+# -- flow logs ---------------------------------------------------------------------
+
+
+def _flow_log(tr: Translator, res: Resource) -> None:
+    """A flow log on a VPC, a subnet or an ENI -> the VPC's `flow_logs` (format and
+    aggregation interval; where AWS delivers them does not matter here: the state
+    directory and `hyperplane-emu flow-logs` hold them)."""
+    p = Props(tr, res)
+    kind = p.string("ResourceType", required=True)
+    target = p.ref("ResourceId", VPC, SUBNET, ENI, required=True)
+    traffic = (p.string("TrafficType") or "ALL").upper()
+    if traffic != "ALL":
+        tr.skip(
+            res, f"TrafficType {traffic}: the emulator logs ACCEPT and REJECT records alike (ALL)"
+        )
+    if kind is None or target is None:
+        return
+    expected = {"VPC": VPC, "Subnet": SUBNET, "NetworkInterface": ENI}
+    if kind not in expected:
+        p.error(
+            "ResourceType",
+            f"flow logs on {kind!r} are not emulated (VPC, Subnet, NetworkInterface)",
+        )
+        return
+    path = tr.out.names.get(target.id, "")
+    parts = path.split(".")
+    if target.type == VPC:
+        vname, resource = tr.names[target.id], "vpc"
+    elif target.type == SUBNET and len(parts) == 4:
+        vname, resource = parts[1], f"subnet/{parts[3]}"
+    elif len(parts) == 4 and parts[2] == "hosts":
+        vname, resource = parts[1], f"host/{parts[3]}"
+    else:
+        return
+    log: dict[str, Any] = {"name": tr.names[res.id], "resource": resource}
+    if p.has("LogFormat"):
+        log["format"] = p.string("LogFormat")
+    if p.has("MaxAggregationInterval"):
+        log["max_aggregation_interval"] = p.number("MaxAggregationInterval")
+    logs = tr.topology["vpcs"][vname].setdefault("flow_logs", [])
+    item = f"vpcs.{vname}.flow_logs[{len(logs)}]"
+    tr.where(res.id, item)
+    tr.prov(f"{item}.format", p.path("LogFormat"))
+    tr.prov(f"{item}.max_aggregation_interval", p.path("MaxAggregationInterval"))
+    logs.append(log)
 
 
 # -- Elastic Load Balancing ----------------------------------------------------------

@@ -92,7 +92,6 @@ WHY_SKIPPED: dict[str, str] = {
     "AWS::SSM::": "Systems Manager is not emulated",
     "AWS::EC2::NatGateway": "NAT gateways are not emulated",
     "AWS::EC2::EIP": "Elastic IPs are not emulated",
-    "AWS::EC2::FlowLog": "flow logs are always on in the emulator (`hyperplane-emu flow-logs`)",
     "AWS::ApiGateway::Authorizer": "authorizers are not emulated",
     "AWS::ApiGateway::ApiKey": "API keys are not emulated",
     "AWS::ApiGateway::UsagePlan": "usage plans are not emulated",

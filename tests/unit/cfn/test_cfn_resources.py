@@ -674,3 +674,33 @@ def test_logical_ids_become_unique_topology_names() -> None:
     )
     assert "fabric-1" in t["vpcs"]["vpc"]["hosts"]  # `fabric` is the emulator's namespace
     assert set(t["vpcs"]) == {"vpc", "vpc-2"}
+
+
+def test_flow_logs() -> None:
+    got = load(
+        HOSTS
+        + """
+  VpcLog:
+    Type: AWS::EC2::FlowLog
+    Properties: {ResourceType: Subnet, ResourceId: !Ref SubnetA, TrafficType: ALL,
+                 LogDestinationType: cloud-watch-logs, LogGroupName: x}
+  NicLog:
+    Type: AWS::EC2::FlowLog
+    Properties:
+      ResourceType: NetworkInterface
+      ResourceId: !Ref Nic
+      TrafficType: ALL
+      MaxAggregationInterval: 60
+      LogFormat: "${version} ${interface-id} ${srcaddr} ${dstaddr} ${action}"
+"""
+    )
+    assert got.ok, got.issues
+    assert got.translation.topology["vpcs"]["vpc"]["flow_logs"] == [
+        {"name": "vpc-log", "resource": "subnet/subnet-a"},
+        {
+            "name": "nic-log",
+            "resource": "host/on-nic",
+            "max_aggregation_interval": 60,
+            "format": "${version} ${interface-id} ${srcaddr} ${dstaddr} ${action}",
+        },
+    ]
