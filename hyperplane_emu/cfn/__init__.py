@@ -101,7 +101,11 @@ def translate(
                 ],
             )
     template.body.pop("Transform", None)
-    return Translator(template, parameters, stack_name).run()
+    from hyperplane_emu.cfn import apigw, resources
+
+    return Translator(template, parameters, stack_name).run(
+        (resources.translate_all, apigw.translate_all)
+    )
 
 
 def load(

@@ -16,11 +16,9 @@ from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
 from hyperplane_emu.cfn.translate import (
     META_KEY,
-    NO_EFFECT,
     SERVE_TAG,
     Translator,
     _device0,
-    why_skipped,
 )
 
 VPC = "AWS::EC2::VPC"
@@ -94,39 +92,6 @@ def translate_all(tr: Translator) -> None:
     for res in by_type.get(TG, []):
         if res.id not in tr.out.names:
             tr.ignore(f"{res.path}: target group used by no listener; nothing reaches it")
-    from hyperplane_emu.cfn.apigw import API_TYPES
-
-    known = {
-        FLOW_LOG,
-        NACL,
-        NACL_ENTRY,
-        NACL_ASSOCIATION,
-        VPC,
-        SUBNET,
-        SG,
-        "AWS::EC2::SecurityGroupIngress",
-        "AWS::EC2::SecurityGroupEgress",
-        INSTANCE,
-        ENI,
-        LB,
-        TG,
-        LISTENER,
-        RULE,
-        SERVICE,
-        PERMISSIONS,
-        ENDPOINT,
-        NAMESPACE,
-        HTTP_NAMESPACE,
-        SD_SERVICE,
-        SD_INSTANCE,
-        *API_TYPES,
-    }
-    for res in tr.stack.resources.values():
-        if res.type in NO_EFFECT:
-            tr.props(res)  # its references must still resolve
-            tr.ignore(f"{res.type}: {NO_EFFECT[res.type]}")
-        elif res.type not in known:
-            tr.skip(res, why_skipped(res.type))
 
 
 def _vpc_entry(tr: Translator, vpc: Resource) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperplane_emu.cfn.catalog import CATALOG
 from hyperplane_emu.cfn.intrinsics import (
     NO_VALUE,
     PSEUDO,
@@ -215,7 +216,9 @@ class Translator:
 
     # -- set-up ---------------------------------------------------------------------
 
-    def run(self) -> Translation:
+    def run(self, steps: Sequence[Callable[[Translator], None]]) -> Translation:
+        """Set up the stack, then let `steps` (resources.translate_all, apigw.translate_all:
+        the caller's, so that this module imports neither) place each resource."""
         for key in self.body:
             if key not in TOP_KEYS:
                 self.error(key, f"unknown top-level section {key!r}")
@@ -285,14 +288,22 @@ class Translator:
             "vpcs": {},
         }
         self.out.topology = self.topology
-        from hyperplane_emu.cfn import apigw, resources
-
         # Outputs first: an address they read (GetAtt PrivateIp) is pinned on its host.
         self._outputs()
-        resources.translate_all(self)
-        apigw.translate_all(self)
+        for step in steps:
+            step(self)
+        self._report_others()
         _prune(self.topology)
         return self.out
+
+    def _report_others(self) -> None:
+        """Types no step translates: recognised without effect, or skipped with why."""
+        for res in self.stack.resources.values():
+            if res.type in NO_EFFECT:
+                self.props(res)  # its references must still resolve
+                self.ignore(f"{res.type}: {NO_EFFECT[res.type]}")
+            elif res.type not in CATALOG:
+                self.skip(res, why_skipped(res.type))
 
     def _parameters(self) -> dict[str, Any]:
         declared = self.body.get("Parameters", {})
