@@ -169,8 +169,10 @@ def validate(
             "ok": ok,
             "file": file,
             "issues": issues,
-            "warnings": list(v.warnings),
+            "warnings": [str(w) for w in v.warnings],
         }
+        if loaded is not None:
+            out["skipped"] = [str(s) for s in loaded.translation.skipped]
         if show_plan and plan_json:
             out["plan"] = json.loads(plan_json)
         click.echo(json.dumps(out, indent=2))

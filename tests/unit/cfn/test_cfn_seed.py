@@ -3,6 +3,7 @@ translated, checked by spec and planned, and the same topology facts in every fo
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -128,3 +129,22 @@ def test_cli_apply_refuses_templates_clearly() -> None:
         pytest.skip("apply needs root before it reads the file")
     assert result.exit_code == 2
     assert "apply takes topology files" in result.output
+
+
+def test_cli_validate_json_carries_warnings_and_the_skip_report(tmp_path: Path) -> None:
+    path = tmp_path / "acl.yaml"
+    path.write_text(
+        'AWSTemplateFormatVersion: "2010-09-09"\n'
+        "Resources:\n"
+        "  Vpc: {Type: AWS::EC2::VPC, Properties: {CidrBlock: 10.0.0.0/16}}\n"
+        "  Acl: {Type: AWS::EC2::NetworkAcl, Properties: {VpcId: !Ref Vpc}}\n"
+        "  Role: {Type: AWS::IAM::Role, Properties: {}}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["ok"] and out["skipped"] == [
+        "Resources.Role (AWS::IAM::Role): IAM is not emulated (no identities: requests are "
+        "unsigned)"
+    ]
+    assert out["warnings"][0].startswith("Resources.Vpc") and "network ACLs" in out["warnings"][0]
