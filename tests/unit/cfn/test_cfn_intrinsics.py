@@ -186,3 +186,51 @@ Outputs:
     subnets = p.vpcs["vpc"].subnets
     assert out["Subnets"] == f"{subnets['subnet-a'].id},{subnets['subnet-b'].id}"
     assert out["Cidr"] == "10.0.0.0/16"
+
+
+def test_template_sections_and_resource_attributes_are_checked() -> None:
+    text = "\n".join(
+        errors("""
+AWSTemplateFormatVersion: "2010-09-09"
+Outputz: {}
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Propertiez: {CidrBlock: 10.0.0.0/16}
+  Sub-net:
+    Type: AWS::EC2::Subnet
+  NoType:
+    Properties: {}
+  Late:
+    Type: AWS::EC2::VPC
+    DependsOn: Nowhere
+    Properties: {CidrBlock: 10.1.0.0/16}
+""")
+    )
+    assert "Outputz (line 3): unknown top-level section 'Outputz'" in text
+    assert "Resources.Vpc.Propertiez" in text
+    assert "logical id 'Sub-net' must be alphanumeric" in text
+    assert "Resources.NoType.Type" in text
+    assert "Resources.Late.DependsOn (line 14): DependsOn unknown resource 'Nowhere'" in text
+    assert errors("Resources: {}\n") == [
+        "Resources: a template needs a Resources mapping with at least one resource"
+    ]
+
+
+def test_transforms() -> None:
+    got = load(
+        NET.replace(
+            'AWSTemplateFormatVersion: "2010-09-09"',
+            'AWSTemplateFormatVersion: "2010-09-09"\nTransform: AWS::LanguageExtensions',
+        )
+    )
+    assert got.ok
+    assert (
+        "transform 'Acme::Macro' is not emulated"
+        in errors(
+            NET.replace(
+                'AWSTemplateFormatVersion: "2010-09-09"',
+                'AWSTemplateFormatVersion: "2010-09-09"\nTransform: Acme::Macro',
+            )
+        )[0]
+    )
