@@ -213,7 +213,7 @@ Resources:
     assert "Resources.NoType.Type" in text
     assert "Resources.Late.DependsOn (line 14): DependsOn unknown resource 'Nowhere'" in text
     assert errors("Resources: {}\n") == [
-        "Resources: a template needs a Resources mapping with at least one resource"
+        "Resources (line 1): a template needs a Resources mapping with at least one resource"
     ]
 
 
