@@ -156,12 +156,20 @@ def load_checked(
     path: str | os.PathLike[str],
     parameters: dict[str, str] | None = None,
     strict: bool = False,
-) -> Loaded:
+) -> Checked:
     """`load`, raising SpecError (exit 2 in the CLI) when the template is not usable."""
     got = load(path, parameters, strict)
     if got.issues or got.topology is None:
         raise SpecError(got.issues or [SpecIssue(FILE, "nothing to build")], os.fspath(path))
-    return got
+    return Checked(got.topology, got.translation)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A usable template: its topology and how it was translated."""
+
+    topology: spec.Topology
+    translation: Translation
 
 
 def _order(issue: SpecIssue) -> tuple[int, str]:

@@ -443,7 +443,14 @@ def diagram(topology: str, out: str, fmt: str) -> None:
     from hyperplane_emu import diagram as diagram_mod
 
     if Path(topology).is_file():
-        p = lifecycle.load_plan(topology)
+        from hyperplane_emu import cfn, plan
+
+        # A CloudFormation/SAM/CDK template draws as the topology it becomes.
+        p = (
+            plan.build(cfn.load_checked(topology).topology)
+            if cfn.is_template_file(topology)
+            else lifecycle.load_plan(topology)
+        )
     elif topology in running():
         p = read_plan(topology)[1]
     else:

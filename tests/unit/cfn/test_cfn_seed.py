@@ -148,3 +148,13 @@ def test_cli_validate_json_carries_warnings_and_the_skip_report(tmp_path: Path) 
         "unsigned)"
     ]
     assert out["warnings"][0].startswith("Resources.Vpc") and "network ACLs" in out["warnings"][0]
+
+
+def test_cli_diagram_draws_a_template() -> None:
+    result = CliRunner().invoke(
+        main, ["diagram", str(DATA / "http-api-vpc-link.json"), "--format", "dot"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "orders-alb" in result.stdout and "stock-nlb" in result.stdout
+    bad = CliRunner().invoke(main, ["diagram", str(DATA / "bad" / "cycle.yaml"), "-o", "-"])
+    assert bad.exit_code == 2 and "circular dependency" in bad.output
