@@ -21,6 +21,7 @@ import pytest
 import yaml
 from conftest import Topology, unique_name
 
+import hyperplane_emu
 from hyperplane_emu import cfn
 from hyperplane_emu.runtime.state import StateDir
 from hyperplane_emu.runtime.status import read_plan
@@ -119,7 +120,7 @@ def test_cli_up_prints_outputs_that_work_and_down_removes_it(tmp_path: Path) -> 
         (api,) = p.apis.values()
         assert outputs["InvokeUrl"] == f"https://{api.hostname}/prod/orders"
         assert outputs["NlbDns"] == next(iter(p.load_balancers.values())).dns_name
-        t = Topology(p)
+        t = Topology(hyperplane_emu.attach(stack))
         status, body = curl(t, "client", outputs["InvokeUrl"])
         assert status == 200 and source(body) in ips(t, "nlb"), body
     finally:
