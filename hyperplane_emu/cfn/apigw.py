@@ -58,9 +58,8 @@ OPENAPI_METHODS = {
 
 
 def translate_all(tr: Translator) -> None:
-    by_type: dict[str, list[Resource]] = tr.by_type  # type: ignore[attr-defined]
-    apis: dict[str, tuple[str, dict[str, Any]]] = {}
-    tr.apis = apis  # type: ignore[attr-defined]
+    by_type = tr.by_type
+    apis = tr.apis
     for res in by_type.get(REST, []):
         tr.guarded(res, _rest_api)
     for res in by_type.get(HTTP, []):
@@ -99,15 +98,15 @@ def translate_all(tr: Translator) -> None:
 def _api_entry(tr: Translator, res: Resource, api: dict[str, Any]) -> None:
     name = tr.names[res.id]
     tr.topology.setdefault("apis", {})[name] = api
-    tr.apis[res.id] = (f"apis.{name}", api)  # type: ignore[attr-defined]
+    tr.apis[res.id] = (f"apis.{name}", api)
     tr.where(res.id, f"apis.{name}")
 
 
 def _api_of(tr: Translator, p: Props, key: str, rtype: str) -> tuple[str, dict[str, Any]] | None:
     res = p.ref(key, rtype, required=True)
-    if res is None or res.id not in tr.apis:  # type: ignore[attr-defined]
+    if res is None or res.id not in tr.apis:
         return None
-    return tr.apis[res.id]  # type: ignore[attr-defined]
+    return tr.apis[res.id]
 
 
 # -- REST APIs --------------------------------------------------------------------
@@ -318,7 +317,7 @@ def _link(tr: Translator, value: Any, path: str, api: dict[str, Any]) -> str | N
         if spec is None:
             return None
         api["vpc_links"][name] = spec
-        for api_path, entry in tr.apis.values():  # type: ignore[attr-defined]
+        for api_path, entry in tr.apis.values():
             if entry is api:
                 key = "TargetArns" if link.type == LINK_V1 else "SubnetIds"
                 tr.prov(f"{api_path}.vpc_links.{name}", f"{link.path}.Properties.{key}")
@@ -487,7 +486,7 @@ def _backend(tr: Translator, uri: Any, path: str) -> str | None:
     if target is None:
         return None
     if target.type == LISTENER:
-        ports = getattr(tr, "listener_ports", {}).get(target.id)
+        ports = tr.listener_ports.get(target.id)
         if ports is None:
             return None
         vname, lb, port = ports

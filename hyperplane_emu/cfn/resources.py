@@ -60,8 +60,7 @@ def translate_all(tr: Translator) -> None:
     by_type: dict[str, list[Resource]] = {}
     for res in tr.stack.resources.values():
         by_type.setdefault(res.type, []).append(res)
-    tr.by_type = by_type  # type: ignore[attr-defined]
-    tr.nic_owner = {}  # type: ignore[attr-defined]  # ENI logical id -> instance using it
+    tr.by_type = by_type
     for res in tr.stack.resources.values():
         tr.props(res)  # every value resolved first: addresses read by GetAtt get pinned
     for t, fn in (
@@ -340,7 +339,7 @@ def _instance(tr: Translator, res: Resource) -> None:
             eni = tr.owner(nic["NetworkInterfaceId"], f"{npath}.NetworkInterfaceId", (ENI,))
             if eni is None:
                 return
-            tr.nic_owner[eni.id] = res.id  # type: ignore[attr-defined]
+            tr.nic_owner[eni.id] = res.id
             ep = tr.props(eni)
             subnet_value = ep.get("SubnetId")
             groups_value = ep.get("GroupSet")
@@ -413,7 +412,7 @@ def _host(
 
 def _eni(tr: Translator, res: Resource) -> None:
     p = Props(tr, res)
-    owner = tr.nic_owner.get(res.id)  # type: ignore[attr-defined]
+    owner = tr.nic_owner.get(res.id)
     if owner is not None:
         tr.out.names[res.id] = tr.out.names.get(owner, "")
         return
@@ -883,8 +882,7 @@ def _listener(tr: Translator, res: Resource) -> None:
     path = f"vpcs.{vname}.load_balancers.{lb_name}.listeners[{len(lb['listeners']) - 1}]"
     tr.where(res.id, path)
     tr.prov(f"{path}.port", p.path("Port"))
-    tr.listener_ports = getattr(tr, "listener_ports", {})  # type: ignore[attr-defined]
-    tr.listener_ports[res.id] = (vname, lb_name, port)  # type: ignore[attr-defined]
+    tr.listener_ports[res.id] = (vname, lb_name, port)
 
 
 CONDITION_FIELDS = {

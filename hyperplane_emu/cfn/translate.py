@@ -199,6 +199,14 @@ class Translator:
         self._pin_next: dict[str, int] = {}
         self.names: dict[str, str] = {}
         self.used_names: set[str] = set()
+        self.by_type: dict[str, list[Resource]] = {}
+        """Type -> its resources, in template order (what the translation steps walk)."""
+        self.nic_owner: dict[str, str] = {}
+        """Network interface logical id -> the instance whose eth0 it is."""
+        self.listener_ports: dict[str, tuple[str, str, int]] = {}
+        """Listener logical id -> (VPC, load balancer, port) in the topology."""
+        self.apis: dict[str, tuple[str, dict[str, Any]]] = {}
+        """API logical id -> (topology path, its entry)."""
         self.failed: set[tuple[str, str]] = set()
         """(logical id, property) whose value could not be resolved (already reported)."""
 
