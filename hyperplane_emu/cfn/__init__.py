@@ -297,6 +297,16 @@ def report_lines(translation: Translation) -> list[str]:
     return lines
 
 
+def host_names(translation: Translation) -> dict[str, str]:
+    """Logical id -> host name, for instances and ENIs that became hosts (what `exec`,
+    `capture` and `trace` take)."""
+    return {
+        logical: path.rsplit(".", 1)[1]
+        for logical, path in translation.names.items()
+        if ".hosts." in path and path.count(".") == 3
+    }
+
+
 def parse_parameters(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
     """`Key=Value` pairs (`--parameter`); a pair without `=` raises ValueError."""
     out: dict[str, str] = {}

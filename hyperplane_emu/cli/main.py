@@ -219,6 +219,8 @@ def up(file: str, replace: bool, quiet: bool, parameters: tuple[str, ...], stric
         f"Try: hyperplane-emu status {p.name}"
     )
     if loaded is not None:
+        hosts = cfn.host_names(loaded.translation)
+        click.echo("hosts: " + ", ".join(f"{h} ({lid})" for lid, h in hosts.items()))
         for key, value in cfn.outputs_for(loaded.translation, p).items():
             click.echo(f"output {key} = {value}")
 

@@ -116,6 +116,7 @@ def test_cli_up_prints_outputs_that_work_and_down_removes_it(tmp_path: Path) -> 
         assert up.returncode == 0, up.stderr
         assert "skipped Resources.LogRole (AWS::IAM::Role)" in up.stderr
         outputs = dict(re.findall(r"^output (\S+) = (\S+)$", up.stdout, re.MULTILINE))
+        assert "hosts: client (Client), app1 (App1), app2 (App2)" in up.stdout
         _, p = read_plan(stack)
         (api,) = p.apis.values()
         assert outputs["InvokeUrl"] == f"https://{api.hostname}/prod/orders"

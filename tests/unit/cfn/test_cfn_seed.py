@@ -158,3 +158,10 @@ def test_cli_diagram_draws_a_template() -> None:
     assert "orders-alb" in result.stdout and "stock-nlb" in result.stdout
     bad = CliRunner().invoke(main, ["diagram", str(DATA / "bad" / "cycle.yaml"), "-o", "-"])
     assert bad.exit_code == 2 and "circular dependency" in bad.output
+
+
+def test_host_names_map_logical_ids_to_hosts() -> None:
+    got = loaded("cdk/CdkPrivateRest.template.json")
+    hosts = cfn.host_names(got.translation)
+    assert set(hosts.values()) == {"client", "app1", "app2"}
+    assert all(lid.startswith(("Client", "App1", "App2")) for lid in hosts)
