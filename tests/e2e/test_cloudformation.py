@@ -143,3 +143,14 @@ def test_cli_up_of_a_bad_template_exits_2_and_builds_nothing(tmp_path: Path) -> 
     assert not StateDir.of(stack).exists()
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert f"he-{stack}-" not in ns
+
+
+def test_rest_api_with_both_vpc_link_generations(template: Callable[[str], Topology]) -> None:
+    t = template("rest-vpc-links-v1-v2.yaml")
+    (api,) = t.plan.apis.values()
+    status, body = curl(t, "internet", f"https://{api.hostname}/prod/v1/orders")
+    assert status == 200 and body["host"] == "orders1", body
+    assert source(body) in ips(t, "nlb")  # V1: PrivateLink, the NLB's address
+    status, body = curl(t, "internet", f"https://{api.hostname}/prod/v2/orders")
+    assert status == 200 and body["host"] in ("web1", "web2"), body
+    assert source(body) in ips(t, "alb")  # V2: through the link's ENIs to the ALB

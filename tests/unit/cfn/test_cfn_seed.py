@@ -165,3 +165,12 @@ def test_host_names_map_logical_ids_to_hosts() -> None:
     hosts = cfn.host_names(got.translation)
     assert set(hosts.values()) == {"client", "app1", "app2"}
     assert all(lid.startswith(("Client", "App1", "App2")) for lid in hosts)
+
+
+def test_rest_api_with_both_vpc_link_generations_plans() -> None:
+    got = loaded("rest-vpc-links-v1-v2.yaml")
+    p = plan.build(got.topology)
+    (api,) = p.apis.values()
+    assert len(api.vpc_links) == 1 and len(p.vpc_links_v2) == 1
+    out = cfn.outputs_for(got.translation, p)
+    assert out["V2Url"] == f"https://{api.hostname}/prod/v2/orders"
