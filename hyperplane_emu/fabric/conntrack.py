@@ -28,13 +28,26 @@ A state change that shortens the timeout (FIN, RST) files the flow earlier.
 No flow is filed more than `HORIZON` seconds ahead (a 5-day flow is simply
 re-filed every few minutes), so the stale bucket entries a state change leaves
 behind live at most that long: memory stays proportional to the table.
+
+State machines are tables, not code (h11's habit): a packet of a known flow is
+first reduced to an *event* (`tcp_event`: RST, SYN, the SYN-ACK, a FIN, the
+last FIN, another reply, another packet; UDP: a turnaround from request to
+reply), then ``TCP_TRANSITIONS[(state, event)]`` / ``UDP_TRANSITIONS`` give the
+next state; a pair missing from the table leaves the state alone.
 """
 
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import Any
+
+from hyperplane_emu.plan.model import PlanVpcLinkV2
+
+from .events import FiveTuple
+from .nlb import EndpointState, LoadBalancerState
+from .packet import PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
+from .secgroup import Verdict
+from .tables import EniState
 
 # States: small ints so that the timeout lookup is a tuple index.
 TCP_SYN_SENT = 0
@@ -46,6 +59,9 @@ UDP_REPLIED = 5
 UDP_STREAM = 6
 ICMP_ECHO = 7
 OTHER = 8
+
+FAST_PATH_STATES = frozenset((TCP_ESTABLISHED, TCP_FIN_WAIT, TCP_CLOSED, UDP_STREAM))
+"""States whose packets (without SYN/FIN/RST) cannot change the state: fast-path eligible."""
 
 STATE_NAMES = (
     "SYN_SENT",
@@ -93,6 +109,76 @@ HORIZON = 300.0
 FlowKey = tuple[int, int, int, int, int, int]
 """(vpc index, proto, src, dst, sport, dport) in the direction of the packet."""
 
+FastKey = tuple[int, int, bytes]
+"""(ingress port, proto, raw IPv4 src+dst+ports): the core's fast-path cache key."""
+
+Via = EndpointState | LoadBalancerState | PlanVpcLinkV2 | EniState | str | None
+"""What a translated flow crosses: endpoint, load balancer, VPC link, internet
+gateway ENI or virtual private gateway id; None for a flow inside one VPC."""
+
+# TCP events (`tcp_event`) and the transition table.
+EV_RST = 0
+EV_SYN = 1  # a bare SYN from the original sender
+EV_SYN_REPLY = 2  # SYN(-ACK) from the receiver
+EV_FIN = 3
+EV_LAST_FIN = 4  # a FIN after the other side's
+EV_REPLY = 5  # any other packet from the receiver
+EV_OTHER = 6  # any other packet from the sender (incl. SYN-ACK retransmits etc.)
+REOPEN = -1
+"""Not a state: a new SYN on a closed flow opens a new connection (port reuse)."""
+
+TCP_TRANSITIONS: dict[tuple[int, int], int] = {
+    (TCP_SYN_SENT, EV_RST): TCP_CLOSED,
+    (TCP_ESTABLISHED, EV_RST): TCP_CLOSED,
+    (TCP_FIN_WAIT, EV_RST): TCP_CLOSED,
+    (TCP_SYN_SENT, EV_SYN_REPLY): TCP_ESTABLISHED,
+    (TCP_SYN_SENT, EV_REPLY): TCP_ESTABLISHED,
+    (TCP_SYN_SENT, EV_FIN): TCP_FIN_WAIT,
+    (TCP_ESTABLISHED, EV_FIN): TCP_FIN_WAIT,
+    (TCP_SYN_SENT, EV_LAST_FIN): TCP_CLOSED,
+    (TCP_ESTABLISHED, EV_LAST_FIN): TCP_CLOSED,
+    (TCP_FIN_WAIT, EV_LAST_FIN): TCP_CLOSED,
+    (TCP_CLOSED, EV_SYN): REOPEN,
+}
+
+EV_TURNAROUND = 0  # a reply right after a request: one more exchange
+UDP_TRANSITIONS: dict[tuple[int, int], int] = {
+    (UDP_UNREPLIED, EV_TURNAROUND): UDP_REPLIED,
+    (UDP_REPLIED, EV_TURNAROUND): UDP_STREAM,  # "more than one request/response"
+}
+
+
+def tcp_event(flow: Flow, is_reply: bool, flags: int) -> int:
+    """What a TCP packet of `flow` means to its state machine (records FINs seen)."""
+    if flags & TCP_RST:
+        return EV_RST
+    if flags & TCP_SYN:
+        if is_reply:
+            return EV_SYN_REPLY
+        return EV_OTHER if flags & TCP_ACK else EV_SYN
+    if flags & TCP_FIN:
+        if is_reply:
+            flow.fin_reply = True
+        else:
+            flow.fin_orig = True
+        return EV_LAST_FIN if flow.fin_orig and flow.fin_reply else EV_FIN
+    return EV_REPLY if is_reply else EV_OTHER
+
+
+def initial_state(proto: int, tcp_flags: int) -> int:
+    """State of a flow opened by a packet of `proto` (and TCP flags)."""
+    if proto == PROTO_TCP:
+        if tcp_flags & TCP_RST:
+            return TCP_CLOSED
+        if tcp_flags & TCP_SYN and not tcp_flags & TCP_ACK:
+            return TCP_SYN_SENT
+        return TCP_ESTABLISHED  # picked up mid-stream (the fabric restarted, or no SYN)
+    if proto == PROTO_UDP:
+        return UDP_UNREPLIED
+    if proto == PROTO_ICMP:
+        return ICMP_ECHO
+    return OTHER
+
 
 class FlowHalf:
     """One direction of a flow: everything the fast path reads and writes.
@@ -129,9 +215,8 @@ class FlowHalf:
         self.by = 0
         self.first = 0.0
         self.last = now
-        self.in_eni: Any = None  # the core's EniState of the sender
-        self.out_eni: Any = None  # ... of the receiver
-        self.fast_key: Any = None  # key in the core's fast-path cache, if installed
+        # in_eni / out_eni (sender, receiver) are set by `Flow.connect`.
+        self.fast_key: FastKey | None = None  # key in the core's fast-path cache, if installed
         self.rmac = b""  # router MAC the sender addresses (checked on the fast path)
         # Address translation (NLB, PrivateLink): the 12 bytes src, dst, sport,
         # dport to write, and the one's-complement deltas for the IP and L4
@@ -141,7 +226,10 @@ class FlowHalf:
         self.l4d = 0
         # Flow-log observations when the tuple differs per ENI along the path:
         # ((eni id, FiveTuple), ...); None: in_eni and out_eni see the flow's tuple.
-        self.log: Any = None
+        self.log: tuple[tuple[str, FiveTuple], ...] | None = None
+
+    in_eni: EniState
+    out_eni: EniState
 
 
 class Flow:
@@ -165,7 +253,6 @@ class Flow:
         "dead",
         "fin_orig",
         "fin_reply",
-        "exchanges",
         "last_dir_reply",
         "rkey",
         "via",
@@ -196,18 +283,28 @@ class Flow:
         self.reply.last = 0.0  # no reply seen yet
         self.untracked_src = False  # AWS untracked condition held on the sender's ENI
         self.untracked_dst = False  # ... on the receiver's ENI
-        self.verdicts: tuple[object, ...] = ()  # Verdicts that created it (for status/trace)
+        self.verdicts: tuple[Verdict, ...] = ()  # the verdicts that let it in (status, trace)
         self.created = now
         self.scheduled = -1  # deadline bucket it is filed in
         self.dead = False
         self.fin_orig = False
         self.fin_reply = False
-        self.exchanges = 0  # orig->reply turnarounds (UDP stream detection)
-        self.last_dir_reply = False
+        self.last_dir_reply = False  # direction of the last packet (UDP turnarounds)
         self.rkey: FlowKey | None = None  # reply key when translated (another VPC, addresses)
-        self.via: Any = None  # the endpoint or load balancer a translated flow goes through
+        self.via: Via = None
         self.max_idle = 0.0  # cap on every state's timeout (NLB idle timeout); 0: none
         self.traced = False  # opened while tracing: its first reply is traced too
+
+    def connect(self, sender: EniState, receiver: EniState) -> None:
+        """Wire both halves: who sends, who receives, which MACs and port."""
+        o, r = self.orig, self.reply
+        o.in_eni, o.out_eni, o.out_port, o.l2 = sender, receiver, receiver.port, receiver.l2_to
+        r.in_eni, r.out_eni, r.out_port, r.l2 = receiver, sender, sender.port, sender.l2_to
+        o.rmac, r.rmac = sender.fabric_mac, receiver.fabric_mac
+
+    @property
+    def fast_eligible(self) -> bool:
+        return self.state in FAST_PATH_STATES
 
     @property
     def untracked(self) -> bool:
@@ -274,6 +371,27 @@ class ConnTrack:
         self.table.pop(flow.key(), None)
         self.table.pop(flow.reply_key(), None)
         self.count -= 1
+
+    def advance_tcp(self, flow: Flow, is_reply: bool, flags: int, now: float) -> bool:
+        """Apply a TCP packet to the flow's state; True if it is a SYN that reopens a
+        closed flow (port reuse): the caller judges it as a new flow."""
+        new = TCP_TRANSITIONS.get((flow.state, tcp_event(flow, is_reply, flags)))
+        if new is None:
+            return False
+        if new == REOPEN:
+            return True
+        self.set_state(flow, new, now)
+        return False
+
+    def advance_udp(self, flow: Flow, is_reply: bool, now: float) -> bool:
+        """Apply a UDP packet; True if it goes the same direction as the one before."""
+        same = is_reply == flow.last_dir_reply
+        if is_reply and not flow.last_dir_reply:
+            new = UDP_TRANSITIONS.get((flow.state, EV_TURNAROUND))
+            if new is not None:
+                self.set_state(flow, new, now)
+        flow.last_dir_reply = is_reply
+        return same
 
     def deadline(self, flow: Flow) -> float:
         return flow.last + self._timeout_of(flow, flow.state)

@@ -317,9 +317,7 @@ class FlowLogger:
                 flow.proto, flow.src, flow.dst, _port(flow, flow.sport), _port(flow, flow.dport)
             )
         for eni in (half.in_eni, half.out_eni):
-            eni_id = getattr(eni, "id", None)
-            if eni_id is not None:
-                self._accumulate(eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags)
+            self._accumulate(eni.id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags)
         half.pk = 0
         half.by = 0
         _reset_flags(half)

@@ -27,23 +27,19 @@ docs/privatelink.md):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hyperplane_emu.plan.model import PlanHealthCheck, PlanLoadBalancer, PlanTargetGroup
 
-if TYPE_CHECKING:
-    from .core import EniState, VpcState
+from .reasons import DropReason
+from .tables import EniState, VpcState
+from .tables import ip as _ip
 
 NAT_PORTS = (10000, 65535)
 """Source ports the fabric gives NATed flows on an NLB node address; the node's
 own namespace (health checks) uses ports below (realize sets its ephemeral range)."""
 
 HEALTH_STATES = ("initial", "healthy", "unhealthy")
-
-
-def _ip(text: str) -> int:
-    a, b, c, d = (int(x) for x in text.split("."))
-    return (a << 24) | (b << 16) | (c << 8) | d
 
 
 class TargetState:
@@ -72,11 +68,11 @@ class TargetGroupState:
             for t in tg.targets
         ]
 
-    def choose(self, az: str, cross_zone: bool, flow_hash: int) -> TargetState | str:
+    def choose(self, az: str, cross_zone: bool, flow_hash: int) -> TargetState | DropReason:
         """The target for a new flow arriving at the node in `az`, or why there is none."""
         pool = self.targets if cross_zone else [t for t in self.targets if t.az == az]
         if not pool:
-            return "nlb-no-target-in-az" if self.targets else "nlb-no-targets"
+            return DropReason.NLB_NO_TARGET_IN_AZ if self.targets else DropReason.NLB_NO_TARGETS
         healthy = [t for t in pool if t.health == "healthy"]
         candidates = healthy or pool  # fail open when no candidate is healthy
         return candidates[flow_hash % len(candidates)]

@@ -1,7 +1,7 @@
 """Slow-path parsing of Ethernet/IPv4 frames into a `Packet`, or a drop reason.
 
 Hand-written slicing, no scapy, and it never raises: anything malformed comes
-back as a reason string that the core counts as ``dropped.<reason>``. The fast
+back as a `DropReason` that the core counts as ``dropped.<reason>``. The fast
 path in `core` does not call this; it only reads the few bytes it needs.
 
 Decisions (documented in docs/fabric.md):
@@ -15,6 +15,8 @@ Decisions (documented in docs/fabric.md):
 from __future__ import annotations
 
 from .checksum import internet_checksum
+from .events import FiveTuple
+from .reasons import DropReason
 
 ETH_HLEN = 14
 ETHERTYPE_IPV4 = 0x0800
@@ -68,6 +70,18 @@ class Packet:
         self.first_fragment = False  # offset 0 with MF set
         self.later_fragment = False  # offset > 0: no L4 header
 
+    def five(self) -> FiveTuple:
+        """The packet's 5-tuple for events and flow logs (ports -1 where none apply)."""
+        if self.proto == PROTO_TCP or self.proto == PROTO_UDP:
+            return FiveTuple(self.proto, self.src, self.dst, self.sport, self.dport)
+        return FiveTuple(self.proto, self.src, self.dst, -1, -1)
+
+    def sg_ports(self) -> tuple[int, int]:
+        """What a security group rule matches: destination port, or ICMP type and code."""
+        if self.proto == PROTO_ICMP:
+            return self.icmp_type, self.icmp_code
+        return self.dport, 0
+
 
 def ethertype(frame: bytes) -> int:
     """Ethertype of ``frame`` or -1 if it is shorter than an Ethernet header."""
@@ -76,24 +90,24 @@ def ethertype(frame: bytes) -> int:
     return (frame[12] << 8) | frame[13]
 
 
-def parse_ipv4(frame: bytes) -> Packet | str:
+def parse_ipv4(frame: bytes) -> Packet | DropReason:
     """Parse the IPv4 packet in an untagged Ethernet frame (ethertype checked by caller)."""
     n = len(frame)
     if n < ETH_HLEN + 20:
-        return "truncated"
+        return DropReason.TRUNCATED
     vihl = frame[14]
     if vihl >> 4 != 4:
-        return "bad-ip-version"
+        return DropReason.BAD_IP_VERSION
     ihl = (vihl & 0x0F) * 4
     if ihl < 20:
-        return "bad-ihl"
+        return DropReason.BAD_IHL
     tot_len = (frame[16] << 8) | frame[17]
     if tot_len < ihl or ETH_HLEN + ihl > n:
-        return "bad-ihl" if ihl > tot_len else "truncated"
+        return DropReason.BAD_IHL if ihl > tot_len else DropReason.TRUNCATED
     if ETH_HLEN + tot_len > n:
-        return "truncated"
+        return DropReason.TRUNCATED
     if internet_checksum(frame[ETH_HLEN : ETH_HLEN + ihl]) != 0:
-        return "bad-ip-checksum"
+        return DropReason.BAD_IP_CHECKSUM
     p = Packet()
     p.ihl = ihl
     p.tot_len = tot_len
@@ -111,21 +125,21 @@ def parse_ipv4(frame: bytes) -> Packet | str:
     l4_len = tot_len - ihl
     if proto == PROTO_TCP:
         if l4_len < 20:
-            return "truncated-l4"
+            return DropReason.TRUNCATED_L4
         doff = (frame[l4 + 12] >> 4) * 4
         if doff < 20 or doff > l4_len:
-            return "bad-tcp-offset"
+            return DropReason.BAD_TCP_OFFSET
         p.sport = (frame[l4] << 8) | frame[l4 + 1]
         p.dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
         p.tcp_flags = frame[l4 + 13]
     elif proto == PROTO_UDP:
         if l4_len < 8:
-            return "truncated-l4"
+            return DropReason.TRUNCATED_L4
         p.sport = (frame[l4] << 8) | frame[l4 + 1]
         p.dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
     elif proto == PROTO_ICMP:
         if l4_len < 8:
-            return "truncated-l4"
+            return DropReason.TRUNCATED_L4
         p.icmp_type = frame[l4]
         p.icmp_code = frame[l4 + 1]
         # Echo request/reply are tracked by their identifier, as AWS tracks them.

@@ -15,7 +15,7 @@ from hyperplane_emu.fabric.checksum import (
     csum_replace32,
     internet_checksum,
 )
-from hyperplane_emu.fabric.core import _rewrite
+from hyperplane_emu.fabric.nat import rewrite as _rewrite
 
 words = st.integers(0, 0xFFFF)
 
