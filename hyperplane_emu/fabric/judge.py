@@ -19,7 +19,7 @@ from __future__ import annotations
 from .datapath import Datapath
 from .events import FiveTuple
 from .flowlog import ACCEPT, REJECT
-from .packet import Packet
+from .packet import PROTO_ICMP, Packet
 from .reasons import DropReason
 from .secgroup import EGRESS, Verdict
 from .tables import EniState
@@ -56,8 +56,9 @@ def judge(
     if exempt:
         v = Verdict(True, direction, eni.id, None, None, False)
     else:
-        a, b = ports if ports is not None else p.sg_ports()
-        v = eni.policy.evaluate(direction, p.proto, a, b, peer_ip, peer_groups)
+        if ports is None:  # inline Packet.sg_ports: this runs for every new flow
+            ports = (p.icmp_type, p.icmp_code) if p.proto == PROTO_ICMP else (p.dport, 0)
+        v = eni.policy.evaluate(direction, p.proto, ports[0], ports[1], peer_ip, peer_groups)
     egress = direction == EGRESS
     if tracing:
         step = "egress-sg" if egress else "ingress-sg"
