@@ -1,10 +1,11 @@
 """Internet checksum helpers (RFC 1071) and incremental updates (RFC 1624).
 
 The fabric never recomputes a checksum on the forwarding path: it changes a
-few header words (the TTL today; addresses and ports once NAT arrives) and
-patches the checksum from the old and new values of those words, using RFC
-1624 equation 3, ``HC' = ~(~HC + ~m + m')``, which (unlike RFC 1141's form)
-never produces the "negative zero" 0x0000 for a header whose sum is 0xFFFF.
+few header words and patches the checksum from the old and new values of those
+words, using RFC 1624 equation 3, ``HC' = ~(~HC + ~m + m')``, which (unlike RFC
+1141's form) never produces the "negative zero" 0x0000 for a header whose sum
+is 0xFFFF. The TTL decrement is a table here (`TTL_DECREMENT_CSUM`); address
+and port translation precomputes its deltas once per flow (`nat.set_nat`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 __all__ = [
     "internet_checksum",
     "csum_replace16",
-    "csum_replace32",
     "TTL_DECREMENT_CSUM",
 ]
 
@@ -21,7 +21,7 @@ def internet_checksum(data: bytes | bytearray | memoryview) -> int:
     """RFC 1071 checksum of ``data`` (odd length padded with a zero byte).
 
     For tests, header validation on the slow path and frames the fabric
-    originates itself (ARP has none; ICMP echo replies do). Never per packet
+    originates itself (ARP has none; the router's ICMP echo replies do). Never per packet
     on the fast path.
     """
     b = bytes(data)
@@ -43,12 +43,6 @@ def csum_replace16(csum: int, old: int, new: int) -> int:
     s = (s & 0xFFFF) + (s >> 16)
     s = (s & 0xFFFF) + (s >> 16)
     return ~s & 0xFFFF
-
-
-def csum_replace32(csum: int, old: int, new: int) -> int:
-    """Checksum after a 32-bit value (an IPv4 address, two ports) changed."""
-    csum = csum_replace16(csum, old >> 16, new >> 16)
-    return csum_replace16(csum, old & 0xFFFF, new & 0xFFFF)
 
 
 def _ttl_table() -> tuple[int, ...]:

@@ -336,13 +336,6 @@ class ConnTrack:
         self._buckets: dict[int, list[Flow]] = {}
         self._heap: list[int] = []
 
-    def lookup(self, key: FlowKey) -> FlowHalf | None:
-        return self.table.get(key)
-
-    @property
-    def full(self) -> bool:
-        return self.count >= self.max_flows
-
     def add(self, flow: Flow, now: float) -> bool:
         """Insert a new flow; False (and nothing stored) if the table is full."""
         if self.count >= self.max_flows:
@@ -392,9 +385,6 @@ class ConnTrack:
                 self.set_state(flow, new, now)
         flow.last_dir_reply = is_reply
         return same
-
-    def deadline(self, flow: Flow) -> float:
-        return flow.last + self._timeout_of(flow, flow.state)
 
     def expire(self, now: float) -> list[Flow]:
         """Forget flows idle past their state's timeout; returns them (already removed)."""

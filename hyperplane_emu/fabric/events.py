@@ -2,8 +2,10 @@
 
 Plain immutable records (NamedTuple: cheap to build, cheap to JSON). They are
 only built on the slow path or when a window is flushed, never per packet on
-the established fast path. `FiveTuple.sport`/`dport` are -1 where ports do not
-apply (ICMP other than echo, other protocols, non-first fragments).
+the established fast path. Drops and trace hops wait in `Fabric.events`, a
+bounded queue: what a full queue pushes out is counted (``events.dropped``).
+`FiveTuple.sport`/`dport` are -1 where ports do not apply (ICMP other than
+echo, other protocols, non-first fragments).
 """
 
 from __future__ import annotations
@@ -48,9 +50,10 @@ class TraceHop(NamedTuple):
     """One hop of a flow's path, as `trace` prints it in a table.
 
     ``step`` names the element ("egress-sg", "route", "ingress-sg", "deliver",
-    "arp", "router"; later: "nat", "privatelink", "nlb"), ``where`` the ENI /
-    route table / endpoint it happened at, ``action`` ACCEPT / REJECT / FORWARD
-    / DROP, ``detail`` the rule id, route or rewrite, human-readable.
+    "reply", "drop", and on translated paths "privatelink", "nat", "nlb",
+    "vgw", "internet-gateway", "vpc-link"), ``where`` the ENI / VPC / endpoint /
+    gateway it happened at, ``action`` ACCEPT / REJECT / FORWARD / DROP,
+    ``detail`` the rule id, route or rewrite, human-readable.
     """
 
     time: float

@@ -39,8 +39,6 @@ NAT_PORTS = (10000, 65535)
 """Source ports the fabric gives NATed flows on an NLB node address; the node's
 own namespace (health checks) uses ports below (realize sets its ephemeral range)."""
 
-HEALTH_STATES = ("initial", "healthy", "unhealthy")
-
 
 class TargetState:
     __slots__ = ("id", "ip", "port", "az", "eni", "health", "reason")

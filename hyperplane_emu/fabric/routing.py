@@ -2,9 +2,10 @@
 
 Every VPC has its own table (`PlanVpc.routes`), so overlapping CIDRs in
 different VPCs never collide. A route's target is classified into a *kind*
-by its AWS id prefix; the core keeps a table ``kind -> handler`` so later work
-adds interface endpoints, NLBs, VPC-to-VPC NAT, internet and virtual private
-gateways by registering a handler, not by editing the lookup.
+by its AWS id prefix; `paths.ROUTE_PATHS` maps a kind to the handler that
+takes a new flow on from there (a kind without one is dropped as
+``route-target-not-emulated``), so a new target is a registration, not an
+edit of the lookup.
 """
 
 from __future__ import annotations

@@ -60,11 +60,6 @@ class CompiledRule(NamedTuple):
             and (self.lo == -1 or (self.lo <= 0 and self.hi >= 65535))
         )
 
-    def peer_text(self) -> str:
-        if self.group_id is not None:
-            return self.group_id
-        return str(ipaddress.IPv4Network((self.net, bin(self.mask).count("1"))))
-
 
 class Verdict(NamedTuple):
     """Decision of one ENI's security groups on one packet (never a bare bool)."""

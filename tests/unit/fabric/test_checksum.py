@@ -6,18 +6,21 @@ import ipaddress
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import IP, TCP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 from hyperplane_emu.fabric.checksum import (
     TTL_DECREMENT_CSUM,
     csum_replace16,
-    csum_replace32,
     internet_checksum,
 )
+from hyperplane_emu.fabric.conntrack import Flow, FlowHalf
 from hyperplane_emu.fabric.nat import rewrite as _rewrite
+from hyperplane_emu.fabric.nat import set_nat, translate
 
 words = st.integers(0, 0xFFFF)
+addrs = st.integers(1, 2**32 - 2)
+ports = st.integers(1, 0xFFFF)
 
 
 def _ip(n: int) -> str:
@@ -49,13 +52,33 @@ def test_replace16_equals_full_recompute(data: list[int], idx: int, new: int) ->
 
 @settings(max_examples=1000)
 @given(
-    a=st.integers(0, 2**32 - 1), b=st.integers(0, 2**32 - 1), rest=st.binary(min_size=8, max_size=8)
+    old=st.tuples(addrs, addrs, ports, ports),
+    new=st.tuples(addrs, addrs, ports, ports),
+    udp=st.booleans(),
+    payload=st.binary(max_size=40),
 )
-def test_replace32_equals_full_recompute(a: int, b: int, rest: bytes) -> None:
-    before = internet_checksum(a.to_bytes(4, "big") + rest)
-    after = internet_checksum(b.to_bytes(4, "big") + rest)
-    inc = csum_replace32(before, a, b)
-    assert inc == after or {inc, after} == {0, 0xFFFF}
+def test_nat_deltas_equal_full_recompute(
+    old: tuple[int, int, int, int], new: tuple[int, int, int, int], udp: bool, payload: bytes
+) -> None:
+    """set_nat's RFC 1624 deltas + translate give the checksums scapy computes afresh."""
+    src, dst, sport, dport = old
+    l4 = UDP(sport=sport, dport=dport) if udp else TCP(sport=sport, dport=dport)
+    frame = bytes(Ether() / IP(src=_ip(src), dst=_ip(dst)) / l4 / payload)
+    half = FlowHalf(Flow(0, 17 if udp else 6, src, dst, sport, dport, 0, 0.0), False, 0.0)
+    set_nat(half, old, new)
+    out = bytearray(frame)
+    c = translate(out, half, (out[24] << 8) | out[25], 17 if udp else 6, 34)
+    out[24:26] = c.to_bytes(2, "big")
+    nsrc, ndst, nsport, ndport = new
+    l4n = UDP(sport=nsport, dport=ndport) if udp else TCP(sport=nsport, dport=ndport)
+    want = Ether(bytes(Ether() / IP(src=_ip(nsrc), dst=_ip(ndst)) / l4n / payload))
+    got = Ether(bytes(out))
+    assert got[IP].src == _ip(nsrc) and got[IP].dst == _ip(ndst)
+    assert got[IP].chksum == want[IP].chksum
+    have, expect = (
+        (got[UDP].chksum, want[UDP].chksum) if udp else (got[TCP].chksum, want[TCP].chksum)
+    )
+    assert have == expect or {have, expect} == {0, 0xFFFF}
 
 
 @settings(max_examples=2000)

@@ -162,7 +162,7 @@ def test_conntrack_unit_bucket_refiling() -> None:
     ct = ConnTrack(10, ConntrackTimeouts(tcp_established=1000.0))
     f = Flow(0, 6, 1, 2, 3, 4, TCP_ESTABLISHED, 0.0)
     assert ct.add(f, 0.0)
-    assert ct.lookup(f.reply_key()) is f.reply
+    assert ct.table.get(f.reply_key()) is f.reply
     assert ct.expire(999.0) == []
     f.orig.last = 500.0
     assert ct.expire(1001.0) == []
