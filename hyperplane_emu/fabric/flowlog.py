@@ -87,8 +87,9 @@ __all__ = [
 ]
 
 V2_PKT_FIELDS: tuple[str, ...] = V2_FIELDS + ("pkt-srcaddr", "pkt-dstaddr")
-"""Default fields plus the v3 packet-level addresses (differ from srcaddr/dstaddr
-once NAT hops exist; equal for ENI-to-ENI traffic)."""
+"""Default fields plus the v3 packet-level addresses. Here they always equal
+srcaddr/dstaddr: every ENI on a translated path records the tuple as it sees it
+on its own side (no intermediate-layer view is modelled)."""
 
 FORMATS: dict[str, tuple[str, ...]] = {"v2": V2_FIELDS, "v2+pkt": V2_PKT_FIELDS}
 
