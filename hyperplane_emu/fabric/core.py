@@ -452,10 +452,9 @@ class Fabric:
             initial_state(p.proto, p.tcp_flags), now,
         )  # fmt: skip
         if nat is None:
-            # Flows through NLBs, endpoints and gateways are always tracked (AWS).
             flow.untracked_src = verdicts[0].untracked
             flow.untracked_dst = verdicts[-1].untracked
-        else:
+        else:  # flows through NLBs, endpoints and gateways are always tracked (AWS)
             translate_flow(flow, nat)
         if not self.conntrack.add(flow, now):
             self._counts["conntrack.full"] += 1
