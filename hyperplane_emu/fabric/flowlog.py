@@ -87,9 +87,9 @@ __all__ = [
 ]
 
 V2_PKT_FIELDS: tuple[str, ...] = V2_FIELDS + ("pkt-srcaddr", "pkt-dstaddr")
-"""Default fields plus the v3 packet-level addresses. Here they always equal
-srcaddr/dstaddr: every ENI on a translated path records the tuple as it sees it
-on its own side (no intermediate-layer view is modelled)."""
+"""Default fields plus the v3 packet-level addresses: equal to srcaddr/dstaddr
+(each ENI on a translated path records the tuple it sees on its own side)
+unless the packet walk passes a `PacketExtra` with the packet's own."""
 
 FORMATS: dict[str, tuple[str, ...]] = {"v2": V2_FIELDS, "v2+pkt": V2_PKT_FIELDS}
 

@@ -42,7 +42,7 @@ RETURN
 RETURN_RULE = (
     "          - {rule: 110, action: allow, protocol: tcp, port: 1024-65535, cidr: 10.0.0.0/16}"
 )
-WIRING = "fabric/core.py does not evaluate network ACLs yet (fabric/nacl.py AclTable.hop)"
+WIRING = "the packet walk does not evaluate network ACLs yet (fabric/nacl.py AclTable.hop)"
 
 
 def world(return_rule: bool) -> World:

@@ -42,7 +42,7 @@ def build(nlb_groups: bool, preserve: bool = False) -> plan.Plan:
     return plan.build(spec.loads(text))
 
 
-WIRING = "core: the NLB path passes no NLB groups as peer groups to the target's SG"
+WIRING = "paths/loadbalanced.py passes no NLB groups as peer groups to the target's SG"
 
 
 @pytest.mark.xfail(strict=True, reason=WIRING)
