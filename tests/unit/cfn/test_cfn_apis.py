@@ -196,13 +196,13 @@ def test_rest_api_tree_links_policy_and_stages() -> None:
     ],
 )
 def test_policy_resource_patterns(resource: str, expected: str) -> None:
-    from hyperplane_emu.cfn.apigw import _resource_pattern
+    from hyperplane_emu.cfn.apigw_policy import resource_pattern
 
     class Quiet:
         def ignore(self, _: str) -> None:
             pass
 
-    assert _resource_pattern(Quiet(), resource, "p") == expected  # type: ignore[arg-type]
+    assert resource_pattern(Quiet(), resource, "p") == expected  # type: ignore[arg-type]
 
 
 def test_rest_api_errors() -> None:
