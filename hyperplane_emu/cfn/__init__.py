@@ -25,7 +25,8 @@ import yaml
 
 from hyperplane_emu import spec
 from hyperplane_emu.cfn.template import TemplateError, is_template, read
-from hyperplane_emu.cfn.translate import Skipped, Translation, Translator
+from hyperplane_emu.cfn.translate import Translator
+from hyperplane_emu.cfn.translation import Skipped, Translation
 from hyperplane_emu.spec.errors import FILE, SpecError, SpecIssue
 from hyperplane_emu.spec.yamltree import MAX_BYTES
 

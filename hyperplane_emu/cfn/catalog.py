@@ -1,6 +1,8 @@
 """Every resource type the translator reads, with the properties it uses and those it
 accepts without effect. docs/cloudformation.md lists the same (a unit test keeps them
 together); a property in neither list is refused, as CloudFormation refuses unknown ones.
+Then the types read for their references only (`NO_EFFECT`) and those skipped with a
+reason (`WHY_SKIPPED`, by prefix): the same docs page lists those too.
 """
 
 from __future__ import annotations
@@ -320,3 +322,46 @@ CATALOG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "AWS::ApiGatewayV2::Deployment": (("ApiId",), ("StageName", "Description")),
 }
+
+NO_EFFECT: dict[str, str] = {
+    "AWS::EC2::InternetGateway": "the emulator routes inside a VPC with its local route only; "
+    "internet clients reach API Gateway's regional front, not instances",
+    "AWS::EC2::VPCGatewayAttachment": "attaches an internet gateway (see InternetGateway)",
+    "AWS::EC2::RouteTable": "every subnet has the VPC's local route; there are no route-table "
+    "keys in the topology yet",
+    "AWS::EC2::Route": "routes other than the VPC's local route are not emulated",
+    "AWS::EC2::SubnetRouteTableAssociation": "see RouteTable",
+    "AWS::ApiGateway::Account": "CloudWatch logging role of API Gateway; no packet effect",
+    "AWS::CDK::Metadata": "the CDK's version report",
+}
+"""Types the translator knows, checks the references of, and that change no packet here."""
+
+WHY_SKIPPED: dict[str, str] = {
+    "AWS::IAM::": "IAM is not emulated (no identities: requests are unsigned)",
+    "AWS::Lambda::": "Lambda functions are not emulated (no code runs in the emulator)",
+    "AWS::Logs::": "CloudWatch Logs are not emulated (flow logs go to the state directory)",
+    "AWS::S3::": "S3 is not emulated",
+    "AWS::SSM::": "Systems Manager is not emulated",
+    "AWS::EC2::NatGateway": "NAT gateways are not emulated",
+    "AWS::EC2::EIP": "Elastic IPs are not emulated",
+    "AWS::ApiGateway::Authorizer": "authorizers are not emulated",
+    "AWS::ApiGateway::ApiKey": "API keys are not emulated",
+    "AWS::ApiGateway::UsagePlan": "usage plans are not emulated",
+    "AWS::ApiGateway::DomainName": "custom domain names are not emulated",
+    "AWS::ApiGateway::BasePathMapping": "custom domain names are not emulated",
+    "AWS::ApiGatewayV2::Authorizer": "authorizers are not emulated",
+    "AWS::ApiGatewayV2::DomainName": "custom domain names are not emulated",
+    "AWS::ApiGatewayV2::ApiMapping": "custom domain names are not emulated",
+    "AWS::CloudFormation::": "stack machinery (nested stacks, wait conditions) is not emulated",
+    "Custom::": "custom resources run code in an AWS account",
+    "AWS::CertificateManager::": "certificates are not emulated (no HTTPS listeners)",
+    "AWS::Route53::": "Route 53 is not emulated (the VPC resolver answers the emulator's names)",
+    "AWS::ECS::": "ECS is not emulated; model tasks as instances",
+}
+
+
+def why_skipped(rtype: str) -> str:
+    for prefix, why in WHY_SKIPPED.items():
+        if rtype.startswith(prefix):
+            return why
+    return "this resource type is not emulated"

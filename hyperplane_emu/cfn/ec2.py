@@ -19,7 +19,7 @@ from hyperplane_emu.cfn.translate import (
     SERVE_TAG,
     Handler,
     Translator,
-    _device0,
+    device0,
 )
 
 PROTOCOLS = {
@@ -262,7 +262,7 @@ def _serve(tr: Translator, res: Resource, props: dict[str, Any]) -> list[str]:
 
 def _instance(tr: Translator, res: Resource) -> None:
     p = Props(tr, res)
-    nic = _device0(p.values)
+    nic = device0(p.values)
     nics = p.items("NetworkInterfaces")
     if len(nics) > 1:
         p.error("NetworkInterfaces", "one network interface per instance is emulated (eth0)")

@@ -26,10 +26,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from hyperplane_emu.cfn.catalog import CATALOG
+from hyperplane_emu.cfn.catalog import CATALOG, NO_EFFECT, why_skipped
 from hyperplane_emu.cfn.intrinsics import (
     NO_VALUE,
     PSEUDO,
@@ -39,8 +38,11 @@ from hyperplane_emu.cfn.intrinsics import (
     find_cycle,
     references,
 )
+from hyperplane_emu.cfn.naming import RESERVED, kebab, stack_topology_name
+from hyperplane_emu.cfn.parameters import parameter_values
 from hyperplane_emu.cfn.template import Template
 from hyperplane_emu.cfn.tokens import Tokens, hex_id
+from hyperplane_emu.cfn.translation import Skipped, Translation
 from hyperplane_emu.spec.errors import FILE, SpecIssue
 
 DEFAULT_REGION = "us-east-1"
@@ -71,112 +73,6 @@ RESOURCE_KEYS = (
 )
 META_KEY = "hyperplane-emu"
 SERVE_TAG = "hyperplane-emu:serve"
-
-NO_EFFECT: dict[str, str] = {
-    "AWS::EC2::InternetGateway": "the emulator routes inside a VPC with its local route only; "
-    "internet clients reach API Gateway's regional front, not instances",
-    "AWS::EC2::VPCGatewayAttachment": "attaches an internet gateway (see InternetGateway)",
-    "AWS::EC2::RouteTable": "every subnet has the VPC's local route; there are no route-table "
-    "keys in the topology yet",
-    "AWS::EC2::Route": "routes other than the VPC's local route are not emulated",
-    "AWS::EC2::SubnetRouteTableAssociation": "see RouteTable",
-    "AWS::ApiGateway::Account": "CloudWatch logging role of API Gateway; no packet effect",
-    "AWS::CDK::Metadata": "the CDK's version report",
-}
-"""Types the translator knows, checks the references of, and that change no packet here."""
-
-WHY_SKIPPED: dict[str, str] = {
-    "AWS::IAM::": "IAM is not emulated (no identities: requests are unsigned)",
-    "AWS::Lambda::": "Lambda functions are not emulated (no code runs in the emulator)",
-    "AWS::Logs::": "CloudWatch Logs are not emulated (flow logs go to the state directory)",
-    "AWS::S3::": "S3 is not emulated",
-    "AWS::SSM::": "Systems Manager is not emulated",
-    "AWS::EC2::NatGateway": "NAT gateways are not emulated",
-    "AWS::EC2::EIP": "Elastic IPs are not emulated",
-    "AWS::ApiGateway::Authorizer": "authorizers are not emulated",
-    "AWS::ApiGateway::ApiKey": "API keys are not emulated",
-    "AWS::ApiGateway::UsagePlan": "usage plans are not emulated",
-    "AWS::ApiGateway::DomainName": "custom domain names are not emulated",
-    "AWS::ApiGateway::BasePathMapping": "custom domain names are not emulated",
-    "AWS::ApiGatewayV2::Authorizer": "authorizers are not emulated",
-    "AWS::ApiGatewayV2::DomainName": "custom domain names are not emulated",
-    "AWS::ApiGatewayV2::ApiMapping": "custom domain names are not emulated",
-    "AWS::CloudFormation::": "stack machinery (nested stacks, wait conditions) is not emulated",
-    "Custom::": "custom resources run code in an AWS account",
-    "AWS::CertificateManager::": "certificates are not emulated (no HTTPS listeners)",
-    "AWS::Route53::": "Route 53 is not emulated (the VPC resolver answers the emulator's names)",
-    "AWS::ECS::": "ECS is not emulated; model tasks as instances",
-}
-
-
-def why_skipped(rtype: str) -> str:
-    for prefix, why in WHY_SKIPPED.items():
-        if rtype.startswith(prefix):
-            return why
-    return "this resource type is not emulated"
-
-
-@dataclass(frozen=True)
-class Skipped:
-    logical_id: str
-    type: str
-    why: str
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.path} ({self.type}): {self.why}"
-
-
-@dataclass
-class Translation:
-    """The outcome: a topology document, or the issues; what was skipped and why."""
-
-    topology: dict[str, Any]
-    source: str
-    issues: list[SpecIssue] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-    """Recognised and without effect here (a type, a property), each with why."""
-    ignored_properties: dict[str, list[str]] = field(default_factory=dict)
-    """Type -> properties read and ignored (ImageId, Tags…): no effect on packets."""
-    names: dict[str, str] = field(default_factory=dict)
-    """Logical id -> where it went in the topology (`vpcs.vpc.hosts.client`)."""
-    provenance: dict[str, str] = field(default_factory=dict)
-    """Topology path -> template path, to re-word spec messages."""
-    outputs: dict[str, str] = field(default_factory=dict)
-    """Output name -> value, with stand-in ids (see `outputs_for`)."""
-    tokens: Tokens | None = None
-    token_targets: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Stand-in value -> (topology path of its resource, attribute): for Outputs."""
-    lines: dict[str, int] = field(default_factory=dict)
-
-
-# -- names -----------------------------------------------------------------------
-
-_CDK_HASH = re.compile(r"(?<=[a-z0-9])[0-9A-F]{8}$")
-_WORD = re.compile(r"[A-Z]+[0-9]*(?=[A-Z][a-z])|[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*|[0-9]+")
-RESERVED = ("fabric", "internet", "apigateway", "onprem", "default")
-
-
-def kebab(logical: str, limit: int = 32) -> str:
-    """`OrdersNlbB1C2D3E4` -> `orders-nlb`; `VPCEndpoint` -> `vpc-endpoint`."""
-    base = _CDK_HASH.sub("", logical) or logical
-    words = [w.lower() for w in _WORD.findall(base)]
-    name = "-".join(words) or "r"
-    if not name[0].isalpha():
-        name = "r-" + name
-    name = name.replace("--", "-")
-    if len(name) > limit:
-        name = name[:limit].rstrip("-")
-    return name
-
-
-def stack_topology_name(stack: str) -> str:
-    name = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
-    if not name[0].isalpha():
-        name = "s-" + name
-    return name[:16].rstrip("-")
-
 
 # -- the translator --------------------------------------------------------------
 
@@ -258,7 +154,7 @@ class Translator:
             self.error("Metadata.hyperplane-emu.account", f"{account!r} is not a 12-digit id")
         tokens = Tokens(self.stack_name, region, account)
         self.out.tokens = tokens
-        params = self._parameters()
+        params = parameter_values(self.body.get("Parameters", {}), self.overrides, self.error)
         mappings = self.body.get("Mappings", {})
         conditions = self.body.get("Conditions", {})
         if not isinstance(mappings, dict):
@@ -312,65 +208,6 @@ class Translator:
                 self.ignore(f"{res.type}: {NO_EFFECT[res.type]}")
             elif res.type not in CATALOG:
                 self.skip(res, why_skipped(res.type))
-
-    def _parameters(self) -> dict[str, Any]:
-        declared = self.body.get("Parameters", {})
-        values: dict[str, Any] = {}
-        if not isinstance(declared, dict):
-            self.error("Parameters", "expected a mapping")
-            return values
-        for key in self.overrides:
-            if key not in declared:
-                self.error(
-                    FILE,
-                    f"--parameter {key}: the template declares no parameter "
-                    f"{key!r} (declared: {', '.join(declared) or 'none'})",
-                )
-        for name, spec in declared.items():
-            path = f"Parameters.{name}"
-            if not isinstance(spec, dict) or "Type" not in spec:
-                self.error(path, "a parameter is a mapping with a Type")
-                continue
-            ptype = str(spec["Type"])
-            raw = self.overrides.get(name, spec.get("Default"))
-            if raw is None:
-                self.error(
-                    path, f"no value: the parameter has no Default; pass --parameter {name}=…"
-                )
-                continue
-            text = (
-                ",".join(str(x) for x in raw)
-                if isinstance(raw, list)
-                else (str(raw).lower() if isinstance(raw, bool) else str(raw))
-            )
-            allowed = spec.get("AllowedValues")
-            if isinstance(allowed, list) and text not in [str(a) for a in allowed]:
-                self.error(path, f"value {text!r} is not one of AllowedValues {allowed}")
-                continue
-            pattern = spec.get("AllowedPattern")
-            if isinstance(pattern, str) and not ptype.startswith("List"):
-                try:
-                    if not re.fullmatch(pattern, text):
-                        self.error(
-                            path, f"value {text!r} does not match AllowedPattern {pattern!r}"
-                        )
-                        continue
-                except re.error:
-                    pass
-            if ptype == "Number":
-                try:
-                    float(text)
-                except ValueError:
-                    self.error(path, f"value {text!r} is not a Number")
-                    continue
-            if ptype.startswith("List<") or ptype == "CommaDelimitedList":
-                values[name] = [x.strip() for x in text.split(",")] if text else []
-            elif ptype.startswith("AWS::SSM::Parameter::Value"):
-                # Resolved in an account; only ever feeds properties the emulator ignores.
-                values[name] = f"resolve:ssm:{text}"
-            else:
-                values[name] = text
-        return values
 
     def _resources(self, raw: dict[str, Any]) -> None:
         all_ids = set(raw)
@@ -568,7 +405,7 @@ class Translator:
             return self._pinned[res.id]
         props = self.props(res)
         written = props.get("PrivateIpAddress")
-        nic = _device0(props)
+        nic = device0(props)
         if written is None and nic is not None:
             written = nic.get("PrivateIpAddress")
         if written:
@@ -679,7 +516,7 @@ class Translator:
             self.out.outputs[name] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _device0(props: dict[str, Any]) -> dict[str, Any] | None:
+def device0(props: dict[str, Any]) -> dict[str, Any] | None:
     nics = props.get("NetworkInterfaces")
     if isinstance(nics, list):
         for nic in nics:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyperplane_emu.cfn.catalog import CATALOG
-from hyperplane_emu.cfn.translate import NO_EFFECT, WHY_SKIPPED
+from hyperplane_emu.cfn.catalog import CATALOG, NO_EFFECT, WHY_SKIPPED
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "cloudformation.md").read_text()
 

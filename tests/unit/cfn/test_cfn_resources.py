@@ -655,7 +655,7 @@ def test_no_effect_and_skipped_types() -> None:
 
 
 def test_logical_ids_become_unique_topology_names() -> None:
-    from hyperplane_emu.cfn.translate import kebab
+    from hyperplane_emu.cfn.naming import kebab
 
     assert kebab("OrdersNlbB1C2D3E4") == "orders-nlb"
     assert kebab("VPCEndpoint") == "vpc-endpoint"
