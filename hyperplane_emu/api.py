@@ -18,241 +18,52 @@ Needs root, like every verb that touches network namespaces.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import dataclasses
-import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
-import yaml
-
-from hyperplane_emu import plan as planlib
-from hyperplane_emu import spec
+from hyperplane_emu.api_exit import LIVE, arm_signals
+from hyperplane_emu.api_records import Capture, Eni, FlowLogRecord, Hop, Host, Response, Trace
+from hyperplane_emu.api_source import Source, plan_of
 from hyperplane_emu.fabric.flowlog import (
     V2_FIELDS,
-    V2_PKT_FIELDS,
-    EniMeta,
     eni_meta,
     flow_log_setup,
-    reformat,
 )
 from hyperplane_emu.plan.model import Plan, PlanApi, PlanEni
 from hyperplane_emu.realize import netns
 from hyperplane_emu.runtime import lifecycle
 from hyperplane_emu.runtime.state import StateDir
-from hyperplane_emu.spec import names as spec_names
 
-Source = str | os.PathLike[str] | Mapping[str, Any]
+__all__ = [
+    "Capture",
+    "Eni",
+    "FlowLogRecord",
+    "Hop",
+    "Host",
+    "NotRoot",
+    "Response",
+    "Source",
+    "Topology",
+    "Trace",
+    "attach",
+    "load",
+    "up",
+]
+"""The records (api_records.py) and `Source` (api_source.py) are re-exported: this
+module is what `hyperplane_emu.__getattr__` reads them from."""
 
 
 class NotRoot(PermissionError):
     """The emulator builds network namespaces: only root can."""
-
-
-# ----------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class Eni:
-    id: str
-    ip: str
-    kind: str
-    owner: str
-    vpc: str
-    subnet: str
-    security_groups: tuple[str, ...]
-    namespace: str
-
-    @classmethod
-    def of(cls, e: PlanEni) -> Eni:
-        return cls(e.id, e.ip, e.kind, e.owner, e.vpc, e.subnet, e.security_groups, e.namespace)
-
-
-@dataclass(frozen=True)
-class Host:
-    """An emulated host: its namespace and ENIs (eth0 first)."""
-
-    name: str
-    vpc: str
-    subnet: str
-    namespace: str
-    hostname: str
-    enis: tuple[Eni, ...]
-
-    @property
-    def ip(self) -> str:
-        """eth0's private address."""
-        return self.enis[0].ip
-
-    @property
-    def eni(self) -> str:
-        """eth0's ENI id."""
-        return self.enis[0].id
-
-
-@dataclass(frozen=True)
-class Response:
-    """An HTTP exchange as the client (curl, inside the host's namespace) saw it.
-
-    `status` is None when no HTTP answer came back (refused, timed out, TLS
-    failure); `error` then says what curl reported."""
-
-    status: int | None
-    headers: dict[str, str]
-    body: bytes
-    error: str = ""
-
-    @property
-    def text(self) -> str:
-        return self.body.decode(errors="replace")
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def header(self, name: str, default: str | None = None) -> str | None:
-        """A header by name, case-insensitive (HTTP names are)."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), default)
-
-
-@dataclass(frozen=True)
-class FlowLogRecord:
-    """One VPC Flow Logs record (default format v2, plus pkt-srcaddr/pkt-dstaddr)."""
-
-    version: int
-    account_id: str
-    interface_id: str
-    srcaddr: str
-    dstaddr: str
-    srcport: int | None
-    dstport: int | None
-    protocol: int | None
-    packets: int | None
-    bytes: int | None
-    start: int
-    end: int
-    action: str
-    log_status: str
-    pkt_srcaddr: str | None = None
-    pkt_dstaddr: str | None = None
-
-    fields: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
-    """Every field as the log wrote it, by AWS's name (`tcp-flags`, `vpc-id`...: a
-    topology's `flow_logs` can choose custom v2-v5 formats)."""
-
-    @classmethod
-    def parse(
-        cls, line: str, written: Sequence[str] = V2_FIELDS, meta: EniMeta | None = None
-    ) -> FlowLogRecord:
-        """A record written in the `written` fields; the v2 (+pkt) fields a custom format
-        leaves out are derived where that is exact (flowlog.reformat), else None/'-'."""
-        parts = line.split()
-        fields = dict(zip(written, parts, strict=False))
-        v2 = reformat(line, tuple(written), V2_PKT_FIELDS, meta).split(" ")
-        merged = {**dict(zip(V2_PKT_FIELDS, v2, strict=False)), **fields}
-        raw = {k.replace("-", "_"): v for k, v in merged.items()}
-
-        def num(key: str) -> int | None:
-            v = raw.get(key, "-")
-            return None if v == "-" else int(v)
-
-        def text(key: str) -> str | None:
-            v = raw.get(key, "-")
-            return None if v == "-" else v
-
-        return cls(
-            version=num("version") or 2,
-            account_id=raw["account_id"],
-            interface_id=raw["interface_id"],
-            srcaddr=raw["srcaddr"],
-            dstaddr=raw["dstaddr"],
-            srcport=num("srcport"),
-            dstport=num("dstport"),
-            protocol=num("protocol"),
-            packets=num("packets"),
-            bytes=num("bytes"),
-            start=num("start") or 0,
-            end=num("end") or 0,
-            action=raw["action"],
-            log_status=raw["log_status"],
-            pkt_srcaddr=text("pkt_srcaddr"),
-            pkt_dstaddr=text("pkt_dstaddr"),
-            fields=fields,
-        )
-
-
-@dataclass(frozen=True)
-class Hop:
-    """One decision of the fabric for a traced flow (trace.schema.json's items)."""
-
-    time: float
-    flow: str
-    step: str
-    where: str
-    action: str
-    detail: str
-    eni_owner: str = ""
-    vpc: str = ""
-    namespace: str = ""
-    process: str = ""
-
-    @classmethod
-    def of(cls, h: Mapping[str, Any]) -> Hop:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in h.items() if k in known})
-
-
-@dataclass(frozen=True)
-class Trace:
-    response: Response
-    hops: tuple[Hop, ...]
-
-    def steps(self) -> list[str]:
-        return [h.step for h in self.hops]
-
-    def draw(self, path: str | os.PathLike[str], title: str = "trace") -> None:
-        """The hops as a sequence diagram (SVG; needs Graphviz), as `trace --svg` draws."""
-        from hyperplane_emu import diagram
-
-        hops = [{k: v for k, v in dataclasses.asdict(h).items() if v != ""} for h in self.hops]
-        diagram.render(diagram.trace_dot(hops, title), path)
-
-
-@dataclass
-class Capture:
-    """A running (then finished) capture of one ENI; `path` is the pcap file."""
-
-    eni: Eni
-    path: Path
-    _stop: Any = field(default=None, repr=False)
-
-    def frames(self) -> list[bytes]:
-        """The captured frames, raw (no scapy needed)."""
-        from hyperplane_emu.fabric.pcapfile import read_pcap
-
-        try:
-            with open(self.path, "rb") as f:
-                return [r.data for r in read_pcap(f)[1]]
-        except (OSError, ValueError):
-            return []
-
-    def packets(self) -> Any:
-        """The frames parsed by scapy (`scapy.plist.PacketList`)."""
-        from scapy.utils import rdpcap
-
-        return rdpcap(str(self.path))
 
 
 # ---------------------------------------------------------------- the handle
@@ -291,7 +102,7 @@ class Topology:
         if self._down:
             return lifecycle.DownReport()
         self._down = True
-        _LIVE.discard(self)
+        LIVE.discard(self)
         if not self.state.exists():
             return lifecycle.DownReport()
         report = lifecycle.down(self.name)
@@ -474,7 +285,7 @@ class Topology:
         Cloud Map. Returns the runtime's ApplyReport."""
         from hyperplane_emu.runtime import apply as apply_mod
 
-        return apply_mod.apply(self.name, _plan(source, self.name))
+        return apply_mod.apply(self.name, plan_of(source, self.name))
 
     def fabric(self, op: str, **args: Any) -> dict[str, Any]:
         """One request on the fabric's control socket (docs/architecture.md lists them)."""
@@ -512,19 +323,16 @@ class Topology:
 # ------------------------------------------------------------------- up
 
 
-_LIVE: set[Topology] = set()
-
-
 def up(source: Source, *, name: str | None = None, replace: bool = False) -> Topology:
     """Bring a topology up from a file (path), a mapping (the YAML as a dict), or an
     example's name (`"private-rest-api"`). `name` overrides the file's topology name
     (two runs of one file side by side). Use as a context manager."""
     if os.geteuid() != 0:
         raise NotRoot("hyperplane_emu.up needs root (it creates network namespaces)")
-    p = _plan(source, name)
+    p = plan_of(source, name)
     t = Topology(lifecycle.up(p, replace=replace))
-    _LIVE.add(t)
-    _arm_signals()
+    LIVE.add(t)
+    arm_signals()
     return t
 
 
@@ -538,29 +346,7 @@ def attach(name: str) -> Topology:
 
 def load(source: Source, *, name: str | None = None) -> Plan:
     """The plan (ids, addresses, names) a source would get, without root or kernel."""
-    return _plan(source, name)
-
-
-def _plan(source: Source | Plan, name: str | None) -> Plan:
-    if isinstance(source, Plan):
-        return source
-    if isinstance(source, Mapping):
-        topology = spec.loads(yaml.safe_dump(dict(source), sort_keys=False), "<dict>")
-    else:
-        path = Path(source)
-        if not path.exists() and not path.suffix:
-            from hyperplane_emu import examples
-
-            path = Path(examples.path(str(source)))
-        topology = spec.load(path)
-    if name is not None and name != topology.name:
-        if not spec_names.NAME.fullmatch(name) or len(name) > spec_names.TOPOLOGY_NAME_MAX:
-            raise ValueError(
-                f"topology name {name!r}: lower-case letters, digits and '-', starting with a "
-                f"letter, at most {spec_names.TOPOLOGY_NAME_MAX} characters"
-            )
-        topology = dataclasses.replace(topology, name=name)
-    return planlib.build(topology)
+    return plan_of(source, name)
 
 
 def _traced(p: Plan, host: str, action: Any) -> tuple[Any, list[dict[str, Any]]]:
@@ -594,44 +380,3 @@ def _wait_capturing(proc: subprocess.Popen[bytes], path: Path, timeout: float = 
         if time.monotonic() > deadline:
             raise lifecycle.RuntimeFailure(f"tcpdump did not start within {timeout:.0f} s")
         time.sleep(0.02)
-
-
-# ------------------------------------------------- teardown on the way out
-
-
-def _down_all() -> None:
-    # Children forked without exec (pyroute2 forks one to enter a namespace) inherit
-    # atexit hooks and signal handlers: only the process that brought a topology up
-    # may take it down, or a helper's exit would tear down its parent's topology.
-    for t in list(_LIVE):
-        if t._pid != os.getpid():
-            continue
-        with contextlib.suppress(Exception):
-            t.down()
-
-
-atexit.register(_down_all)
-
-_armed_by = 0
-
-
-def _arm_signals() -> None:
-    """SIGTERM and SIGHUP (a CI runner cancelling, a closed terminal) kill a Python
-    process without unwinding `with` blocks; turn them into SystemExit so the
-    topologies come down. Only where nobody installed a handler, and only from the
-    main thread (the only one that may)."""
-    global _armed_by
-    if _armed_by == os.getpid() or threading.current_thread() is not threading.main_thread():
-        return
-    _armed_by = os.getpid()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            signal.signal(sig, _exit_on_signal)
-
-
-def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
-    if os.getpid() != _armed_by:  # a forked helper: die as it would have
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
-    raise SystemExit(128 + signum)
