@@ -33,6 +33,8 @@ from typing import Any
 from hyperplane_emu.api_exit import LIVE, arm_signals
 from hyperplane_emu.api_records import Capture, Eni, FlowLogRecord, Hop, Host, Response, Trace
 from hyperplane_emu.api_source import Source, plan_of
+from hyperplane_emu.api_source import load as load_source
+from hyperplane_emu.cfn.translation import Translation
 from hyperplane_emu.fabric.flowlog import (
     V2_FIELDS,
     eni_meta,
@@ -73,8 +75,11 @@ class Topology:
     """A running topology. Obtain one from `hyperplane_emu.up(...)`; leave the `with`
     block (or call `down()`) to tear it down."""
 
-    def __init__(self, p: Plan) -> None:
+    def __init__(self, p: Plan, translation: Translation | None = None) -> None:
         self.plan = p
+        self.translation = translation
+        """For a CloudFormation template: what was skipped, the logical id -> topology
+        name map, the Outputs (see `outputs`); None for a topology file."""
         self.name = p.name
         self.state = StateDir.of(p.name)
         self._pid = os.getpid()
@@ -113,6 +118,16 @@ class Topology:
         return report
 
     # ---- what is there
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """A template's Outputs with the running topology's ids and addresses (what
+        `hyperplane-emu up template.yaml` prints); {} for a topology file."""
+        if self.translation is None:
+            return {}
+        from hyperplane_emu import cfn
+
+        return cfn.outputs_for(self.translation, self.plan)
 
     @property
     def hosts(self) -> Mapping[str, Host]:
@@ -280,12 +295,18 @@ class Topology:
             if proc.stderr:
                 proc.stderr.close()
 
-    def apply(self, source: Source) -> Any:
+    def apply(self, source: Source, *, parameters: Mapping[str, str] | None = None) -> Any:
         """Change the running topology in place (`hyperplane-emu apply`): SG rules, APIs,
-        Cloud Map. Returns the runtime's ApplyReport."""
+        Cloud Map. `source` as for `up` (a template too). Returns the runtime's
+        ApplyReport."""
         from hyperplane_emu.runtime import apply as apply_mod
 
-        return apply_mod.apply(self.name, plan_of(source, self.name))
+        loaded = load_source(source, self.name, parameters)
+        report = apply_mod.apply(self.name, loaded.plan)
+        self.plan = loaded.plan
+        if loaded.translation is not None:
+            self.translation = loaded.translation
+        return report
 
     def fabric(self, op: str, **args: Any) -> dict[str, Any]:
         """One request on the fabric's control socket (docs/architecture.md lists them)."""
@@ -323,14 +344,22 @@ class Topology:
 # ------------------------------------------------------------------- up
 
 
-def up(source: Source, *, name: str | None = None, replace: bool = False) -> Topology:
-    """Bring a topology up from a file (path), a mapping (the YAML as a dict), or an
-    example's name (`"private-rest-api"`). `name` overrides the file's topology name
-    (two runs of one file side by side). Use as a context manager."""
+def up(
+    source: Source,
+    *,
+    name: str | None = None,
+    replace: bool = False,
+    parameters: Mapping[str, str] | None = None,
+) -> Topology:
+    """Bring a topology up from a file (path), a mapping (the YAML as a dict), an
+    example's name (`"private-rest-api"`), or a CloudFormation/SAM/CDK template (told
+    by its content, as the CLI does; `parameters` are its `--parameter` values).
+    `name` overrides the topology name (two runs of one file side by side). Use as a
+    context manager."""
     if os.geteuid() != 0:
         raise NotRoot("hyperplane_emu.up needs root (it creates network namespaces)")
-    p = plan_of(source, name)
-    t = Topology(lifecycle.up(p, replace=replace))
+    loaded = load_source(source, name, parameters)
+    t = Topology(lifecycle.up(loaded.plan, replace=replace), loaded.translation)
     LIVE.add(t)
     arm_signals()
     return t
@@ -344,9 +373,11 @@ def attach(name: str) -> Topology:
     return Topology(read_plan(name)[1])
 
 
-def load(source: Source, *, name: str | None = None) -> Plan:
+def load(
+    source: Source, *, name: str | None = None, parameters: Mapping[str, str] | None = None
+) -> Plan:
     """The plan (ids, addresses, names) a source would get, without root or kernel."""
-    return plan_of(source, name)
+    return plan_of(source, name, parameters)
 
 
 def _traced(p: Plan, host: str, action: Any) -> tuple[Any, list[dict[str, Any]]]:

@@ -148,8 +148,8 @@ def loads(
         return Loaded(None, tr, sorted(issues, key=_order), seconds=time.perf_counter() - t0)
     text = yaml.safe_dump(tr.topology, sort_keys=False, allow_unicode=True)
     v = spec.validate_text(text, source)
-    issues = [_reword(tr, i) for i in v.issues]
-    warnings = [_reword(tr, w) for w in v.warnings]
+    issues = [reword(tr, i) for i in v.issues]
+    warnings = [reword(tr, w) for w in v.warnings]
     return Loaded(v.topology, tr, issues, warnings, time.perf_counter() - t0)
 
 
@@ -186,7 +186,7 @@ def _stack_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", stem) or "stack"
 
 
-def _reword(tr: Translation, issue: SpecIssue) -> SpecIssue:
+def reword(tr: Translation, issue: SpecIssue) -> SpecIssue:
     """A spec issue about the generated document -> one about the template."""
     path = issue.path
     best = ""

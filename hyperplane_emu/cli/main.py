@@ -228,21 +228,33 @@ def up(file: str, replace: bool, quiet: bool, parameters: tuple[str, ...], stric
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
+@template_options
 @needs_root
 @friendly
-def apply(file: str, as_json: bool) -> None:
+def apply(file: str, as_json: bool, parameters: tuple[str, ...], strict: bool) -> None:
     """Change a running topology in place: security-group rules, APIs, Cloud Map.
 
-    Changes that would move addresses or ids (VPCs, hosts, load balancers…) are
-    refused with the list of what differs; they need `down` then `up`.
+    FILE is a topology file or a CloudFormation/SAM/CDK template (translated as `up`
+    does). Changes that would move addresses or ids (VPCs, hosts, load balancers…)
+    are refused with the list of what differs; they need `down` then `up`.
     """
-    from hyperplane_emu import cfn
     from hyperplane_emu.runtime import apply as apply_mod
 
-    if cfn.is_template_file(file):
-        raise BadInput(f"{file}: apply takes topology files; for a template, down then up")
-    name = lifecycle.load_plan(file).name
-    report = apply_mod.apply(name, file)
+    loaded = _template(file, parameters, strict)
+    if loaded is None:
+        name = lifecycle.load_plan(file).name
+        report = apply_mod.apply(name, file)
+    else:
+        from hyperplane_emu import cfn, plan
+
+        if not loaded.ok or loaded.topology is None:
+            raise SpecError(loaded.issues, file)
+        p = plan.build(loaded.topology)
+        name = p.name
+        try:
+            report = apply_mod.apply(name, p)
+        except SpecError as e:  # its paths are the generated topology's: name the template's
+            raise SpecError([cfn.reword(loaded.translation, i) for i in e.issues], file) from None
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))
     else:

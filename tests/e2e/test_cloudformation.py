@@ -130,6 +130,44 @@ def test_cli_up_prints_outputs_that_work_and_down_removes_it(tmp_path: Path) -> 
     assert not StateDir.of(stack).exists()
 
 
+def test_cli_apply_of_a_template_changes_the_running_stage() -> None:
+    """`apply template.yaml` translates as `up` did and applies the difference live:
+    here a parameter renames the API's stage, the APIs' config reloads."""
+    stack = unique_name("cfapl")
+    path = str(DATA / "private-rest-api.yaml")
+    up = subprocess.run(
+        [*CLI, "up", "-q", path, "--parameter", f"AWS::StackName={stack}"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stderr
+        t = Topology(hyperplane_emu.attach(stack))
+        (api,) = t.plan.apis.values()
+        prod = f"https://{api.hostname}/prod/orders"
+        assert curl(t, "client", prod)[0] == 200
+        applied = subprocess.run(
+            [*CLI, "apply", path, "--parameter", f"AWS::StackName={stack}",
+             "--parameter", "StageName=beta"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert applied.returncode == 0, applied.stderr
+        assert f"{stack}: API Gateway: configuration reloaded" in applied.stdout
+        status, body = curl(t, "client", prod.replace("/prod/", "/beta/"))
+        assert status == 200 and source(body) in ips(t, "nlb"), body
+        assert curl(t, "client", prod)[0] == 403
+        # A change apply cannot make live is refused with what differs, as for files.
+        moved = subprocess.run(
+            [*CLI, "apply", path, "--parameter", f"AWS::StackName={stack}",
+             "--parameter", "AppPort=9090"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert moved.returncode == 1 and "need `down` then `up`" in moved.stderr, moved.stderr
+        assert "target_groups.orders-targets.port" in moved.stderr
+    finally:
+        subprocess.run([*CLI, "down", stack], capture_output=True, text=True, timeout=60)
+    assert not StateDir.of(stack).exists()
+
+
 def test_cli_up_of_a_bad_template_exits_2_and_builds_nothing(tmp_path: Path) -> None:
     stack = unique_name("cfbad")
     r = subprocess.run(

@@ -95,6 +95,26 @@ def test_up_from_a_dict_apply_and_empty_ingress() -> None:
     assert _gone(name)
 
 
+def test_up_and_apply_of_a_template_with_parameters() -> None:
+    """A CloudFormation template is told by its content; `parameters` are its
+    `--parameter`s; `outputs` are its Outputs with the running ids."""
+    template = REPO / "tests" / "data" / "cfn" / "private-rest-api.yaml"
+    name = f"papt{os.getpid() % 10000}"
+    with hyperplane_emu.up(template, name=name, parameters={"StageName": "beta"}) as t:
+        assert t.translation is not None and t.hosts["client"].namespace == f"he-{name}-client"
+        beta = t.outputs["InvokeUrl"]
+        (api,) = t.plan.apis.values()
+        assert beta == f"https://{api.hostname}/beta/orders"
+        r = t.request("client", beta)
+        assert r.status == 200, r.error
+        assert r.json()["saw_source"].split(":")[0] in {e.ip for e in t.enis if e.kind == "nlb"}
+        report = t.apply(template, parameters={"StageName": "prod"})
+        assert report.apis and t.outputs["InvokeUrl"] == beta.replace("/beta/", "/prod/")
+        assert t.request("client", t.outputs["InvokeUrl"]).status == 200
+        assert t.request("client", beta).status == 403  # the stage is gone
+    assert _gone(name)
+
+
 def test_torn_down_when_the_block_raises() -> None:
     name = f"pape{os.getpid() % 10000}"
     with pytest.raises(RuntimeError, match="boom"), hyperplane_emu.up("basic", name=name):

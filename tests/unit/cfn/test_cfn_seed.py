@@ -7,6 +7,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -123,12 +124,60 @@ def test_cdk_fixtures_come_from_the_committed_app() -> None:
         assert (DATA / "cdk" / f"{stack}.template.json").exists()
 
 
-def test_cli_apply_refuses_templates_clearly() -> None:
-    result = CliRunner().invoke(main, ["apply", str(DATA / "private-rest-api.yaml")])
-    if result.exit_code == 1 and "needs root" in result.output:
-        pytest.skip("apply needs root before it reads the file")
+def test_cli_apply_of_a_template_applies_its_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`apply template.yaml` translates as `up` does and applies the plan it builds;
+    the runtime part (diff, live changes) is apply's own, tested with topology files."""
+    from hyperplane_emu.runtime import apply as apply_mod
+
+    seen: list[tuple[str, Any]] = []
+
+    def fake_apply(name: str, source: Any) -> apply_mod.ApplyReport:
+        seen.append((name, source))
+        return apply_mod.ApplyReport(apis=["orders-api"])
+
+    monkeypatch.setattr("hyperplane_emu.cli.main.os.geteuid", lambda: 0)
+    monkeypatch.setattr(apply_mod, "apply", fake_apply)
+    path = str(DATA / "private-rest-api.yaml")
+    result = CliRunner().invoke(main, ["apply", "--parameter", "StageName=beta", path])
+    assert result.exit_code == 0, result.output
+    ((name, p),) = seen
+    assert name == "private-rest-api" and isinstance(p, plan.Plan)
+    assert p == plan.build(cfn.load_checked(path, {"StageName": "beta"}).topology)
+    assert "private-rest-api: API Gateway: configuration reloaded" in result.stdout
+    assert "skipped Resources.LogRole" in result.stderr
+
+
+def test_cli_apply_of_a_bad_template_exits_2_before_the_runtime(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from hyperplane_emu.runtime import apply as apply_mod
+
+    monkeypatch.setattr("hyperplane_emu.cli.main.os.geteuid", lambda: 0)
+    monkeypatch.setattr(apply_mod, "apply", lambda *a: pytest.fail("must not run"))
+    path = str(DATA / "private-rest-api.yaml")
+    result = CliRunner().invoke(main, ["apply", "--parameter", "StageName=a b", path])
     assert result.exit_code == 2
-    assert "apply takes topology files" in result.output
+    assert "Parameters.StageName" in result.output and "AllowedPattern" in result.output
+    result = CliRunner().invoke(main, ["apply", "--strict", path])
+    assert result.exit_code == 2 and "--strict: AWS::IAM::Role" in result.output
+
+
+def test_cli_apply_rewords_a_runtime_refusal_to_the_template(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hyperplane_emu.runtime import apply as apply_mod
+    from hyperplane_emu.spec.errors import SpecError, SpecIssue
+
+    def refuse(name: str, source: Any) -> apply_mod.ApplyReport:
+        nlb = next(iter(source.load_balancers.values()))
+        raise SpecError([SpecIssue(f"vpcs.{nlb.vpc}.load_balancers.{nlb.name}.security_groups",
+                                   "created without security groups")], "<plan>")  # fmt: skip
+
+    monkeypatch.setattr("hyperplane_emu.cli.main.os.geteuid", lambda: 0)
+    monkeypatch.setattr(apply_mod, "apply", refuse)
+    result = CliRunner().invoke(main, ["apply", str(DATA / "private-rest-api.yaml")])
+    assert result.exit_code == 2
+    assert re.search(r"Resources\.OrdersNlb[^\n]*created without security groups", result.output)
 
 
 def test_cli_validate_json_carries_warnings_and_the_skip_report(tmp_path: Path) -> None:
