@@ -24,9 +24,6 @@ OPENAPI_METHODS = {
 }
 
 
-# -- OpenAPI bodies (SAM, imported APIs) ---------------------------------------------
-
-
 def openapi_routes(
     tr: Translator,
     res: Resource,

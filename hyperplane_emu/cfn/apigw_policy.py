@@ -11,8 +11,6 @@ from typing import Any
 
 from hyperplane_emu.cfn.translate import Translator
 
-# -- resource policies ------------------------------------------------------------
-
 CONDITION_MAP = {
     ("stringequals", "aws:sourcevpce"): "source_vpce",
     ("stringnotequals", "aws:sourcevpce"): "not_source_vpce",

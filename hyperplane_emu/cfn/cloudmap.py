@@ -7,12 +7,7 @@ from typing import Any
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
 from hyperplane_emu.cfn.rtypes import HTTP_NAMESPACE, NAMESPACE, SD_INSTANCE, SD_SERVICE, VPC
-from hyperplane_emu.cfn.translate import (
-    Handler,
-    Translator,
-)
-
-# -- Cloud Map ---------------------------------------------------------------------
+from hyperplane_emu.cfn.translate import Handler, Translator
 
 
 def _cloud_map(tr: Translator) -> dict[str, Any]:

@@ -52,9 +52,6 @@ def sg_vpc(tr: Translator, group: Resource) -> str | None:
     return tr.names.get(owner[0]) if owner is not None else None
 
 
-# -- EC2 -------------------------------------------------------------------------
-
-
 def _vpc(tr: Translator, res: Resource) -> None:
     p = Props(tr, res)
     cidr = p.string("CidrBlock", required=True)

@@ -13,12 +13,7 @@ from hyperplane_emu.cfn.ec2 import vpc_of
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
 from hyperplane_emu.cfn.rtypes import ENI, INSTANCE, LB, LISTENER, RULE, SG, SUBNET, TG, VPC
-from hyperplane_emu.cfn.translate import (
-    Handler,
-    Translator,
-)
-
-# -- Elastic Load Balancing ----------------------------------------------------------
+from hyperplane_emu.cfn.translate import Handler, Translator
 
 
 def _load_balancer(tr: Translator, res: Resource) -> None:

@@ -12,10 +12,7 @@ from hyperplane_emu.cfn.ec2 import vpc_entry, vpc_of
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
 from hyperplane_emu.cfn.rtypes import ENI, FLOW_LOG, NACL, NACL_ASSOCIATION, NACL_ENTRY, SUBNET, VPC
-from hyperplane_emu.cfn.translate import (
-    Handler,
-    Translator,
-)
+from hyperplane_emu.cfn.translate import Handler, Translator
 
 # -- network ACLs ------------------------------------------------------------------
 

@@ -13,16 +13,10 @@ from hyperplane_emu.cfn.elbv2 import lb_entry
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
 from hyperplane_emu.cfn.rtypes import ENDPOINT, LB, PERMISSIONS, SERVICE, SG, SUBNET, VPC
-from hyperplane_emu.cfn.translate import (
-    Handler,
-    Translator,
-)
+from hyperplane_emu.cfn.translate import Handler, Translator
 
 EXECUTE_API = re.compile(r"com\.amazonaws\.([a-z0-9-]+)\.execute-api")
 SERVICE_ID = re.compile(r"vpce-svc-[0-9a-f]{17}")
-
-
-# -- PrivateLink -----------------------------------------------------------------
 
 
 def _endpoint_service(tr: Translator, res: Resource) -> None:
