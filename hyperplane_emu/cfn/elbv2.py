@@ -187,6 +187,8 @@ def _target_group(
             tg["preserve_client_ip"] = p.boolean(value, f"{apath}.Value")
         elif key == "proxy_protocol_v2.enabled":
             tg["proxy_protocol_v2"] = p.boolean(value, f"{apath}.Value")
+        elif key == "target_health_state.unhealthy.connection_termination.enabled":
+            tg["unhealthy_connection_termination"] = p.boolean(value, f"{apath}.Value")
         else:
             tr.ignore(f"{res.type} attribute {key}: not emulated")
     name = tr.names[res.id]

@@ -479,7 +479,16 @@ NLB_TG = Section(
             "Targets see the client's own address as source (else the NLB's).",
             default="on for instance targets and UDP, off for ip targets with TCP",
         ),
-        "proxy_protocol_v2": Key("Prepend a proxy protocol v2 header on each connection."),
+        "proxy_protocol_v2": Key(
+            "Insert a proxy protocol v2 header at the start of each TCP connection to a "
+            "target (client address, listener address; over PrivateLink the VPC endpoint "
+            "id in TLV 0xEA); health checks send the LOCAL command."
+        ),
+        "unhealthy_connection_termination": Key(
+            "AWS's target_health_state.unhealthy.connection_termination.enabled: when a "
+            "target turns unhealthy, the NLB answers the next packet of each of its "
+            "connections with a TCP RST (not while failing open)."
+        ),
         "health_check": Key(),
     },
 )

@@ -44,8 +44,9 @@ from dataclasses import dataclass
 from hyperplane_emu.plan.model import PlanVpcLinkV2
 
 from .events import FiveTuple
-from .nlb import EndpointState, LoadBalancerState
+from .nlb import EndpointState, LoadBalancerState, TargetState
 from .packet import PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
+from .ppv2 import StreamInsert
 from .secgroup import Verdict
 from .tables import EniState
 
@@ -258,6 +259,9 @@ class Flow:
         "via",
         "max_idle",
         "traced",
+        "target",
+        "ppv2",
+        "resetting",
     )
 
     def __init__(
@@ -294,6 +298,14 @@ class Flow:
         self.via: Via = None
         self.max_idle = 0.0  # cap on every state's timeout (NLB idle timeout); 0: none
         self.traced = False  # opened while tracing: its first reply is traced too
+        self.target: TargetState | None = None  # the NLB target it was sent to
+        # Proxy protocol v2: the header inserted into the stream and the sequence
+        # shift it implies; such a flow stays on the slow path (the fast cache
+        # would forward its packets unshifted).
+        self.ppv2: StreamInsert | None = None
+        # Its target went unhealthy: the next packet from either side is answered
+        # with a RST (NLB connection termination) and the flow ends.
+        self.resetting = False
 
     def connect(self, sender: EniState, receiver: EniState) -> None:
         """Wire both halves: who sends, who receives, which MACs and port."""
@@ -304,7 +316,7 @@ class Flow:
 
     @property
     def fast_eligible(self) -> bool:
-        return self.state in FAST_PATH_STATES
+        return self.state in FAST_PATH_STATES and self.ppv2 is None and not self.resetting
 
     @property
     def untracked(self) -> bool:

@@ -53,7 +53,7 @@ import ipaddress
 
 from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
 
-from . import arp
+from . import arp, ppv2, tcpreset
 from .checksum import TTL_DECREMENT_CSUM, csum_replace16, internet_checksum
 from .conntrack import (
     STATE_NAMES,
@@ -70,6 +70,7 @@ from .events import DropEvent, Event, FiveTuple, FlowLogRecord, TraceHop
 from .flowlog import FORMATS, REJECT, FlowLogger
 from .judge import judge
 from .nat import Translation, rewrite, translate, translate_addresses, translate_flow
+from .nlb import TargetState
 from .packet import (
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
@@ -267,12 +268,24 @@ class Fabric:
         tg = self.load_balancers[lb_key].target_groups[target_group]
         for t in tg.targets:
             if t.id == target_id:
-                if t.health != state:
+                changed = t.health != state
+                if changed:
                     self._counts[f"nlb.health.{state}"] += 1
                 t.health = state
                 t.reason = reason
+                # AWS resets the connections of a target that turns unhealthy
+                # (attribute on by default), unless the NLB now fails open.
+                if changed and state == "unhealthy" and tg.terminates_connections():
+                    self._terminate(t)
                 return
         raise KeyError(target_id)
+
+    def _terminate(self, target: TargetState) -> None:
+        """TCP flows to `target` answer their next packet with RSTs; UDP flows end."""
+        for flow in self.conntrack.flows():
+            if flow.target is target:
+                flow.resetting = flow.proto == PROTO_TCP
+                (self._forget_fast if flow.resetting else self._end)(flow)
 
     def set_endpoint_state(self, endpoint_id: str, state: str) -> None:
         """Connection state of an interface endpoint (accept / reject by the provider).
@@ -478,6 +491,8 @@ class Fabric:
         if half.in_eni is not eni:
             # Same addresses, another ENI (possible with source/dest check off).
             return self.drop(DropReason.FLOW_WRONG_ENI, eni, p, now)
+        if flow.resetting:
+            return self._reset(flow, half, p, frame, now)
         if flow.traced and half.is_reply and not half.pk:
             back = "reverse-translated" if half.nat is not None else "conntrack"
             self.hop(now, p.five(), "reply", half.out_eni.id, "FORWARD",
@@ -535,7 +550,16 @@ class Fabric:
             out[25] = c & 0xFF
             if self.mirror and half.log is not None:
                 self._mirror(half, p, frame, out)
+            if flow.ppv2 is not None and not p.later_fragment:
+                return ppv2.frames(flow.ppv2, half.is_reply, half.out_port, out)
         return [(half.out_port, out)]  # type: ignore[list-item]
+
+    def _reset(self, flow: Flow, half: FlowHalf, p: Packet, frame: bytes, now: float) -> Frames:
+        """A packet of a connection whose target turned unhealthy: RSTs both ways, the end."""
+        out = tcpreset.terminate(frame, p, half.in_eni, self._forward(half, p, frame, now))
+        self._counts["nlb.connection-reset"] += 1
+        self._end(flow)
+        return out
 
     def _mirror(self, half: FlowHalf, p: Packet, frame: bytes, out: bytearray) -> None:
         """Copy what a captured virtual ENI on this path carries: the packet as it

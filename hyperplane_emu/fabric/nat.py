@@ -19,8 +19,9 @@ from typing import NamedTuple
 from .checksum import TTL_DECREMENT_CSUM
 from .conntrack import Flow, FlowHalf, FlowKey, Via
 from .events import FiveTuple
-from .nlb import NAT_PORTS
+from .nlb import NAT_PORTS, TargetState
 from .packet import PROTO_TCP, PROTO_UDP
+from .ppv2 import StreamInsert
 from .tables import VpcState
 
 PathLog = tuple[tuple[str, FiveTuple], ...]
@@ -33,7 +34,9 @@ class Translation(NamedTuple):
     The receiver sees ``src:sport -> dst:dport`` inside ``vpc``; ``via`` is the
     endpoint, load balancer, gateway or link it crossed (`Fabric.set_endpoint_state`
     finds flows by it); ``idle`` caps the TCP idle timeout (NLB: 350 s); ``log`` is
-    what each ENI on the way records in its flow log, in the request direction."""
+    what each ENI on the way records in its flow log, in the request direction;
+    ``target`` is the NLB target chosen (connection termination finds flows by it);
+    ``insert`` a proxy protocol v2 header to insert into the TCP stream."""
 
     vpc: VpcState
     src: int
@@ -43,6 +46,8 @@ class Translation(NamedTuple):
     via: Via
     idle: int
     log: PathLog
+    target: TargetState | None = None
+    insert: StreamInsert | None = None
 
 
 def pack(src: int, dst: int, sport: int, dport: int) -> bytes:
@@ -138,6 +143,8 @@ def translate_flow(flow: Flow, t: Translation) -> None:
     what it goes through, its idle cap, both halves' rewrites and flow-log views."""
     flow.rkey = (t.vpc.index, flow.proto, t.dst, t.src, t.dport, t.sport)
     flow.via = t.via
+    flow.target = t.target
+    flow.ppv2 = t.insert
     if flow.proto == PROTO_TCP:
         flow.max_idle = float(t.idle)
     near = (flow.src, flow.dst, flow.sport, flow.dport)

@@ -60,11 +60,20 @@ class TargetGroupState:
         self.protocol = tg.protocol
         self.port = tg.port
         self.preserve_client_ip = tg.preserve_client_ip
+        self.proxy_protocol_v2 = tg.proxy_protocol_v2
+        self.unhealthy_connection_termination = tg.unhealthy_connection_termination
         self.health_check: PlanHealthCheck = tg.health_check
         self.targets = [
             TargetState(t.id, t.ip, t.port, t.az, enis.get(t.eni) if t.eni else None)
             for t in tg.targets
         ]
+
+    def terminates_connections(self) -> bool:
+        """Whether a target turning unhealthy has its connections reset now: the
+        attribute is on and the group does not fail open (some target is healthy)."""
+        return self.unhealthy_connection_termination and any(
+            t.health == "healthy" for t in self.targets
+        )
 
     def choose(self, az: str, cross_zone: bool, flow_hash: int) -> TargetState | DropReason:
         """The target for a new flow arriving at the node in `az`, or why there is none."""

@@ -26,7 +26,8 @@ AWS facts:
   proxy opens on its own behalf).
 
 `StreamInsert` does the sequence-space work of inserting a header into a TCP
-connection the fabric forwards (it is not wired into the packet walk yet).
+connection the fabric forwards; `frames` applies it to a forwarded Ethernet
+frame (the core calls it for flows of target groups with proxy protocol on).
 """
 
 from __future__ import annotations
@@ -252,6 +253,18 @@ class StreamInsert:
         if header_only and not pkt.payload and not pkt.flags & (_FIN | _RST):
             return None
         return pkt.rebuild(ack=ack, sack_shift=-self.shift)
+
+
+def frames(ins: StreamInsert, is_reply: bool, port: int, out: bytearray) -> list[tuple[int, bytes]]:
+    """The frames to send for one forwarded (already translated) frame `out` of a
+    connection with a header inserted: shifted, the header added, or nothing."""
+    l2 = bytes(out[:14])
+    total = (out[16] << 8) | out[17]
+    ip = bytes(out[14 : 14 + total])
+    if is_reply:
+        r = ins.reverse(ip)
+        return [] if r is None else [(port, bytearray(l2 + r))]  # type: ignore[list-item]
+    return [(port, bytearray(l2 + x)) for x in ins.forward(ip)]  # type: ignore[misc]
 
 
 class _Tcp:

@@ -138,4 +138,5 @@ def target_group(
         ),
         preserve_client_ip=preserve_client_ip(tg),
         proxy_protocol_v2=tg.proxy_protocol_v2,
+        unhealthy_connection_termination=tg.unhealthy_connection_termination,
     )

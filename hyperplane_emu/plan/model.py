@@ -205,6 +205,7 @@ class PlanTargetGroup:
     health_check: PlanHealthCheck
     preserve_client_ip: bool  # resolved from AWS's per-type default
     proxy_protocol_v2: bool
+    unhealthy_connection_termination: bool = True
 
 
 @dataclass(frozen=True)

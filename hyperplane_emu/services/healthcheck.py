@@ -2,13 +2,19 @@
 
 `python -m hyperplane_emu.services.healthcheck --state-dir DIR`
 
-For every target of every NLB target group, probes leave from the NLB node
-(ENI) in the target's AZ, or the first node when that AZ has none, so they
-cross the fabric like AWS's do: the target's security group must admit the
-NLB's address, and the probes are visible in a capture. Sockets are created
-inside the node's namespace (a socket keeps the namespace it was created in);
-the rest is one asyncio loop. Each state change goes to the fabric over its
-control socket (`set_target_health`), which then steers new flows.
+Every NLB node probes every target of every target group (AWS: "each load
+balancer node checks the health of each target"), from the node's own
+address, so probes cross the fabric like AWS's do: the target's security group
+must admit every node's address, and the probes are visible in a capture.
+A target is reported unhealthy as soon as one node finds it unhealthy, and
+healthy once every node does. With proxy protocol v2 on the target group, each
+probe connection starts with the LOCAL header (AWS: health checks carry the
+header without client information). The HTTP check's Host header is the
+target's address and health-check port. Sockets are created inside the node's
+namespace (a socket keeps the namespace it was created in); the rest is one
+asyncio loop. Each state change goes to the fabric over its control socket
+(`set_target_health`), which steers new flows and resets the connections of a
+target that turned unhealthy.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import time
 from pathlib import Path
 
 from hyperplane_emu import plan as planlib
-from hyperplane_emu.fabric import control
+from hyperplane_emu.fabric import control, ppv2
 from hyperplane_emu.fabric.health import TargetHealth
 from hyperplane_emu.plan.model import Plan, PlanEni, PlanHealthCheck, PlanTarget
 from hyperplane_emu.proctitle import set_process_name
@@ -33,7 +39,9 @@ from hyperplane_emu.spec.healthchecks import matches
 USER_AGENT = "ELB-HealthChecker/2.0"
 
 
-async def probe(node: PlanEni, t: PlanTarget, hc: PlanHealthCheck) -> tuple[bool, str]:
+async def probe(
+    node: PlanEni, t: PlanTarget, hc: PlanHealthCheck, proxy: bool = False
+) -> tuple[bool, str]:
     loop = asyncio.get_running_loop()
     s = socket_in(node.namespace)
     s.setblocking(False)
@@ -44,12 +52,19 @@ async def probe(node: PlanEni, t: PlanTarget, hc: PlanHealthCheck) -> tuple[bool
             return False, "Target.Timeout"
         except OSError:
             return False, "Target.FailedHealthChecks"
+        local = ppv2.build_local() if proxy else b""
         if hc.protocol == "tcp":
+            if local:
+                with contextlib.suppress(OSError, TimeoutError):
+                    await asyncio.wait_for(loop.sock_sendall(s, local), hc.timeout)
             return True, ""
         request = (
-            f"GET {hc.path} HTTP/1.1\r\nHost: {t.ip}:{hc.port}\r\n"
-            f"User-Agent: {USER_AGENT}\r\nConnection: close\r\n\r\n"
-        ).encode()
+            local
+            + (
+                f"GET {hc.path} HTTP/1.1\r\nHost: {t.ip}:{hc.port}\r\n"
+                f"User-Agent: {USER_AGENT}\r\nConnection: close\r\n\r\n"
+            ).encode()
+        )
         try:
             await asyncio.wait_for(loop.sock_sendall(s, request), hc.timeout)
             head = await asyncio.wait_for(loop.sock_recv(s, 4096), hc.timeout)
@@ -68,29 +83,49 @@ async def probe(node: PlanEni, t: PlanTarget, hc: PlanHealthCheck) -> tuple[bool
         s.close()
 
 
+def combine(combined: TargetHealth, views: dict[str, TargetHealth]) -> bool:
+    """The target's state from every node's view: unhealthy when one node says
+    so, healthy when all do; True when that changed `combined`."""
+    states = [v.state for v in views.values()]
+    if "unhealthy" in states:
+        bad = next(v for v in views.values() if v.state == "unhealthy")
+        state, reason = "unhealthy", bad.reason
+    elif states and all(s == "healthy" for s in states):
+        state, reason = "healthy", ""
+    else:
+        return False
+    if (state, reason) == (combined.state, combined.reason):
+        return False
+    combined.state, combined.reason = state, reason
+    return True
+
+
 class Checker:
     def __init__(self, p: Plan, state_dir: Path) -> None:
         self.plan = p
         self.sock = str(state_dir / "fabric.sock")
         self.status_file = state_dir / "health.json"
         self.health: dict[tuple[str, str, str], TargetHealth] = {}
+        # What each node thinks of each target; `health` holds the combined view.
+        self.by_node: dict[tuple[str, str, str], dict[str, TargetHealth]] = {}
 
-    def node_for(self, lb_key: str, az: str) -> PlanEni:
-        lb = self.plan.load_balancers[lb_key]
-        nodes = [self.plan.eni(e) for e in lb.enis]
-        return next((n for n in nodes if n.az == az), nodes[0])
+    def nodes(self, lb_key: str) -> list[PlanEni]:
+        return [self.plan.eni(e) for e in self.plan.load_balancers[lb_key].enis]
 
-    async def watch(self, lb_key: str, tg_name: str, t: PlanTarget) -> None:
+    async def watch(self, lb_key: str, tg_name: str, t: PlanTarget, node: PlanEni) -> None:
         tg = self.plan.load_balancers[lb_key].target_groups[tg_name]
         hc = tg.health_check
+        key = (lb_key, tg_name, t.id)
         h = TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold)
-        self.health[(lb_key, tg_name, t.id)] = h
-        node = self.node_for(lb_key, t.az)
+        self.by_node.setdefault(key, {})[node.id] = h
+        combined = self.health.setdefault(
+            key, TargetHealth(hc.healthy_threshold, hc.unhealthy_threshold)
+        )
         while True:
             started = time.monotonic()
-            ok, reason = await probe(node, t, hc)
-            if h.record(ok, reason) is not None:
-                self.report(lb_key, tg_name, t.id, h)
+            ok, reason = await probe(node, t, hc, tg.proxy_protocol_v2)
+            if h.record(ok, reason) is not None and combine(combined, self.by_node[key]):
+                self.report(lb_key, tg_name, t.id, combined)
             await asyncio.sleep(max(0.0, hc.interval - (time.monotonic() - started)))
 
     def report(self, lb_key: str, tg_name: str, target: str, h: TargetHealth) -> None:
@@ -116,11 +151,12 @@ class Checker:
 
     async def run(self) -> None:
         tasks = [
-            asyncio.create_task(self.watch(key, tg_name, t))
+            asyncio.create_task(self.watch(key, tg_name, t, node))
             for key, lb in self.plan.load_balancers.items()
             if lb.kind == "nlb"  # an ALB's own process checks its targets
             for tg_name, tg in lb.target_groups.items()
             for t in tg.targets
+            for node in self.nodes(key)
         ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -212,6 +212,7 @@ class TargetGroup:
     """None: AWS's default for the type (on for instance targets, off for ip
     targets with TCP, on for UDP)."""
     proxy_protocol_v2: bool = False
+    unhealthy_connection_termination: bool = True
 
 
 @dataclass(frozen=True)

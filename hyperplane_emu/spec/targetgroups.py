@@ -34,6 +34,7 @@ TG_KEYS = (
     "targets",
     "preserve_client_ip",
     "proxy_protocol_v2",
+    "unhealthy_connection_termination",
     "health_check",
 )
 TG_PROTOCOLS = ("tcp", "udp")
@@ -114,13 +115,10 @@ def parse_target_group(
 
     preserve = _udp_attribute(ctx, view, "preserve_client_ip", protocol, forbidden=False)
     proxy = _udp_attribute(ctx, view, "proxy_protocol_v2", protocol, forbidden=True)
-    if proxy:
-        ctx.warn(
-            view.path_of("proxy_protocol_v2"),
-            view.get("proxy_protocol_v2"),
-            "proxy_protocol_v2 is not emulated yet: the NLB does not insert the header "
-            "(the echo server already parses one)",
-        )
+    termination = True
+    term_node = view.get("unhealthy_connection_termination")
+    if term_node is not None:
+        termination = bool(ctx.boolean(term_node, view.path_of("unhealthy_connection_termination")))
 
     check = healthchecks.NLB.default()
     check_node = view.get("health_check")
@@ -139,6 +137,7 @@ def parse_target_group(
         health_check=check,
         preserve_client_ip=preserve,
         proxy_protocol_v2=bool(proxy),
+        unhealthy_connection_termination=termination,
     )
 
 

@@ -14,6 +14,9 @@ target's ingress rules judge what it will see, and the flow opens translated.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
+from .. import ppv2, tcpreset
 from ..datapath import Datapath, Frames
 from ..events import FiveTuple
 from ..flowlog import ACCEPT, REJECT
@@ -67,7 +70,13 @@ def path(
     seq = 0
     if p.proto == PROTO_TCP:
         if p.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN:
-            return dp.drop(DropReason.NLB_NO_FLOW, front, p, now, "not a SYN and no tracked flow")
+            # AWS: a packet for a connection the NLB does not know is answered by a RST.
+            dp.drop(DropReason.NLB_NO_FLOW, front, p, now, "not a SYN and no tracked flow")
+            rst = tcpreset.answer(frame[14 : 14 + p.tot_len])
+            if rst is None:
+                return []
+            dp.count("nlb.reset-sent")
+            return [(eni.port, eni.l2_to + b"\x08\x00" + rst)]
         off = 14 + p.ihl + 4
         seq = int.from_bytes(frame[off : off + 4], "big")
     h = flow_hash(p.proto, p.src, p.dst, p.sport, p.dport, seq)
@@ -108,7 +117,21 @@ def path(
         log.append((node.id, prov_ft))
     log.append((t_eni.id, prov_ft))
     dp.count("nlb.flows")
+    insert = None
+    if tg.proxy_protocol_v2 and p.proto == PROTO_TCP:
+        # Source: the client as it connected (over PrivateLink, the consumer's own
+        # address: AWS's answer to "targets see the NLB's address"); destination:
+        # the address and port it connected to.
+        header = ppv2.build(
+            str(IPv4Address(p.src)), p.sport, str(IPv4Address(p.dst)), p.dport,
+            vpce_id=endpoint.id if endpoint is not None else None,
+        )  # fmt: skip
+        insert = ppv2.StreamInsert(header)
+        if tracing:
+            dp.hop(now, client_ft, "proxy-protocol", node.id, "FORWARD",
+                   f"proxy protocol v2 header inserted ({len(header)} bytes)")  # fmt: skip
     nat = Translation(
-        pvpc, new_src, new_sport, target.ip, target.port, endpoint or lb, idle, tuple(log)
-    )
+        pvpc, new_src, new_sport, target.ip, target.port, endpoint or lb, idle, tuple(log),
+        target, insert,
+    )  # fmt: skip
     return dp.open_flow(eni, t_eni, p, frame, now, (*verdicts, vt), tracing, nat)

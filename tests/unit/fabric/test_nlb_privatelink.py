@@ -280,11 +280,13 @@ def test_the_provider_cannot_open_flows_to_the_consumer(w: World) -> None:
     )
 
 
-def test_no_listener_and_non_syn_are_dropped(w: World) -> None:
+def test_no_listener_is_dropped_and_non_syn_is_reset(w: World) -> None:
     node = w.eni("orders-nlb", "nlb", "a")
     assert w.send("pclient", node.ip, TCP(sport=1, dport=81, flags="S")) == []
     assert w.drops()[-1] == "nlb-no-listener"
-    assert w.send("pclient", node.ip, TCP(sport=1, dport=80, flags="A")) == []
+    # A packet of a connection the NLB does not know: counted, and answered by a RST (AWS).
+    out = w.send("pclient", node.ip, TCP(sport=1, dport=80, flags="A", ack=77))
+    assert [(str(p[TCP].flags), p[TCP].seq) for _, p in out] == [("R", 77)]
     assert w.drops()[-1] == "nlb-no-flow"
 
 
