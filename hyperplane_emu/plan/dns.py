@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
@@ -269,3 +269,35 @@ def _checked_ips(ips: object) -> tuple[str, ...]:
     if not isinstance(ips, list):
         raise TypeError(f"expected a list of addresses, got {type(ips).__name__}")
     return tuple(str(IPv4Address(ip)) for ip in ips)
+
+
+WITHDRAWN_FILE = "dns-withdrawn.json"
+"""In the state directory: the NLB node addresses the health checker takes out of
+DNS answers (`withdrawn`), read by every VPC's resolver."""
+
+
+def withdrawn(plan: Plan, health: Mapping[tuple[str, str, str], str]) -> list[str]:
+    """NLB node addresses to leave out of DNS answers, from target health
+    ``(lb key, target group, target id) -> state``.
+
+    AWS ("Health checks for Network Load Balancer target groups"): "If target
+    groups don't have a healthy target in an enabled Availability Zone, we remove
+    the IP address for the corresponding subnet from DNS". With cross-zone load
+    balancing a node reaches every AZ's targets, so it is withdrawn only when no
+    target is healthy anywhere; the resolver keeps every address of a name whose
+    addresses are all withdrawn (fail open)."""
+    out: list[str] = []
+    for key, lb in plan.load_balancers.items():
+        if lb.kind != "nlb":
+            continue
+        healthy_azs = {
+            t.az
+            for name, tg in lb.target_groups.items()
+            for t in tg.targets
+            if health.get((key, name, t.id)) == "healthy"
+        }
+        for eni_id in lb.enis:
+            node = plan.eni(eni_id)
+            if not (healthy_azs if lb.cross_zone else healthy_azs & {node.az}):
+                out.append(node.ip)
+    return sorted(out)

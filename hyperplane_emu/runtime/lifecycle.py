@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperplane_emu import plan, spec
+from hyperplane_emu.plan.dns import WITHDRAWN_FILE
 from hyperplane_emu.plan.model import Plan
 from hyperplane_emu.prefix import PREFIX
 from hyperplane_emu.realize import Kernel, KernelDoor, KernelError, realize, undo
@@ -203,6 +204,7 @@ def _start_resolvers(p: Plan, state: StateDir, progress: Progress) -> None:
             "--zone", str(zone_file), "--listen", resolver.ip,
             "--listen", "169.254.169.253", "--name", f"he-dns-{vname}",
             "--ready-file", str(ready),
+            "--withdrawn", str(state.path / WITHDRAWN_FILE),
         ]  # fmt: skip
         name = f"dns-{vname}"
         started.append((name, _spawn(state, name, argv, resolver.namespace), ready))

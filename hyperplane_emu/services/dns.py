@@ -20,6 +20,11 @@ for all the others (tests). Once every socket is bound, one line
 `dns listening on 10.0.0.2:53 169.254.169.253:53` goes to stdout and, with
 `--ready-file`, that file appears (written atomically) holding the port.
 SIGHUP re-reads the zone file (a bad file is logged and the old zone kept);
+`--withdrawn FILE` names a JSON list of addresses the NLB health checker takes
+out of answers (a load balancer node whose AZ has no healthy target: AWS
+removes that subnet's address from the NLB's DNS name); the file is re-read
+when it changes, and a name whose every address is withdrawn keeps them all
+(AWS fails open when every AZ is unhealthy);
 SIGTERM and SIGINT close everything, remove the ready file and exit 0.
 """
 
@@ -29,6 +34,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import os
 import signal
@@ -54,7 +60,7 @@ _PORT_ATTEMPTS = 20  # --port 0 only
 _CLASS_IN, _CLASS_ANY = 1, 255  # dnslib's CLASS table has no name for ANY
 
 
-def answer(zone: Zone, request: DNSRecord) -> DNSRecord:
+def answer(zone: Zone, request: DNSRecord, withdrawn: frozenset[str] = frozenset()) -> DNSRecord:
     """The reply to one parsed query (pure: no I/O)."""
     reply = request.reply(ra=1, aa=0)
     header = request.header
@@ -75,6 +81,8 @@ def answer(zone: Zone, request: DNSRecord) -> DNSRecord:
             reply.add_answer(RR(q.qname, QTYPE.PTR, rdata=PTR(target + "."), ttl=TTL))
         return reply
     ips = zone.lookup(qname)
+    if ips is not None and withdrawn:
+        ips = tuple(ip for ip in ips if ip not in withdrawn) or ips  # all out: fail open
     if ips is None:
         reply.header.rcode = RCODE.NXDOMAIN
     elif q.qtype in (QTYPE.A, QTYPE.ANY):
@@ -105,10 +113,33 @@ def _udp_limit(request: DNSRecord) -> int:
 class Resolver:
     """Answers wire-format queries from the current zone; `reload` swaps the zone."""
 
-    def __init__(self, zone_path: Path) -> None:
+    def __init__(self, zone_path: Path, withdrawn_path: Path | None = None) -> None:
         self.zone_path = zone_path
         self.zone = self._read()
         self.queries = 0
+        self.withdrawn_path = withdrawn_path
+        self.withdrawn: frozenset[str] = frozenset()
+        self._withdrawn_stamp: tuple[int, int] | None = None
+
+    def refresh_withdrawn(self) -> None:
+        """Re-read the withdrawn addresses if their file changed (one stat per query)."""
+        if self.withdrawn_path is None:
+            return
+        try:
+            st = self.withdrawn_path.stat()
+        except OSError:
+            self.withdrawn, self._withdrawn_stamp = frozenset(), None
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._withdrawn_stamp:
+            return
+        try:
+            ips = json.loads(self.withdrawn_path.read_text())
+            self.withdrawn = frozenset(str(ip) for ip in ips)
+        except (OSError, ValueError, TypeError) as e:
+            log.error("cannot read %s, keeping the last list: %s", self.withdrawn_path, e)
+            return
+        self._withdrawn_stamp = stamp
 
     def _read(self) -> Zone:
         return zone_from_json(self.zone_path.read_text())
@@ -137,8 +168,9 @@ class Resolver:
             return _formerr(data)
         if request.header.qr:
             return None
+        self.refresh_withdrawn()
         try:
-            reply = answer(self.zone, request)
+            reply = answer(self.zone, request, self.withdrawn)
             wire = reply.pack()
         except Exception:
             # One odd query must not take the VPC's resolver down.
@@ -303,7 +335,7 @@ def _write_ready(path: Path, port: int) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     try:
-        resolver = Resolver(Path(args.zone))
+        resolver = Resolver(Path(args.zone), Path(args.withdrawn) if args.withdrawn else None)
     except (OSError, ZoneFormatError) as e:
         print(f"dns: cannot read zone {args.zone}: {e}", file=sys.stderr)
         return 2
@@ -340,6 +372,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=53)
     p.add_argument("--name", default="he-dns", help="process name (first 15 characters)")
     p.add_argument("--ready-file", help="written once every socket is bound")
+    p.add_argument("--withdrawn", help="JSON list of addresses taken out of answers")
     p.add_argument("--log-level", default="INFO", help="DEBUG logs one line per query")
     return p.parse_args(argv)
 

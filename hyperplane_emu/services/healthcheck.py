@@ -31,6 +31,7 @@ from pathlib import Path
 from hyperplane_emu import plan as planlib
 from hyperplane_emu.fabric import control, ppv2
 from hyperplane_emu.fabric.health import TargetHealth
+from hyperplane_emu.plan.dns import WITHDRAWN_FILE, withdrawn
 from hyperplane_emu.plan.model import Plan, PlanEni, PlanHealthCheck, PlanTarget
 from hyperplane_emu.proctitle import set_process_name
 from hyperplane_emu.realize.netns import socket_in
@@ -105,6 +106,7 @@ class Checker:
         self.plan = p
         self.sock = str(state_dir / "fabric.sock")
         self.status_file = state_dir / "health.json"
+        self.withdrawn_file = state_dir / WITHDRAWN_FILE
         self.health: dict[tuple[str, str, str], TargetHealth] = {}
         # What each node thinks of each target; `health` holds the combined view.
         self.by_node: dict[tuple[str, str, str], dict[str, TargetHealth]] = {}
@@ -148,6 +150,12 @@ class Checker:
         tmp = self.status_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(snapshot, sort_keys=True))
         tmp.replace(self.status_file)
+        # The resolvers re-read this when it changes: AZs without a healthy target
+        # leave the NLB's DNS answers.
+        states = {k: v.state for k, v in self.health.items()}
+        tmp = self.withdrawn_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(withdrawn(self.plan, states)))
+        tmp.replace(self.withdrawn_file)
 
     async def run(self) -> None:
         tasks = [
