@@ -11,7 +11,12 @@ docs/privatelink.md):
 - Cross-zone off (default): a node only uses targets in its own AZ; a node
   whose AZ has no registered target cannot forward (`nlb-no-target-in-az`).
   Among the candidates, healthy targets are used; when none is healthy, all
-  candidates are (fail open).
+  candidates are (fail open). A target turning unhealthy has its TCP
+  connections reset on their next packet (`unhealthy_connection_termination`,
+  AWS default on), unless no target of the group is healthy any more
+  (`TargetGroupState.terminates_connections`).
+- Proxy protocol v2 (`proxy_protocol_v2`): the path handler gives the flow a
+  `ppv2.StreamInsert`; the core shifts its packets.
 - Client IP preservation on: the target sees the client's address; off: the
   node's address, with a source port from `NAT_PORTS`. Over PrivateLink it is
   always off: "the targets receive the private IP addresses of the NLB".

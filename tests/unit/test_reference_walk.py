@@ -54,7 +54,7 @@ NLB_NOXZONE = (
 NLB_IDLE = "tests/unit/fabric/test_nlb_privatelink.py::test_nlb_idle_timeout_expires_tcp_flows_after_350_seconds"
 NLB_HEALTH = "tests/unit/fabric/test_nlb_privatelink.py::test_unhealthy_targets_get_no_new_flows_and_all_unhealthy_fails_open"
 NLB_NOLISTENER = (
-    "tests/unit/fabric/test_nlb_privatelink.py::test_no_listener_and_non_syn_are_dropped"
+    "tests/unit/fabric/test_nlb_privatelink.py::test_no_listener_is_dropped_and_non_syn_is_reset"
 )
 HC_THRESH = "tests/unit/fabric/test_health.py::test_unhealthy_recovers_after_the_healthy_threshold"
 HC_CONSEC = "tests/unit/fabric/test_health.py::test_failures_must_be_consecutive"
@@ -102,6 +102,19 @@ NLB_SG_PLAN = "tests/unit/runtime/test_apply_nlb_groups.py::test_plan_carries_nl
 NLB_SG_APPLY = "tests/unit/runtime/test_apply_nlb_groups.py::test_adding_groups_is_refused_naming_the_nlb_and_line"
 PPV2_ECHO = "tests/unit/services/test_echo.py::test_proxy_protocol_v2_header_is_parsed_and_reported_over_http"
 PPV2_BYTES = "tests/unit/fabric/test_ppv2.py::test_aws_vpce_tlv_is_type_ea_subtype_01_then_ascii_id"
+PPV2_E2E = (
+    "tests/e2e/test_ppv2.py::test_echo_target_reports_the_header_and_a_megabyte_survives_both_ways"
+)
+PPV2_RAW = (
+    "tests/e2e/test_ppv2.py::test_a_target_that_does_not_speak_ppv2_reads_the_header_as_bytes"
+)
+PPV2_VPCE = (
+    "tests/e2e/test_ppv2.py::test_http_over_privatelink_carries_the_consumer_and_the_vpce_id"
+)
+PPV2_SHIFT = "tests/unit/fabric/test_nlb_ppv2_failure.py::test_client_data_is_shifted_and_target_acks_shifted_back_with_sack"
+TERM_E2E = "tests/e2e/test_target_failure.py::test_client_connection_is_reset_when_its_target_turns_unhealthy"
+TERM_OFF = "tests/e2e/test_target_failure.py::test_with_termination_off_the_connection_survives"
+TERM_UNIT = "tests/unit/fabric/test_nlb_ppv2_failure.py::test_unhealthy_without_termination_keeps_the_connection"
 
 _LB = "vpcs.<vpc>.load_balancers.<lb>"
 _TG = f"{_LB}.target_groups.<target_group>"
@@ -226,7 +239,16 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     ),
     f"{_TG}.targets [NLB target group]": (PL_HASH,),
     f"{_TG}.preserve_client_ip [NLB target group]": (PL_PRESERVE,),
-    f"{_TG}.proxy_protocol_v2 [NLB target group]": (PPV2_BYTES, PPV2_ECHO, "bad:nlb-udp-proxy-v2"),
+    f"{_TG}.proxy_protocol_v2 [NLB target group]": (
+        PPV2_E2E,
+        PPV2_RAW,
+        PPV2_VPCE,
+        PPV2_SHIFT,
+        PPV2_BYTES,
+        PPV2_ECHO,
+        "bad:nlb-udp-proxy-v2",
+    ),
+    f"{_TG}.unhealthy_connection_termination [NLB target group]": (TERM_E2E, TERM_OFF, TERM_UNIT),
     f"{_TG}.health_check [NLB target group]": (PL_HASH, NLB_HEALTH),
     f"{_TG}.targets[].host": (
         PL_HASH,
@@ -491,9 +513,6 @@ PENDING: dict[str, str] = {
     f"{_LB}.enforce_security_group_inbound_rules_on_private_link_traffic{_NLB}": (
         "NLB inbound rules not judged in the walk"
     ),
-    # fabric/ppv2.py builds the header and the echo server parses it; the NLB does
-    # not insert it into streams yet (sequence-number shifting in the walk).
-    f"{_TG}.proxy_protocol_v2 [NLB target group]": "header not inserted by the NLB yet",
     # The logger takes the formats (flow_log_setup) but the fabric still builds it
     # from the implicit v2 format only.
     "vpcs.<vpc>.flow_logs": "fabric does not call flow_log_setup yet",
