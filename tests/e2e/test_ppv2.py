@@ -116,6 +116,13 @@ def test_echo_target_reports_the_header_and_a_megabyte_survives_both_ways(pp: To
     assert seen["source"] == me and seen["destination"] == f"{node_ip(t)}:80"
     assert "vpce_id" not in seen
     assert len(echoed) == len(body) and echoed == body  # sequence shifting is exact
+    # The echo target parses the LOCAL header of the HTTP health checks: healthy.
+    wait_for(lambda: echo1_health(t) == "healthy", timeout=20, what="echo1 healthy")
+
+
+def echo1_health(t: Topology) -> str:
+    lbs = t.fabric("load_balancers")["load_balancers"]
+    return str(next(x["health"] for x in lbs[0]["target_groups"]["pp"] if x["id"] == "echo1"))
 
 
 def test_http_over_privatelink_carries_the_consumer_and_the_vpce_id(pp: Topology) -> None:

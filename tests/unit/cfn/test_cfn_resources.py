@@ -251,6 +251,7 @@ NLB = (
       TargetGroupAttributes:
         - {Key: preserve_client_ip.enabled, Value: "false"}
         - {Key: proxy_protocol_v2.enabled, Value: "true"}
+        - {Key: target_health_state.unhealthy.connection_termination.enabled, Value: "false"}
         - {Key: deregistration_delay.timeout_seconds, Value: "10"}
   Ips:
     Type: AWS::ElasticLoadBalancingV2::TargetGroup
@@ -306,6 +307,7 @@ def test_network_load_balancer_listeners_and_target_groups() -> None:
         },
         "preserve_client_ip": False,
         "proxy_protocol_v2": True,
+        "unhealthy_connection_termination": False,
     }
     assert nlb["target_groups"]["ips"]["targets"] == ["10.0.1.99", {"host": "bare", "port": 5001}]
     assert "unused" not in nlb["target_groups"]

@@ -283,3 +283,18 @@ def test_no_reset_when_the_last_healthy_target_fails_the_nlb_fails_open() -> Non
     _healthy(w, c.target, state="unhealthy")  # now none is healthy: fail open
     out = c.fwd(flags="PA", data=b"more")
     assert [bytes(p[TCP].payload) for _, p in out] == [b"more"]
+
+
+def test_retransmissions_keep_their_shift_and_the_header_is_not_sent_twice_once_acked() -> None:
+    w = World()
+    c = Conn(w, node_ip(w))
+    n = len(c.fwd()[0][1][TCP].payload)
+    assert c.reply(ack=CISN + 1 + n) == []  # header acknowledged
+    first = c.fwd(flags="PA", data=b"abc")
+    again = c.fwd(flags="PA", data=b"abc")  # the client's retransmission
+    assert [(p[TCP].seq, bytes(p[TCP].payload)) for _, p in first] == [(CISN + 1 + n, b"abc")]
+    assert [(p[TCP].seq, bytes(p[TCP].payload)) for _, p in again] == [(CISN + 1 + n, b"abc")]
+    # The target retransmits too: acks still shift back, data passes untouched.
+    for _ in range(2):
+        back = c.reply(flags="PA", ack=CISN + 4 + n, data=b"ok")
+        assert [(p[TCP].ack, bytes(p[TCP].payload)) for _, p in back] == [(CISN + 4, b"ok")]
