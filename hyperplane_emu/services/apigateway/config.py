@@ -17,6 +17,7 @@ from pathlib import Path
 from hyperplane_emu.plan import serialize
 from hyperplane_emu.plan.model import Plan, PlanApi, PlanVpcLink, PlanVpcLinkV2
 
+HTTPS_PORT = 443
 DEFAULT_CONNECT_TIMEOUT_MS = 10_000
 DEFAULT_IDLE_TIMEOUT_S = 120.0
 STAGE_VAR_REF = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
@@ -82,7 +83,12 @@ def from_plan(
     }
     return GatewayConfig(
         region=plan.region,
-        listen=tuple(Listener(agw.ip, port, port == 443) for port in agw.ports),
+        # HTTPS only: execute-api has no listener on port 80 (public reports: a
+        # regional endpoint refuses port 80, "ERR_CONNECTION_REFUSED",
+        # codewisdom.io "HTTP to HTTPS Redirection for API Gateway"). The fabric's
+        # fronts still carry port 80 here, so the kernel of the data plane's
+        # namespace answers RST: `curl http://…` fails with "connection refused".
+        listen=tuple(Listener(agw.ip, port, True) for port in agw.ports if port == HTTPS_PORT),
         tls=TlsFiles(cert, key) if cert and key else None,
         endpoints=endpoints,
         apis=dict(plan.apis),

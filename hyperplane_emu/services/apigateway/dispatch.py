@@ -390,7 +390,9 @@ def condition_keys(
     `nat_origin`), and no aws:SourceIp (IAM: that key is absent when the call
     comes through a VPC endpoint). Public callers: aws:SourceIp only.
     """
-    keys = {"aws:securetransport": "true" if caller.tls else "false"}
+    # execute-api answers HTTPS only (docs/apigateway.md, "HTTPS only"): a request
+    # the data plane sees came over TLS. Plain listeners exist for tests only.
+    keys = {"aws:securetransport": "true"}
     if endpoint is not None:
         keys["aws:sourcevpce"] = endpoint.vpce
         keys["aws:sourcevpc"] = endpoint.vpc

@@ -233,8 +233,9 @@ def test_condition_keys() -> None:
         EndpointInfo(VPCE, VPC),
         [(b"user-agent", b"ua"), (b"referer", b"r")],
     )
+    # issue 16: execute-api is HTTPS only, so aws:SecureTransport is always true.
     assert k == {
-        "aws:securetransport": "false",
+        "aws:securetransport": "true",
         "aws:sourcevpce": VPCE,
         "aws:sourcevpc": VPC,
         "aws:useragent": "ua",
