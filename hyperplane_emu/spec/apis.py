@@ -7,8 +7,9 @@ AWS facts behind the checks (API Gateway Developer Guide: "Private REST APIs",
 "Set up VPC links V1", "VPC links for HTTP APIs", stage variables, quotas):
 - REST endpoint types regional, private, edge (edge is not emulated: no
   CloudFront); HTTP APIs are regional only, so a private API is a REST API;
-- a private REST API without a resource policy cannot be invoked (a warning:
-  the emulator answers 403 as AWS does);
+- a private REST API without a resource policy cannot be deployed (CreateDeployment:
+  "Private REST API doesn't have a resource policy attached to it"; Developer Guide,
+  "Create and attach an API Gateway resource policy to an API");
 - a REST VPC link (V1) targets exactly one Network Load Balancer, owned by the
   API's account; it puts an endpoint service on that NLB, and an NLB is behind
   one endpoint service at most (AWS_ONE_SERVICE, AWS's error as API Gateway shows
@@ -37,6 +38,7 @@ from hyperplane_emu.spec.sections import topology_section
 
 API_KEYS = ("type", "endpoint", "account", "policy", "vpc_links", "stages", "routes")
 API_TYPES = ("rest", "http")
+AWS_PRIVATE_NO_POLICY = "Private REST API doesn't have a resource policy attached to it"
 API_TYPES_NOT_EMULATED = {"websocket": "WebSocket APIs are not emulated"}
 ENDPOINT_TYPES = ("regional", "private")
 ENDPOINT_TYPES_NOT_EMULATED = {
@@ -141,6 +143,16 @@ def _api(
     if stages is not None:
         _check_stage_variables(ctx, stages, scope)
 
+    if api_type == "rest" and endpoint == "private" and "policy" not in view:
+        # AWS refuses the deployment itself (CreateDeployment), so no stage of it exists.
+        ctx.error(
+            view.path_of("policy"),
+            view.node,
+            f"{AWS_PRIVATE_NO_POLICY} (AWS refuses CreateDeployment; Developer Guide, "
+            "\"Create and attach an API Gateway resource policy\": for a private API, you "
+            "can't deploy your API without a resource policy): allow source_vpce of your "
+            "execute-api endpoint",
+        )
     _warn(ctx, view, path, api_type, endpoint, policy, routes, links, scope, topology)
     if (
         len(ctx.issues) > issues_before
@@ -573,13 +585,6 @@ def _warn(
 ) -> None:
     """Valid but surprising: each of these makes calls fail or a part unused."""
     private = api_type == "rest" and endpoint == "private"
-    if private and "policy" not in view:
-        ctx.warn(
-            view.path_of("policy"),
-            view.node,
-            "a private API without a resource policy cannot be invoked (AWS): every call "
-            "gets 403; allow source_vpce of your execute-api endpoint",
-        )
     if private and policy is not None and not any(s.effect == "Allow" for s in policy):
         ctx.warn(
             view.path_of("policy"), view.get("policy"), "no statement allows: every call gets 403"

@@ -184,12 +184,9 @@ def test_rest_resources_may_share_a_variable_and_http_routes_a_path() -> None:
     ("apis", "expected"),
     [
         (
-            "  orders: {type: rest, endpoint: private, stages: [p]}\n",
-            [
-                "apis.orders.policy: a private API without a resource policy cannot be invoked "
-                "(AWS): every call gets 403; allow source_vpce of your execute-api endpoint",
-                "apis.orders.routes: no routes: every call gets 403 Missing Authentication Token",
-            ],
+            "  orders: {type: rest, endpoint: private, stages: [p],\n"
+            "    policy: {allow: {source_vpce: customer/execute-api}}}\n",
+            ["apis.orders.routes: no routes: every call gets 403 Missing Authentication Token"],
         ),
         (
             "  orders: {type: rest, endpoint: private, stages: [p],\n"
@@ -222,6 +219,19 @@ def test_rest_resources_may_share_a_variable_and_http_routes_a_path() -> None:
 )
 def test_warnings(apis: str, expected: list[str]) -> None:
     assert warnings_of(apis) == expected
+
+
+def test_private_api_without_a_policy_is_refused_with_aws_create_deployment_message() -> None:
+    """Issue 16 item 5: AWS refuses CreateDeployment, so validate refuses the file."""
+    result = spec.validate_text(
+        SUBSTRATE + "apis:\n  orders: {type: rest, endpoint: private, stages: [p]}\n"
+    )
+    assert not result.ok
+    (issue,) = result.issues
+    assert issue.path == "apis.orders.policy" and issue.line is not None
+    assert issue.message.startswith(
+        "Private REST API doesn't have a resource policy attached to it"
+    )
 
 
 def test_private_api_without_execute_api_endpoint_warns() -> None:
