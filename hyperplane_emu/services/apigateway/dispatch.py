@@ -6,7 +6,8 @@ The order of checks (docs/apigateway.md explains each choice):
 2. endpoint type against where the connection came from: a private API only
    through an interface endpoint, a regional/edge API never through one
    (else 403 Forbidden: "an execute-api endpoint only reaches private APIs");
-3. stage, resource and method, else 403 Missing Authentication Token;
+3. stage (else 403 Forbidden), resource and method (else 403 Missing
+   Authentication Token);
 4. resource policy (a private API without one is denied), else 403 with the
    anonymous-not-authorized message;
 5. the integration: MOCK answers here; a configuration problem is 500;
@@ -234,9 +235,10 @@ class Gateway:
         stage_name, resource_path = split_stage(path)
         info = RequestInfo(info.request_id, info.apigw_id, "", api.id, stage_name)
         if stage_name not in api.stages:
-            return ErrorAction(
-                info, errors.MISSING_AUTH_TOKEN.with_reason(f"no stage {stage_name!r}")
-            )
+            # A stage that was never deployed, the bare `/` included, is Forbidden,
+            # not Missing Authentication Token (public captures: OWASP/Serverless-Goat#14,
+            # a path without the stage answers {"message":"Forbidden"}).
+            return ErrorAction(info, errors.FORBIDDEN.with_reason(f"no stage {stage_name!r}"))
         match = compiled.tree.match(resource_path, method)
         if match is None or match.route is None:
             why = "no resource" if match is None else f"no {method} on {match.resource}"

@@ -144,11 +144,21 @@ def test_unknown_or_unnamed_api_is_forbidden(
     assert (e.status, e.body, e.error_type) == (f.status, f.body, f.error_type)
 
 
+@pytest.mark.parametrize("target", ["/dev/orders/1", "/", "/dev"])
+def test_a_stage_that_does_not_exist_is_forbidden(target: str) -> None:
+    """Issue 16 item 5: no such stage (the bare `/` included) answers 403 Forbidden, as
+    public captures of a path without its stage show (OWASP/Serverless-Goat#14)."""
+    e = err(call(gw(), target))
+    assert (e.status, e.body, e.error_type) == (
+        403,
+        b'{"message":"Forbidden"}',
+        "ForbiddenException",
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "target"),
     [
-        ("GET", "/dev/orders/1"),  # unknown stage
-        ("GET", "/"),  # no stage at all
         ("GET", "/prod/nothing"),  # unknown resource
         ("POST", "/prod/orders/1"),  # no such method on the resource
         ("HEAD", "/prod/orders/1"),  # HEAD is not GET

@@ -132,7 +132,7 @@ def test_error_answers_keep_the_connection() -> None:
             r = await c.request("GET", "/prod/", [("host", PUB_HOST)])
             assert (r.status, r.body) == (200, b"root")
             r = await c.request("GET", "/nostage/x", [("host", PUB_HOST)])
-            assert r.status == 403 and r.body == b'{"message":"Missing Authentication Token"}'
+            assert r.status == 403 and r.body == b'{"message":"Forbidden"}'
             await c.close()
 
         await with_gateway(base_config(1), body)
