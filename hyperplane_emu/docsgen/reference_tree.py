@@ -750,8 +750,15 @@ API = Section(
         "account": Key(values="a key of `accounts`"),
         "policy": Key(
             "Resource policy, REST only: a list of statements, or the short form "
-            "`{allow: {…}, deny: {…}}`. A private API without one cannot be invoked.",
+            "`{allow: {…}, deny: {…}}`. Required on a private API (AWS refuses to deploy "
+            "one without).",
             values="list or mapping",
+        ),
+        "vpc_endpoint_ids": Key(
+            "Private REST APIs: execute-api endpoints associated with the API "
+            "(vpcEndpointIds); only these get the `<api-id>-<vpce-id>.execute-api…` name.",
+            default="",
+            values="list of `<vpc>/<endpoint>` (execute-api endpoints of this file)",
         ),
         "vpc_links": Key("Name -> VPC link (REST: V1, HTTP: V2).", values="mapping"),
         "stages": Key(

@@ -172,6 +172,7 @@ def apis(
             stages=stages,
             routes=routes,
             vpc_links={lk.id: lk for lk in links.values()},
+            vpc_endpoint_ids=tuple(endpoints[k].id for k in api.vpc_endpoint_ids),
         )
     return out
 

@@ -196,13 +196,16 @@ def zones(plan: Plan) -> dict[str, Zone]:
                     b.add(api.hostname, (plan.api_gateway.public_ip,))
 
     # Private APIs: `<api-id>-<vpce-id>.execute-api.<region>.amazonaws.com` is a public
-    # record of the endpoint's addresses (Developer Guide, "Invoke a private API"),
-    # so it works from any VPC and from on premises, private DNS or not.
+    # Route 53 alias of the endpoint's addresses (Developer Guide, "Invoke a private
+    # API"), so it works from any VPC and from on premises, private DNS or not. AWS
+    # creates it only for the endpoints associated with the API (RestApi
+    # endpointConfiguration.vpcEndpointIds: "a list of VpcEndpointIds ... against
+    # which to create Route53 ALIASes"); any other endpoint's name is NXDOMAIN.
     for api in plan.apis.values():
         if api.endpoint != "private":
             continue
         for ep in plan.endpoints.values():
-            if ep.service == "execute-api":
+            if ep.service == "execute-api" and ep.id in api.vpc_endpoint_ids:
                 ips = tuple(enis[e].ip for e in ep.enis)
                 everywhere(f"{api.id}-{ep.id}.execute-api.{plan.region}.amazonaws.com", ips)
 

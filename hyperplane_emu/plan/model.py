@@ -415,6 +415,9 @@ class PlanApi:
     stages: dict[str, PlanStage]
     routes: tuple[PlanApiRoute, ...]
     vpc_links: dict[str, PlanVpcLink]  # REST (V1) links, by id
+    vpc_endpoint_ids: tuple[str, ...] = ()
+    """Private REST APIs: the associated execute-api endpoints' vpce ids (vpcEndpointIds);
+    only these have an `<api-id>-<vpce-id>.execute-api…` name."""
 
     @property
     def http(self) -> bool:

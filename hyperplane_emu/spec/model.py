@@ -353,6 +353,10 @@ class Api:
     stages: dict[str, Stage] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     account: str = "customer"  # the account key that owns the API
+    vpc_endpoint_ids: tuple[str, ...] = ()
+    """Private REST APIs: `<vpc>/<endpoint>` execute-api endpoints associated with the API
+    (AWS's endpointConfiguration.vpcEndpointIds): each gets the Route 53 alias
+    `<api-id>-<vpce-id>.execute-api.<region>.amazonaws.com`."""
 
 
 # --------------------------------------------------------------------------

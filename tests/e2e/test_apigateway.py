@@ -57,6 +57,7 @@ apis:
     type: rest
     endpoint: private
     policy: POLICY
+    vpc_endpoint_ids: [customer/execute-api]
     vpc_links:
       orders-link: {target: customer/orders-nlb}
     stages:

@@ -408,7 +408,13 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         "tests/unit/spec/test_spec_apis.py::test_good_file_loads_as_written",
         "bad:api-link-other-account",
     ),
-    "apis.<api>.policy": (APIGW_POLICY, APIGW_DENY),
+    "apis.<api>.policy": (APIGW_POLICY, APIGW_DENY, "bad:api-private-no-policy"),
+    "apis.<api>.vpc_endpoint_ids": (
+        APIGW_FORMS,
+        "tests/unit/services/apigateway/test_apigw_fidelity.py::test_only_associated_endpoints_get_the_vpce_specific_name",
+        "bad:api-vpce-ids-missing",
+        "bad:api-vpce-ids-not-execute-api",
+    ),
     "apis.<api>.vpc_links": (APIGW_E2E, HTTP_E2E),
     "apis.<api>.stages": (APIGW_FORMS,),
     "apis.<api>.routes": (

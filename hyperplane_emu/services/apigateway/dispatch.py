@@ -229,6 +229,15 @@ class Gateway:
                     "private APIs"
                 ),
             )
+        if sel.vpce_in_host is not None and sel.vpce_in_host not in api.vpc_endpoint_ids:
+            # The name exists only for associated endpoints (vpcEndpointIds); a client
+            # that forces it (a Host header, --resolve) gets API Gateway's "no API here".
+            return ErrorAction(
+                info,
+                errors.FORBIDDEN.with_reason(
+                    f"{sel.vpce_in_host} is not associated with API {api.id} (vpc_endpoint_ids)"
+                ),
+            )
         if isinstance(compiled, _CompiledHttpApi):
             return self._handle_http(compiled, method, target, headers, caller, body_length, info)
         path, query = split_target(target)

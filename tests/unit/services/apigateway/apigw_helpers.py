@@ -55,6 +55,7 @@ def api(
     endpoint: Literal["regional", "private"] = "regional",
     policy: tuple[PlanPolicyStatement, ...] | None = None,
     links: tuple[PlanVpcLink, ...] = (),
+    vpc_endpoint_ids: tuple[str, ...] = (),
 ) -> PlanApi:
     return PlanApi(
         id=aid,
@@ -68,6 +69,7 @@ def api(
         stages={n: PlanStage(n, dict(v)) for n, v in stages.items()},
         routes=tuple(routes),
         vpc_links={lk.id: lk for lk in links},
+        vpc_endpoint_ids=vpc_endpoint_ids,
     )
 
 
@@ -100,6 +102,7 @@ def base_config(upstream_port: int = 8080, listen_port: int = 0) -> GatewayConfi
         endpoint="private",
         policy=ALLOW_VPCE,
         links=(link("abc123", "orders-link", address="127.0.0.1"),),
+        vpc_endpoint_ids=(VPCE,),
     )  # fmt: skip
     pub = api(
         PUB,

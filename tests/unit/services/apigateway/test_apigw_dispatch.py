@@ -127,6 +127,15 @@ def test_invoke_url_forms(host: str, extra: list[tuple[bytes, bytes]]) -> None:
     assert isinstance(call(gw(), "/prod/ping", host=host, extra=extra), MockAction)
 
 
+def test_a_vpce_name_of_an_endpoint_not_associated_is_forbidden() -> None:
+    """Issue 16 item 5: `<api-id>-<vpce-id>` exists for vpcEndpointIds only; a client
+    forcing another endpoint's name (Host header) gets 403 Forbidden."""
+    other = "vpce-0fff000000000000f"
+    e = err(call(gw(), "/prod/ping", host=f"{PRIV}-{other}.execute-api.us-east-1.amazonaws.com"))
+    assert (e.status, e.body, e.error_type) == (403, b'{"message":"Forbidden"}', "ForbiddenException")
+    assert other in e.reason
+
+
 @pytest.mark.parametrize(
     ("host", "extra"),
     [
