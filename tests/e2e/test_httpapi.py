@@ -96,11 +96,11 @@ def up(topology: Callable[[str], Topology], cidr: str = "10.1") -> Topology:
     return topology(TOPOLOGY.replace("CIDR", cidr))
 
 
-def call(t: Topology, path: str) -> tuple[int, Any]:
+def call(t: Topology, path: str, *extra: str) -> tuple[int, Any]:
     api = next(iter(t.plan.apis.values()))
     r = subprocess.run(
         ["ip", "netns", "exec", t.plan.hosts["internet"].namespace, "curl", "-s", "-m", "8",
-         "-w", "\\n%{http_code}", f"https://{api.hostname}{path}"],
+         "-w", "\\n%{http_code}", *extra, f"https://{api.hostname}{path}"],
         capture_output=True, text=True, timeout=15,
     )  # fmt: skip
     body, _, code = r.stdout.rpartition("\n")
@@ -132,6 +132,28 @@ def test_one_link_reaches_an_alb_an_nlb_and_cloud_map(topology: Callable[[str], 
     status, body = call(t, "/pay")
     assert status == 200 and body["host"] in ("pay1", "pay2") and source(body) in link_ips
     assert "198.51.100.10" in body["headers"].get("forwarded", "")
+
+
+def test_a_spoofed_x_forwarded_for_reaches_targets_only_inside_forwarded(
+    topology: Callable[[str], Topology],
+) -> None:
+    """Issue 16 item 3: HTTP APIs translate a client's X-Forwarded-* into Forwarded and
+    append the egress (Developer Guide, "Amazon API Gateway important notes")."""
+    t = up(topology)
+    spoof = ("-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Forwarded-Proto: http")
+    status, body = call(t, "/pay", *spoof)  # Cloud Map: the echo target sees the link ENI
+    assert status == 200, body
+    headers = body["headers"]
+    assert "x-forwarded-for" not in headers and "x-forwarded-proto" not in headers
+    host = next(iter(t.plan.apis.values())).hostname
+    assert headers["forwarded"] == f"for=6.6.6.6;proto=http, for=198.51.100.10;host={host};proto=https"
+    # Behind an ALB the target's X-Forwarded-For is the ALB's own: the link ENI, never
+    # the client's claim.
+    status, body = call(t, "/web/x", *spoof)
+    assert status == 200, body
+    xff = body["headers"]["x-forwarded-for"]
+    assert "6.6.6.6" not in xff and xff.split(",")[-1].strip() in ips(t, "vpclink")
+    assert body["headers"]["forwarded"].startswith("for=6.6.6.6;proto=http, ")
 
 
 def test_cloud_map_spreads_over_healthy_instances_only(

@@ -22,8 +22,10 @@ docs/apigateway.md ("HTTP APIs") gives the source of every rule; in short:
 - **Headers**: hop-by-hop fields dropped; `Host` is the uri's for `INTERNET`
   and the client's own over a VPC link; `Forwarded: [by=<gateway>;]for=<client>;
   host=<client's Host>;proto=<scheme>` (RFC 7239, appended to the client's),
-  `Via: HTTP/1.1 AmazonAPIGateway`, `X-Amzn-Trace-Id`; unlike REST APIs no
-  `X-Forwarded-*`, no `User-Agent` rewrite, no `X-Amzn-Apigateway-Api-Id`.
+  `Via: HTTP/1.1 AmazonAPIGateway`, `X-Amzn-Trace-Id`; a client's
+  `X-Forwarded-*` become `Forwarded` elements before ours (known-issues page),
+  never passed as sent; unlike REST APIs no `User-Agent` rewrite, no
+  `X-Amzn-Apigateway-Api-Id`.
 - **Response**: the backend's headers pass (no `x-amzn-Remapped-*`), minus
   hop-by-hop, `Date` and `Content-Length` (API Gateway's own), plus
   `apigw-requestid`.
@@ -243,6 +245,63 @@ def _node(address: str) -> str:
     return address
 
 
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_X_FORWARDED = (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port")
+
+
+def _value(text: str) -> str:
+    """An RFC 7239 value: a token as is, anything else as a quoted-string."""
+    if _TOKEN.fullmatch(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _for_node(text: str) -> str:
+    """A client-sent X-Forwarded-For entry as an RFC 7239 node (IPv6 bracketed)."""
+    try:
+        if ipaddress.ip_address(text).version == 6:
+            return f'"[{text}]"'
+        return text
+    except ValueError:
+        return _value(text)  # "unknown", an obfuscated id, or junk: quoted, never trusted
+
+
+def translate_x_forwarded(fields: Mapping[bytes, list[bytes]]) -> bytes:
+    """Client `X-Forwarded-*` headers as `Forwarded` elements (b"" when there are none).
+
+    AWS: "HTTP APIs translate incoming X-Forwarded-* headers into a standard Forwarded
+    header and will append the egress IP, Host and protocol" (Developer Guide, "Amazon
+    API Gateway important notes", HTTP APIs). The captured shape (pbojinov/request-ip#70:
+    `for=<xff>,for=<client>;by=…;host=…;proto=https`) shows each X-Forwarded-For entry
+    as a `for=` element. X-Forwarded-Proto and -Host (with -Port, RFC 7239 has no port
+    parameter of its own) describe the last hop, so they join the last element (our
+    reading of RFC 7239 §7.4's transition advice)."""
+    fors = [
+        part.strip()
+        for value in fields.get(b"x-forwarded-for", ())
+        for part in value.decode("latin-1").split(",")
+        if part.strip()
+    ]
+    elements = [f"for={_for_node(ip)}" for ip in fors]
+    extra: list[str] = []
+    protos = fields.get(b"x-forwarded-proto")
+    if protos:
+        extra.append(f"proto={_value(protos[-1].decode('latin-1').strip())}")
+    hosts = fields.get(b"x-forwarded-host")
+    ports = fields.get(b"x-forwarded-port")
+    if hosts:
+        host = hosts[-1].decode("latin-1").strip()
+        if ports:
+            host = f"{host}:{ports[-1].decode('latin-1').strip()}"
+        extra.append(f"host={_value(host)}")
+    if extra:
+        if elements:
+            elements[-1] += ";" + ";".join(extra)
+        else:
+            elements.append(";".join(extra))
+    return ", ".join(elements).encode("latin-1")
+
+
 def forwarded(client_ip: str, host: str, proto: str, by: str | None) -> bytes:
     parts = [f"by={_node(by)}"] if by else []
     parts.append(f"for={_node(client_ip)}")
@@ -267,6 +326,7 @@ def http_request_headers(
     nominated = connection_tokens(client_headers)
     client_host = b""
     fwd = via = b""
+    x_forwarded: dict[bytes, list[bytes]] = {}
     out: Headers = []
     for name, value in client_headers:
         if name == b"host":
@@ -275,6 +335,11 @@ def http_request_headers(
         if name == b"forwarded":
             fwd = fwd + b", " + value if fwd else value
             continue
+        if name in _X_FORWARDED:
+            # Never passed as sent: a backend trusting X-Forwarded-For would trust
+            # the client. Translated into Forwarded below.
+            x_forwarded.setdefault(name, []).append(value)
+            continue
         if name == b"via":
             via = via + b", " + value if via else value
             continue
@@ -282,6 +347,9 @@ def http_request_headers(
             continue
         out.append((name, value))
     host = host_header.encode("latin-1") if host_header else client_host
+    translated = translate_x_forwarded(x_forwarded)
+    if translated:
+        fwd = fwd + b", " + translated if fwd else translated
     ours = forwarded(client_ip, client_host.decode("latin-1"), proto, gateway_ip)
     head: Headers = [(b"Host", host)] if host else []
     out = head + out

@@ -188,13 +188,49 @@ def test_headers_over_a_vpc_link() -> None:
     h = hdrs(up)
     assert up.headers[0] == (b"Host", HTTP_HOST.encode())  # the client's Host goes through
     assert up.server_name == ALB_HOST
-    assert h["forwarded"] == f"for=192.0.2.1, for={CLIENT};host={HTTP_HOST};proto=https"
+    # The client's X-Forwarded-For becomes a Forwarded element (known-issues page).
+    assert h["forwarded"] == (
+        f"for=192.0.2.1, for=1.2.3.4, for={CLIENT};host={HTTP_HOST};proto=https"
+    )
     assert h["via"] == "HTTP/1.1 AmazonAPIGateway"
     assert h["user-agent"] == "curl/8"  # not rewritten, unlike REST
-    assert h["x-forwarded-for"] == "1.2.3.4"  # passed as sent; API Gateway adds none
+    assert "x-forwarded-for" not in h  # never passed as sent
     assert h["x-amzn-trace-id"] == "Root=1-00000000-000000000000000000000001"
     assert "x-hop" not in h and "connection" not in h
     assert "x-amzn-apigateway-api-id" not in h and "x-forwarded-proto" not in h
+
+
+@pytest.mark.parametrize(
+    ("sent", "translated"),
+    [
+        ([(b"x-forwarded-for", b"203.0.113.9")], "for=203.0.113.9"),
+        (
+            [(b"x-forwarded-for", b"203.0.113.9, 2001:db8::1"), (b"x-forwarded-for", b"unknown")],
+            'for=203.0.113.9, for="[2001:db8::1]", for=unknown',
+        ),
+        (
+            [
+                (b"x-forwarded-for", b"203.0.113.9"),
+                (b"x-forwarded-proto", b"http"),
+                (b"x-forwarded-host", b"shop.example"),
+                (b"x-forwarded-port", b"8443"),
+            ],
+            'for=203.0.113.9;proto=http;host="shop.example:8443"',
+        ),
+        ([(b"x-forwarded-proto", b"https")], "proto=https"),
+        ([(b"x-forwarded-for", b'1.2.3.4";by=evil')], 'for="1.2.3.4\\";by=evil"'),
+        ([(b"x-forwarded-port", b"80")], ""),  # a port alone names no hop
+    ],
+)
+def test_x_forwarded_headers_become_forwarded_elements(
+    sent: list[tuple[bytes, bytes]], translated: str
+) -> None:
+    """Issue 16 item 3: HTTP APIs translate incoming X-Forwarded-* into Forwarded, the
+    egress appended (Developer Guide, "Amazon API Gateway important notes")."""
+    h = hdrs(fwd(call(gw(), "/items", extra=sent)))
+    ours = f"for={CLIENT};host={HTTP_HOST};proto=https"
+    assert h["forwarded"] == (f"{translated}, {ours}" if translated else ours)
+    assert not any(k.startswith("x-forwarded-") for k in h)
 
 
 def test_headers_over_the_internet() -> None:
