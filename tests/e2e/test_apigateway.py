@@ -146,6 +146,11 @@ def test_all_three_invoke_forms(topology: Callable[[str], Topology]) -> None:
     for url, extra in forms:
         status, _, body = curl(t, url, *extra)
         assert status == 200 and body["path"] == "/orders", (url, body)
+    # issue 16: the endpoint-specific name exists only for associated endpoints
+    # (vpc_endpoint_ids); forcing another endpoint's name gets 403 Forbidden.
+    other = f"{orders.id}-vpce-0fff000000000000f.execute-api.us-east-1.amazonaws.com"
+    status, headers, body = curl(t, f"https://{orders.hostname}/prod/orders", "-H", f"Host: {other}")
+    assert (status, body) == (403, {"message": "Forbidden"})
 
 
 def test_a_regional_api_called_through_the_endpoint_is_forbidden(
@@ -164,6 +169,11 @@ def test_unknown_resource_is_missing_authentication_token(
     status, headers, body = curl(t, f"https://{api(t, 'orders').hostname}/prod/nothing")
     assert (status, body) == (403, {"message": "Missing Authentication Token"})
     assert headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    # issue 16: no such stage, the bare / included, is Forbidden (public captures).
+    for path in ("/", "/beta/orders"):
+        status, headers, body = curl(t, f"https://{api(t, 'orders').hostname}{path}")
+        assert (status, body) == (403, {"message": "Forbidden"}), path
+        assert headers["x-amzn-errortype"] == "ForbiddenException"
 
 
 def test_policy_for_another_endpoint_denies_with_the_aws_body(
@@ -266,6 +276,35 @@ def test_from_the_internet_the_regional_api_answers_and_the_private_one_does_not
         403,
         {"message": "Forbidden"},
     )
+
+
+def test_plain_http_is_refused_on_the_regional_front_and_the_endpoint(
+    topology: Callable[[str], Topology],
+) -> None:
+    """issue 16: execute-api is HTTPS only; port 80 is refused (RST), as public reports show
+    for regional endpoints, and through the endpoint as well (the security group admits
+    80 here, so the refusal is API Gateway's, not the group's)."""
+    t = topology(
+        TOPOLOGY.replace("POLICY", ALLOW_OURS).replace(
+            "ingress: [{port: 443, source: sg/client}]",
+            "ingress: [{port: 443, source: sg/client}, {port: 80, source: sg/client}]",
+        )
+    )
+    status_api = api(t, "status")
+    r = subprocess.run(
+        ["ip", "netns", "exec", t.plan.hosts["internet"].namespace, "curl", "-s", "-m", "8",
+         f"http://{status_api.hostname}/v1/hello"],
+        capture_output=True, text=True, timeout=15,
+    )  # fmt: skip
+    assert r.returncode == 7, (r.returncode, r.stdout)  # curl: failed to connect
+    agw = t.plan.api_gateway
+    assert agw is not None
+    assert t.connect("internet", agw.public_ip, 80) == "refused"
+    assert t.connect("internet", agw.public_ip, 443) == "connected"
+    ep = t.plan.endpoints["customer/execute-api"]
+    ep_ip = t.plan.eni(ep.enis[0]).ip
+    assert t.connect("client", ep_ip, 80) == "refused"
+    assert t.connect("client", ep_ip, 443) == "connected"
 
 
 def test_trace_shows_both_privatelink_connections_and_the_nlb_translation_in_order(
