@@ -390,6 +390,11 @@ class ApiGatewayServer:
             headers = error_headers(
                 info.request_id, info.apigw_id, error.error_type, len(error.body)
             )
+            if info.trace_id and error.status >= 500:
+                # Integration failures (500/502/504) carry the request's trace id; the
+                # 403s decided before a method matched do not (public captures:
+                # docs/apigateway.md, "Error answers").
+                headers.append((b"X-Amzn-Trace-Id", info.trace_id.encode("latin-1")))
         if error.status in (400, 413):
             headers.append((b"Connection", b"close"))
         await self._send(

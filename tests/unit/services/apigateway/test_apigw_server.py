@@ -152,6 +152,14 @@ def test_refused_and_unavailable_link_answer_500() -> None:
                 assert r.status == 500, target
                 assert r.body == b'{"message": "Internal server error"}'
                 assert r.headers["x-amzn-errortype"] == "InternalServerErrorException"
+                # issue 16 item 6: the headers AWS sends on an integration failure
+                # (public 2025 capture, docs/apigateway.md "Error answers").
+                assert r.headers["x-amzn-trace-id"].startswith("Root=1-")
+                assert r.headers["x-amzn-requestid"] and r.headers["x-amz-apigw-id"]
+                assert r.headers["content-type"] == "application/json"
+            r = await c.request("GET", "/prod/nothing", H_PRIV)
+            assert r.status == 403 and "x-amzn-trace-id" not in r.headers
+            assert r.headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
             await c.close()
 
         await with_gateway(raw, body)
@@ -169,9 +177,12 @@ def test_silent_backend_times_out_with_504() -> None:
         async def body(srv: ApiGatewayServer, gw_port: int) -> None:
             c = await Client.open(gw_port, source=ENDPOINT_IP)
             t0 = time.monotonic()
-            r = await c.request("GET", "/prod/orders/1", H_PRIV)
+            r = await c.request(
+                "GET", "/prod/orders/1", [*H_PRIV, ("x-amzn-trace-id", "Root=1-5f84c7a9-1")]
+            )
             took = time.monotonic() - t0
             assert r.status == 504 and r.body == b'{"message": "Endpoint request timed out"}'
+            assert r.headers["x-amzn-trace-id"] == "Root=1-5f84c7a9-1"  # the request's own
             assert 0.2 <= took < 2.0, took
             # The client connection survives the timeout.
             r = await c.request("GET", "/prod/ping", H_PRIV)
