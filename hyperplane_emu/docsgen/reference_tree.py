@@ -921,6 +921,30 @@ INTEGRATION = Section(
         ),
         "mock_status": Key("MOCK only.", values=_range(apiroutes.MOCK_STATUS)),
         "mock_body": Key("MOCK only.", values="string"),
+        "tls_config": Key(
+            "Backend TLS (AWS tlsConfig): REST HTTPS integrations, HTTP API private "
+            "integrations (which then speak HTTPS).",
+            values="mapping",
+        ),
+    },
+)
+
+TLS_CONFIG = Section(
+    pattern=f"{_API}.routes.<route>.integration.tls_config",
+    title="backend TLS (tls_config)",
+    keys=("apiroutes.TLS_CONFIG_KEYS",),
+    model=m.TlsConfig,
+    intro="The backend's certificate must chain to the topology's CA, be valid and carry "
+    "the host name; a failure answers 500 (REST) or 503 (HTTP APIs).",
+    docs={
+        "insecure_skip_verification": Key(
+            "REST only: any issuer (self-signed too); expiry and host name still checked.",
+        ),
+        "server_name_to_verify": Key(
+            "HTTP API private integrations only (required there): HTTPS to the target, this "
+            "name sent as SNI and verified.",
+            values="a host name",
+        ),
     },
 )
 
@@ -979,5 +1003,6 @@ TREE: tuple[Section, ...] = (
     STAGE,
     ROUTE,
     INTEGRATION,
+    TLS_CONFIG,
     PARAMETERS,
 )

@@ -192,9 +192,12 @@ def _integration(
             if lb is not None:
                 pattern = rf"^(https?://){re.escape(lb.name)}(?=[:/]|$)"
                 uri = re.sub(pattern, rf"\g<1>{lb.dns_name}", uri)
+    tls = i.tls_config
     return PlanIntegration(
         i.type, i.connection_type, cid, uri, i.timeout_ms, i.mock_status, i.mock_body,
         i.overwrite_path, i.integration_target,
+        tls_skip_verification=tls is not None and tls.insecure_skip_verification,
+        tls_server_name=tls.server_name_to_verify if tls is not None else None,
     )  # fmt: skip
 
 

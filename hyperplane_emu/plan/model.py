@@ -358,6 +358,11 @@ class PlanIntegration:
     targets: tuple[PlanIntegrationTarget, ...] = ()
     """Over a VPC link V2: the backends this integration reaches (several for a Cloud Map
     service; the uri's `?attr=value` filters pick among them per stage)."""
+    tls_skip_verification: bool = False
+    """REST tlsConfig.insecureSkipVerification: any issuer; expiry and host name checked."""
+    tls_server_name: str | None = None
+    """HTTP API private integrations, tlsConfig.serverNameToVerify: HTTPS to the target,
+    this name sent (SNI) and verified."""
 
 
 @dataclass(frozen=True)

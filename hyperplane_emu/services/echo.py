@@ -1,6 +1,7 @@
 """The built-in echo backend: tells a client what the target saw.
 
-    python -m hyperplane_emu.services.echo --port 8080 [--udp] [--name app1] [--bind ADDR]
+    python -m hyperplane_emu.services.echo --port 8080 [--udp] [--name app1] [--bind ADDR] \\
+        [--tls-cert PEM --tls-key PEM]
 
 TCP: when the first bytes of a connection look like an HTTP/1.x request line,
 every request on the connection is answered `200 OK` with a JSON body
@@ -21,6 +22,11 @@ non-HTTP stream gets one line `PROXY-V2 <that JSON>` before its echo. A header
 that starts with the signature but does not parse is reported as
 `{"error": "…"}` and its bytes are echoed as data.
 
+`--tls-cert/--tls-key`: the TCP listener speaks TLS (HTTP/1.1), presenting that
+certificate, so API Gateway's backend verification (chain, name, expiry) can be
+shown on real handshakes; the JSON is the same. A PPv2 header is read only on
+plain listeners (an NLB sends it before the TLS handshake, not emulated here).
+
 `--name` defaults to the hostname, but namespaces share the machine's UTS
 namespace, so the runtime passes the emulated host's name. Once listening,
 one line `echo listening on tcp 0.0.0.0:8080` goes to stdout (the real port
@@ -37,6 +43,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from typing import Any, cast
@@ -113,11 +120,19 @@ def describe_request(name: str, peer: Any, local: Any, request: h11.Request) -> 
 class EchoServer:
     """One listener (TCP or UDP) and the connections it accepted."""
 
-    def __init__(self, name: str, bind: str, port: int, udp: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        bind: str,
+        port: int,
+        udp: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.name = name
         self.bind = bind
         self.port = port
         self.udp = udp
+        self.tls = tls  # serve HTTPS (TCP only): what a TLS backend presents to API Gateway
         self._server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -134,8 +149,9 @@ class EchoServer:
             sockname = transport.get_extra_info("sockname")
         else:
             self._server = await asyncio.start_server(
-                self._handle, self.bind, self.port, reuse_address=True, limit=_MAX_HEADERS
-            )
+                self._handle, self.bind, self.port, reuse_address=True, limit=_MAX_HEADERS,
+                ssl=self.tls, ssl_handshake_timeout=10.0 if self.tls else None,
+            )  # fmt: skip
             sockname = self._server.sockets[0].getsockname()
         return sockname[0], sockname[1]
 
@@ -287,20 +303,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--udp", action="store_true", help="echo UDP datagrams instead of TCP")
     p.add_argument("--bind", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     p.add_argument("--name", default=socket.gethostname(), help="host name to report")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM, chain first)")
+    p.add_argument("--tls-key", help="its private key (PEM)")
     args = p.parse_args(argv)
     if not 0 <= args.port <= 65535:
         p.error(f"--port {args.port} is not a port number (0-65535)")
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_cert and args.udp):
+        p.error("--tls-cert and --tls-key go together, and with TCP only")
     return args
 
 
+def server_tls(cert: str, key: str) -> ssl.SSLContext:
+    """A TLS server context for the echo backend (HTTP/1.1 only, TLS 1.2+)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 async def serve(args: argparse.Namespace) -> None:
-    server = EchoServer(args.name, args.bind, args.port, udp=args.udp)
+    tls = server_tls(args.tls_cert, args.tls_key) if args.tls_cert else None
+    server = EchoServer(args.name, args.bind, args.port, udp=args.udp, tls=tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     host, port = await server.start()
-    print(f"echo listening on {'udp' if args.udp else 'tcp'} {host}:{port}", flush=True)
+    kind = "udp" if args.udp else "tls" if tls else "tcp"
+    print(f"echo listening on {kind} {host}:{port}", flush=True)
     await stop.wait()
     await server.close()
 

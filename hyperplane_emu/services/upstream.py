@@ -12,7 +12,10 @@ differs between the two services is a parameter, not a copy:
 - `idle_s`: connections idle longer are not reused (`sweep` closes them).
 
 Failures are `UpstreamFailure(kind, reason)`; each service maps the kind to its
-own answer (ALB 502/504, API Gateway 500/504).
+own answer (ALB 502/504, API Gateway 500/504). Backend TLS: a key names one of the
+pool's TLS contexts (`tls_profile`) and a name its certificate must carry
+(`verify_name`, judged by the caller's `peer_check`), so API Gateway can verify as
+AWS does while the ALB keeps its own context.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import socket
 import ssl
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,7 +34,9 @@ import h11
 from hyperplane_emu.services.httpio import READ_SIZE
 
 Headers = list[tuple[bytes, bytes]]
-FailureKind = Literal["connect-timeout", "connect", "read-timeout", "too-large", "broken"]
+FailureKind = Literal["connect-timeout", "connect", "read-timeout", "too-large", "broken", "tls"]
+PeerCheck = Callable[[bytes, str], "str | None"]
+"""(the backend's certificate, DER; the name to verify) -> why it is refused, or None."""
 
 _TLS_HANDSHAKE_S = 10.0
 
@@ -58,6 +64,8 @@ class UpstreamKey:
     source: str | None = None  # bind here (an ALB node's address)
     tls: bool = False
     server_name: str = ""  # TLS SNI
+    tls_profile: str = ""  # which of the pool's TLS contexts ("": the default one)
+    verify_name: str = ""  # checked against the certificate by the pool's peer_check
 
 
 @dataclass
@@ -82,8 +90,14 @@ class UpstreamPool:
         tls: ssl.SSLContext | None = None,
         max_idle: int = 256,
         idle_s: float | None = None,
+        tls_profiles: Mapping[str, ssl.SSLContext] | None = None,
+        peer_check: PeerCheck | None = None,
+        handshake_failure: Callable[[ssl.SSLError], str] | None = None,
     ) -> None:
         self._tls = tls
+        self._tls_profiles = dict(tls_profiles or {})
+        self._peer_check = peer_check
+        self._handshake_failure = handshake_failure
         self._max_idle = max_idle  # per key
         self._idle_s = idle_s
         self._idle: dict[UpstreamKey, list[_UpConn]] = {}
@@ -140,11 +154,12 @@ class UpstreamPool:
 
     async def connect(self, key: UpstreamKey, timeout: float) -> _UpConn:
         where = f"{key.host}:{key.port}"
+        tls = self._tls_profiles.get(key.tls_profile, self._tls) if key.tls else None
         connect = _open_connection(
             key.host,
             key.port,
             local_addr=(key.source, 0) if key.source else None,
-            ssl=self._tls if key.tls else None,
+            ssl=tls,
             server_hostname=key.server_name if key.tls else None,
             ssl_handshake_timeout=_TLS_HANDSHAKE_S if key.tls else None,
             limit=READ_SIZE * 4,
@@ -157,8 +172,19 @@ class UpstreamPool:
             if cm.expired():
                 raise UpstreamFailure("connect-timeout", f"connect to {where} timed out") from None
             raise  # a timeout around the whole exchange: the caller's
+        except ssl.SSLCertVerificationError as e:
+            if self._handshake_failure is None:
+                raise UpstreamFailure("connect", f"connect to {where}: {e}") from None
+            raise UpstreamFailure("tls", self._handshake_failure(e)) from None
         except (OSError, ssl.SSLError) as e:  # refused (RST), unreachable, TLS
             raise UpstreamFailure("connect", f"connect to {where}: {e}") from None
+        if key.tls and key.verify_name and self._peer_check is not None:
+            ssl_object = writer.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            why = self._peer_check(der or b"", key.verify_name)
+            if why is not None:
+                writer.close()
+                raise UpstreamFailure("tls", why)
         self.opened += 1
         sock = writer.get_extra_info("socket")
         if sock is not None:

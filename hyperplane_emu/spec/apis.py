@@ -159,7 +159,7 @@ def _api(
             view.path_of("policy"),
             view.node,
             f"{AWS_PRIVATE_NO_POLICY} (AWS refuses CreateDeployment; Developer Guide, "
-            "\"Create and attach an API Gateway resource policy\": for a private API, you "
+            '"Create and attach an API Gateway resource policy": for a private API, you '
             "can't deploy your API without a resource policy): allow source_vpce of your "
             "execute-api endpoint",
         )
@@ -265,7 +265,9 @@ def _execute_api_endpoint(
     found = refs.status(ctx, f"vpcs.{vpc_name}.endpoints", name, vpc.endpoints)
     if found == "missing":
         ctx.error(
-            path, node, f"VPC {vpc_name!r} has no endpoint {name!r}{did_you_mean(name, vpc.endpoints)}"
+            path,
+            node,
+            f"VPC {vpc_name!r} has no endpoint {name!r}{did_you_mean(name, vpc.endpoints)}",
         )
         return None
     if found == "broken":

@@ -277,6 +277,19 @@ class Endpoint:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """An integration's backend TLS settings (AWS's tlsConfig)."""
+
+    insecure_skip_verification: bool = False
+    """REST APIs: accept a backend certificate whatever issued it; its expiry and host
+    name are still checked (API Gateway Developer Guide, x-amazon-apigateway-integration
+    .tlsConfig)."""
+    server_name_to_verify: str | None = None
+    """HTTP API private integrations: speak HTTPS to the target, send this name (SNI) and
+    verify the certificate against it."""
+
+
+@dataclass(frozen=True)
 class Integration:
     """How a route reaches its backend (API Gateway's integration request)."""
 
@@ -296,6 +309,7 @@ class Integration:
     integration_target: str | None = None
     """REST APIs over a VPC link V2: the ALB or NLB (`<vpc>/<name>`); the uri's port
     picks its listener (AWS: integrationTarget, an ALB or NLB ARN)."""
+    tls_config: TlsConfig | None = None
 
 
 @dataclass(frozen=True)

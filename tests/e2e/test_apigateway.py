@@ -149,7 +149,9 @@ def test_all_three_invoke_forms(topology: Callable[[str], Topology]) -> None:
     # issue 16: the endpoint-specific name exists only for associated endpoints
     # (vpc_endpoint_ids); forcing another endpoint's name gets 403 Forbidden.
     other = f"{orders.id}-vpce-0fff000000000000f.execute-api.us-east-1.amazonaws.com"
-    status, headers, body = curl(t, f"https://{orders.hostname}/prod/orders", "-H", f"Host: {other}")
+    status, headers, body = curl(
+        t, f"https://{orders.hostname}/prod/orders", "-H", f"Host: {other}"
+    )
     assert (status, body) == (403, {"message": "Forbidden"})
 
 

@@ -146,7 +146,9 @@ def test_a_spoofed_x_forwarded_for_reaches_targets_only_inside_forwarded(
     headers = body["headers"]
     assert "x-forwarded-for" not in headers and "x-forwarded-proto" not in headers
     host = next(iter(t.plan.apis.values())).hostname
-    assert headers["forwarded"] == f"for=6.6.6.6;proto=http, for=198.51.100.10;host={host};proto=https"
+    assert (
+        headers["forwarded"] == f"for=6.6.6.6;proto=http, for=198.51.100.10;host={host};proto=https"
+    )
     # Behind an ALB the target's X-Forwarded-For is the ALB's own: the link ENI, never
     # the client's claim.
     status, body = call(t, "/web/x", *spoof)

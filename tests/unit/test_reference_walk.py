@@ -490,6 +490,20 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "apis.<api>.routes.<route>.integration.mock_body": (
         "tests/unit/services/apigateway/test_apigw_dispatch.py::test_mock_and_configuration_failures",
     ),
+    "apis.<api>.routes.<route>.integration.tls_config": (
+        "tests/unit/services/apigateway/test_apigw_server.py::test_backend_certificate_is_verified_as_aws_does",
+        "bad:api-tls-config-http-uri",
+        "bad:api-tls-config-mock",
+    ),
+    "apis.<api>.routes.<route>.integration.tls_config.insecure_skip_verification": (
+        "tests/unit/services/apigateway/test_apigw_server.py::test_backend_certificate_is_verified_as_aws_does",
+        "bad:api-tls-config-skip-on-http-api",
+    ),
+    "apis.<api>.routes.<route>.integration.tls_config.server_name_to_verify": (
+        "tests/unit/services/apigateway/test_apigw_http_server.py::test_server_name_to_verify_makes_the_private_integration_https",
+        "bad:api-tls-config-name-on-rest",
+        "bad:api-tls-config-name-internet",
+    ),
     "apis.<api>.routes.<route>.integration.request_parameters": (
         "tests/e2e/test_httpapi.py::test_overwrite_path_maps_the_backend_path",
         "bad:api-request-parameters-rest",

@@ -46,11 +46,24 @@ def _write_ready(path: Path, server: ApiGatewayServer) -> None:
 def _load(args: argparse.Namespace) -> config_mod.GatewayConfig:
     """Raises OSError or ValueError (serialize.PlanFormatError is one)."""
     cfg = config_mod.load(args.plan, args.cert, args.key, args.fabric_socket)
+    cfg = dataclasses.replace(cfg, backend_cas=tuple(_backend_cas(args)))
     if args.listen:
         cfg = dataclasses.replace(
             cfg, listen=tuple(config_mod.parse_listen(x) for x in args.listen)
         )
     return cfg
+
+
+def _backend_cas(args: argparse.Namespace) -> list[str]:
+    """--backend-ca files, else the topology's CA next to --cert (`up` writes both in
+    <state>/apigw/): the issuers an HTTPS integration's certificate may chain to."""
+    if args.backend_ca:
+        return list(args.backend_ca)
+    if args.cert:
+        ca = Path(args.cert).parent / "ca.pem"
+        if ca.is_file():
+            return [str(ca)]
+    return []
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -113,6 +126,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cert", help="TLS certificate (PEM) for the 443 listeners")
     p.add_argument("--key", help="its private key (PEM)")
     p.add_argument("--fabric-socket", help="the fabric's control socket (nat_origin)")
+    p.add_argument(
+        "--backend-ca", action="append", metavar="PEM",
+        help="a CA HTTPS integrations may chain to (default: ca.pem beside --cert)",
+    )  # fmt: skip
     p.add_argument(
         "--listen", action="append", metavar="IP:PORT[:tls]",
         help="listen here instead of the plan's API Gateway addresses (tests, bench on loopback)",

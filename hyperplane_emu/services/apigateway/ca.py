@@ -114,8 +114,10 @@ def issue(
     directory: str | Path,
     region: str = "us-east-1",
     basename: str = "server",
+    execute_api_names: bool = True,
 ) -> tuple[Path, Path]:
-    """Issue `<basename>.pem`/`.key` signed by `ca`, for the execute-api names and `names`."""
+    """Issue `<basename>.pem`/`.key` signed by `ca`, for the execute-api names (unless
+    `execute_api_names` is false: a backend's certificate) and `names`."""
     ca_cert = x509.load_pem_x509_certificate(Path(ca[0]).read_bytes())
     ca_key = serialization.load_pem_private_key(Path(ca[1]).read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
@@ -123,7 +125,7 @@ def issue(
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     all_names: list[str] = []
-    for n in [*default_names(region), *names]:
+    for n in [*(default_names(region) if execute_api_names else []), *names]:
         if n not in all_names:
             all_names.append(n)
     key = ec.generate_private_key(ec.SECP256R1())

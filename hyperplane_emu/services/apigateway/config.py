@@ -61,6 +61,9 @@ class GatewayConfig:
     fabric_socket: str | None = None
     """The fabric's control socket: asked who opened a connection that came
     through an endpoint (its `nat_origin`), for X-Forwarded-For and aws:VpcSourceIp."""
+    backend_cas: tuple[str, ...] = ()
+    """CA files an HTTPS integration's certificate may chain to (the topology's CA:
+    backendtls.py explains the checks)."""
 
     def links(self, api: PlanApi) -> dict[str, VpcLink]:
         """Every VPC link an integration of `api` may name, by id."""

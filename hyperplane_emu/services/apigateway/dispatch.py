@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hyperplane_emu.plan.model import PlanApi
-from hyperplane_emu.services.apigateway import errors
+from hyperplane_emu.services.apigateway import backendtls, errors
 from hyperplane_emu.services.apigateway.config import EndpointInfo, GatewayConfig
 from hyperplane_emu.services.apigateway.errors import GatewayError
 from hyperplane_emu.services.apigateway.httpapi import (
@@ -113,6 +113,8 @@ class UpstreamRequest:
     timeout_s: float  # the integration timeout: connect + response
     connect_timeout_s: float
     via_link: str | None = None
+    tls_profile: str = backendtls.VERIFY  # backendtls.SKIP_CHAIN: insecureSkipVerification
+    verify_name: str = ""  # the name the backend's certificate must carry ("" plain HTTP)
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,10 @@ class Gateway:
             timeout_s=resolved.timeout_s,
             connect_timeout_s=self.connect_timeout_s,
             via_link=resolved.via_link,
+            tls_profile=(
+                backendtls.SKIP_CHAIN if resolved.tls_skip_verification else backendtls.VERIFY
+            ),
+            verify_name=resolved.uri_host if resolved.tls else "",
         )
         return ForwardAction(info, upstream)
 
@@ -328,7 +334,8 @@ class Gateway:
             t = choose_target(resolved, self.rng)
             # Over a link the client's Host goes through and Forwarded has no by=
             # (captured from a VPC-link integration; docs/apigateway.md).
-            connect_host, port, server_name = t.address, t.port, t.host or t.address
+            connect_host, port = t.address, t.port
+            server_name = resolved.server_name or t.host or t.address
             host_header, by = "", None
         else:
             connect_host, port = resolved.connect_host, resolved.port
@@ -361,6 +368,7 @@ class Gateway:
             timeout_s=resolved.timeout_s,
             connect_timeout_s=self.connect_timeout_s,
             via_link=resolved.via_link,
+            verify_name=server_name if resolved.tls else "",
         )
         return ForwardAction(info, upstream)
 

@@ -180,11 +180,18 @@ def _resolve_link(
         return HttpResolved(
             timeout_s, failure=f"VPC link {link_id}: no healthy target for {uri} ({why})"
         )
-    # A uri written as a URL may ask for TLS (`https://…`); listener and Cloud Map
-    # references speak plain HTTP, the default for private integrations.
-    tls = uri.startswith("https://")
+    # Private integrations speak plain HTTP unless they have a TLS configuration
+    # (AWS::ApiGatewayV2::Integration TlsConfig: "If you specify a TLS configuration,
+    # private integration traffic uses the HTTPS protocol"); then the name sent and
+    # verified is serverNameToVerify.
+    tls = uri.startswith("https://") or integ.tls_server_name is not None
     return HttpResolved(
-        timeout_s, via_link=link_id, tls=tls, targets=healthy, overwrite_path=overwrite
+        timeout_s,
+        via_link=link_id,
+        tls=tls,
+        targets=healthy,
+        overwrite_path=overwrite,
+        server_name=integ.tls_server_name or "",
     )
 
 

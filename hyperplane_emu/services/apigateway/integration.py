@@ -91,6 +91,7 @@ class Resolved:
     query_template: str = ""
     connect_host: str = ""  # the VPC link's address, or uri_host to resolve (INTERNET)
     via_link: str | None = None  # VPC link id
+    tls_skip_verification: bool = False  # tlsConfig.insecureSkipVerification
 
 
 def substitute_stage_vars(text: str, variables: Mapping[str, str]) -> tuple[str, list[str]]:
@@ -136,6 +137,7 @@ def resolve(integ: PlanIntegration, stage: PlanStage, links: Mapping[str, VpcLin
         path_template=parts.path or "/",
         query_template=parts.query,
         connect_host=host,
+        tls_skip_verification=integ.tls_skip_verification,
     )
     if integ.connection_type != "VPC_LINK":
         return target

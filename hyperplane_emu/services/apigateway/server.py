@@ -31,7 +31,7 @@ from typing import Any
 
 import h11
 
-from hyperplane_emu.services.apigateway import errors
+from hyperplane_emu.services.apigateway import backendtls, errors
 from hyperplane_emu.services.apigateway.config import GatewayConfig, Listener
 from hyperplane_emu.services.apigateway.dispatch import (
     Action,
@@ -85,13 +85,15 @@ class UpstreamError(Exception):
         self.error = error
 
 
-def _integration_pool() -> UpstreamPool:
-    tls = ssl.create_default_context()
-    # Backends here carry the emulator's own or self-signed certificates;
-    # docs/apigateway.md explains why nothing is verified.
-    tls.check_hostname = False
-    tls.verify_mode = ssl.CERT_NONE
-    return UpstreamPool(tls, max_idle=_POOL_MAX_IDLE, idle_s=_POOL_IDLE_S)
+def _integration_pool(ca_files: Sequence[str] = ()) -> UpstreamPool:
+    """Backend TLS as AWS checks it (backendtls.py): chain to a trusted CA (or not, with
+    insecure_skip_verification), validity and host name."""
+    profiles = backendtls.contexts(ca_files)
+    return UpstreamPool(
+        profiles[backendtls.VERIFY], max_idle=_POOL_MAX_IDLE, idle_s=_POOL_IDLE_S,
+        tls_profiles=profiles, peer_check=backendtls.check_peer,
+        handshake_failure=backendtls.handshake_failure,
+    )  # fmt: skip
 
 
 async def integration_exchange(
@@ -101,7 +103,10 @@ async def integration_exchange(
 
     The integration timeout bounds connect + response (504); a connect not done
     within the connect timeout, refused, reset or malformed answers are 500."""
-    key = UpstreamKey(req.connect_host, req.port, None, req.tls, req.server_name)
+    key = UpstreamKey(
+        req.connect_host, req.port, None, req.tls, req.server_name,
+        tls_profile=req.tls_profile, verify_name=req.verify_name,
+    )  # fmt: skip
     request = h11.Request(method=req.method, target=req.target, headers=req.headers)
     try:
         async with asyncio.timeout(req.timeout_s):
@@ -114,6 +119,10 @@ async def integration_exchange(
             errors.TIMEOUT.with_reason(f"no answer within {req.timeout_s:g} s")
         ) from None
     except UpstreamFailure as e:
+        if e.kind == "tls":
+            # AWS's execution log line for a certificate it refuses.
+            log.warning("Execution failed due to configuration error: %s", e.reason)
+            raise UpstreamError(errors.INTERNAL.with_reason(e.reason)) from None
         reason = "integration response over 10 MB" if e.kind == "too-large" else e.reason
         if e.kind == "broken":
             reason = f"integration: {e.reason}"
@@ -136,10 +145,11 @@ class ApiGatewayServer:
 
     config: GatewayConfig
     gateway: Gateway = field(init=False)
-    pool: UpstreamPool = field(default_factory=_integration_pool)
+    pool: UpstreamPool = field(init=False)
     requests: int = 0
 
     def __post_init__(self) -> None:
+        self.pool = _integration_pool(self.config.backend_cas)
         self.gateway = Gateway(self.config)
         for problem in self.gateway.problems:
             log.warning("integration will answer 500: %s", problem)

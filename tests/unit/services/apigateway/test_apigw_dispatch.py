@@ -132,7 +132,11 @@ def test_a_vpce_name_of_an_endpoint_not_associated_is_forbidden() -> None:
     forcing another endpoint's name (Host header) gets 403 Forbidden."""
     other = "vpce-0fff000000000000f"
     e = err(call(gw(), "/prod/ping", host=f"{PRIV}-{other}.execute-api.us-east-1.amazonaws.com"))
-    assert (e.status, e.body, e.error_type) == (403, b'{"message":"Forbidden"}', "ForbiddenException")
+    assert (e.status, e.body, e.error_type) == (
+        403,
+        b'{"message":"Forbidden"}',
+        "ForbiddenException",
+    )
     assert other in e.reason
 
 

@@ -160,3 +160,40 @@ def test_reload_with_an_instance_gone_unhealthy_stops_sending_it_requests() -> N
             await b.close()
 
     run(main())
+
+
+def test_server_name_to_verify_makes_the_private_integration_https(tmp_path: Any) -> None:
+    """Issue 16 item 4 (AWS::ApiGatewayV2::Integration TlsConfig: "If you specify a TLS
+    configuration, private integration traffic uses the HTTPS protocol"; serverNameToVerify
+    is sent as SNI and checked): a matching certificate answers, another name is a 503."""
+    from hyperplane_emu.services import echo
+    from hyperplane_emu.services.apigateway.ca import issue, make_ca
+
+    ca = make_ca(tmp_path, "t")
+    cert, key = issue(ca, ["pay.shop.internal"], tmp_path, "us-east-1", "pay", False)
+
+    async def main() -> None:
+        be = echo.EchoServer("pay1", "127.0.0.1", 0, tls=echo.server_tls(str(cert), str(key)))
+        _, bport = await be.start()
+        for name, want in (("pay.shop.internal", 200), ("web.shop.internal", 503)):
+            raw = http_config()
+            raw = with_integration(
+                raw, HTTPAPI, 0,
+                link_integration(
+                    [instance(bport)], uri="cloud_map/shop/pay", tls_server_name=name
+                ),
+            )  # fmt: skip
+            raw = dataclasses.replace(raw, backend_cas=(str(ca[0]),))
+            srv, port = await start(raw)
+            try:
+                c = await Client.open(port)
+                r = await c.request("GET", "/beta/items", H)
+                assert r.status == want, (name, r.body)
+                if want == 503:
+                    assert r.body == b'{"message":"Service Unavailable"}'
+                await c.close()
+            finally:
+                await srv.close()
+        await be.close()
+
+    run(main())

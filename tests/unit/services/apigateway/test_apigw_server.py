@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -30,7 +31,7 @@ from apigw_helpers import (
     set_stage,
 )
 
-from hyperplane_emu.services import upstream
+from hyperplane_emu.services import echo, upstream
 from hyperplane_emu.services.apigateway import server as server_mod
 from hyperplane_emu.services.apigateway.ca import issue, make_ca
 from hyperplane_emu.services.apigateway.config import GatewayConfig, Listener, TlsFiles
@@ -312,9 +313,11 @@ def test_tls_with_the_emulator_ca(tmp_path: Path) -> None:
 
 
 def test_https_backend_over_a_vpc_link(tmp_path: Path) -> None:
-    """TLS to the backend: SNI is the uri's host; the certificate is not verified."""
+    """TLS to the backend: SNI is the uri's host, verified against the topology's CA."""
     ca = make_ca(tmp_path, "backend")
-    cert, key = issue(ca, ["other.example"], tmp_path, basename="backend")
+    cert, key = issue(
+        ca, ["orders.internal.example"], tmp_path, basename="backend", execute_api_names=False
+    )
 
     async def main() -> None:
         seen_sni: list[str | None] = []
@@ -334,6 +337,7 @@ def test_https_backend_over_a_vpc_link(tmp_path: Path) -> None:
         raw = set_integration(
             raw, PRIV, 0, uri=f"https://orders.internal.example:{port}/orders/{{id}}"
         )
+        raw = dataclasses.replace(raw, backend_cas=(str(ca[0]),))
 
         async def body(srv: ApiGatewayServer, gw_port: int) -> None:
             c = await Client.open(gw_port, source=ENDPOINT_IP)
@@ -346,6 +350,74 @@ def test_https_backend_over_a_vpc_link(tmp_path: Path) -> None:
         finally:
             up.close()
         assert seen_sni == ["orders.internal.example"]
+
+    run(main())
+
+
+@pytest.mark.parametrize(
+    ("issuer", "cert_name", "skip", "want", "log"),
+    [
+        ("topology", "orders.internal.example", False, 200, ""),
+        ("topology", "other.example", False, 500, "Host name 'orders.internal.example' does "
+         "not match the certificate subject provided by the peer (CN=other.example)"),
+        ("self", "orders.internal.example", False, 500, "PKIX path building failed"),
+        ("self", "orders.internal.example", True, 200, ""),
+        ("self", "other.example", True, 500, "Host name 'orders.internal.example' does not "
+         "match"),
+    ],
+)  # fmt: skip
+def test_backend_certificate_is_verified_as_aws_does(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    issuer: str,
+    cert_name: str,
+    skip: bool,
+    want: int,
+    log: str,
+) -> None:
+    """Issue 16 item 4 (knowledge center "api-gateway-ssl-certificate-errors",
+    "api-gateway-500-error-vpc"; tlsConfig.insecureSkipVerification still checks the
+    host name): the echo backend serves TLS with the certificate each case names."""
+    topology_ca = make_ca(tmp_path / "topology", "t")
+    ca = topology_ca if issuer == "topology" else make_ca(tmp_path / "self", "not trusted")
+    cert, key = issue(ca, [cert_name], tmp_path, basename="backend", execute_api_names=False)
+
+    async def main() -> None:
+        be = echo.EchoServer(
+            "tls-backend", "127.0.0.1", 0, tls=echo.server_tls(str(cert), str(key))
+        )
+        _, port = await be.start()
+        raw = base_config(port)
+        raw = set_integration(
+            raw, PRIV, 0, uri=f"https://orders.internal.example:{port}/orders/{{id}}",
+            tls_skip_verification=skip,
+        )  # fmt: skip
+        raw = dataclasses.replace(raw, backend_cas=(str(topology_ca[0]),))
+
+        async def body(srv: ApiGatewayServer, gw_port: int) -> None:
+            c = await Client.open(gw_port, source=ENDPOINT_IP)
+            r = await c.request("GET", "/prod/orders/1", H_PRIV)
+            assert r.status == want, r.body
+            if want == 200:
+                assert json.loads(r.body)["host"] == "tls-backend"
+            else:
+                assert r.body == b'{"message": "Internal server error"}'
+                assert r.headers["x-amzn-errortype"] == "InternalServerErrorException"
+            await c.close()
+
+        try:
+            with caplog.at_level("WARNING", logger="hyperplane_emu.apigateway"):
+                await with_gateway(raw, body)
+        finally:
+            await be.close()
+        logged = [r.getMessage() for r in caplog.records]
+        if log:
+            assert any(
+                m.startswith("Execution failed due to configuration error: ") and log in m
+                for m in logged
+            ), logged
+        else:
+            assert not any("Execution failed" in m for m in logged), logged
 
     run(main())
 
