@@ -390,3 +390,92 @@ def test_on_premises_reaches_the_private_api_by_the_endpoint_specific_name_only(
     # The default name resolves publicly (no private DNS on premises): the public
     # front answers 403, as AWS documents for Direct Connect clients.
     assert from_laptop(f"https://{orders.hostname}/prod/orders") == (403, {"message": "Forbidden"})
+
+
+TLS_TOPOLOGY = """
+name: NAME
+region: us-east-1
+vpcs:
+  customer:
+    cidr: 10.0.0.0/16
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+    security_groups:
+      client: {}
+      vpce:
+        ingress: [{port: 443, source: sg/client}]
+      app:
+        ingress: [{port: 8443, source: 10.0.0.0/16}]
+    hosts:
+      client: {subnet: a, security_groups: [client]}
+      tls1: {subnet: a, security_groups: [app]}
+    load_balancers:
+      orders-nlb:
+        type: network
+        subnets: [a]
+        listeners: [{port: 443, target_group: orders}]
+        target_groups:
+          orders: {port: 8443, targets: [tls1]}
+    endpoints:
+      execute-api: {service: execute-api, subnets: [a], security_groups: [vpce],
+                    private_dns: true}
+apis:
+  orders:
+    type: rest
+    endpoint: private
+    policy: [{effect: Allow, source_vpce: [customer/execute-api]}]
+    vpc_links:
+      orders-link: {target: customer/orders-nlb}
+    stages: [prod]
+    routes:
+      "GET /good":
+        integration: {vpc_link: orders-link, uri: "https://orders.internal/good", timeout_ms: 5000}
+      "GET /wrong-name":
+        integration: {vpc_link: orders-link, uri: "https://web.internal/x", timeout_ms: 5000}
+      "GET /skip-wrong-name":
+        integration: {vpc_link: orders-link, uri: "https://web.internal/x", timeout_ms: 5000,
+                      tls_config: {insecure_skip_verification: true}}
+"""
+
+
+def test_backend_tls_is_verified_through_a_vpc_link(
+    topology: Callable[[str], Topology], tmp_path: Path
+) -> None:
+    """issue 16 item 4: a TLS target behind the NLB whose certificate (issued by the
+    topology's CA) names orders.internal: that uri host answers; another name gets AWS's
+    500 and the execution-log line, insecure_skip_verification or not (the host name is
+    still checked, Developer Guide tlsConfig)."""
+    import sys
+
+    from hyperplane_emu.services.apigateway.ca import issue
+
+    t = topology(TLS_TOPOLOGY)
+    d = t.state.path / "apigw"
+    cert, key = issue(
+        (d / "ca.pem", d / "ca.key"), ["orders.internal"], tmp_path, basename="tls1",
+        execute_api_names=False,
+    )  # fmt: skip
+    echo = subprocess.Popen(
+        ["ip", "netns", "exec", t.plan.hosts["tls1"].namespace, sys.executable, "-m",
+         "hyperplane_emu.services.echo", "--port", "8443", "--name", "tls1",
+         "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert echo.stdout is not None
+        assert echo.stdout.readline().startswith("echo listening on tls")
+        orders = api(t, "orders")
+        status, _, body = curl(t, f"https://{orders.hostname}/prod/good")
+        assert status == 200 and body["host"] == "tls1", body
+        for path in ("/prod/wrong-name", "/prod/skip-wrong-name"):
+            status, headers, body = curl(t, f"https://{orders.hostname}{path}")
+            assert (status, body) == (500, {"message": "Internal server error"}), path
+            assert headers["x-amzn-errortype"] == "InternalServerErrorException"
+        log = (t.state.logs / "apigateway.log").read_text()
+        assert (
+            "Execution failed due to configuration error: Host name 'web.internal' does not "
+            "match the certificate subject provided by the peer (CN=orders.internal)"
+        ) in log
+    finally:
+        echo.terminate()
+        echo.wait(timeout=10)

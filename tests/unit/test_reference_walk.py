@@ -491,11 +491,13 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         "tests/unit/services/apigateway/test_apigw_dispatch.py::test_mock_and_configuration_failures",
     ),
     "apis.<api>.routes.<route>.integration.tls_config": (
+        "tests/e2e/test_apigateway.py::test_backend_tls_is_verified_through_a_vpc_link",
         "tests/unit/services/apigateway/test_apigw_server.py::test_backend_certificate_is_verified_as_aws_does",
         "bad:api-tls-config-http-uri",
         "bad:api-tls-config-mock",
     ),
     "apis.<api>.routes.<route>.integration.tls_config.insecure_skip_verification": (
+        "tests/e2e/test_apigateway.py::test_backend_tls_is_verified_through_a_vpc_link",
         "tests/unit/services/apigateway/test_apigw_server.py::test_backend_certificate_is_verified_as_aws_does",
         "bad:api-tls-config-skip-on-http-api",
     ),
