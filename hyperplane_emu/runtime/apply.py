@@ -193,7 +193,9 @@ def apply(name: str, source: str | os.PathLike[str] | Plan) -> ApplyReport:
     state.plan_file.with_suffix(".tmp").replace(state.plan_file)
     if (report.apis or report.cloud_map) and new.api_gateway is not None:
         _reload_api_gateway(state, new)
-    if report.cloud_map:
+    if report.cloud_map or report.apis:
+        # APIs own DNS names too: a private API's <api-id>-<vpce-id> aliases follow
+        # its vpc_endpoint_ids (plan/dns.py).
         _reload_resolvers(state, new)
     return report
 
