@@ -932,7 +932,7 @@ INTEGRATION = Section(
 TLS_CONFIG = Section(
     pattern=f"{_API}.routes.<route>.integration.tls_config",
     title="backend TLS (tls_config)",
-    keys=("apiroutes.TLS_CONFIG_KEYS",),
+    keys=("apitls.TLS_CONFIG_KEYS",),
     model=m.TlsConfig,
     intro="The backend's certificate must chain to the topology's CA, be valid and carry "
     "the host name; a failure answers 500 (REST) or 503 (HTTP APIs).",

@@ -29,8 +29,8 @@ from typing import Literal, cast
 
 from yaml.nodes import Node
 
-from hyperplane_emu.spec import cloudmap, loadbalancers, refs
-from hyperplane_emu.spec.model import Integration, Route, TlsConfig, Topology, VpcLink
+from hyperplane_emu.spec import apitls, cloudmap, loadbalancers, refs
+from hyperplane_emu.spec.model import Integration, Route, Topology, VpcLink
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
@@ -49,7 +49,6 @@ INTEGRATION_KEYS = (
     "integration_target",
     "tls_config",
 )
-TLS_CONFIG_KEYS = ("insecure_skip_verification", "server_name_to_verify")
 MOCK_ONLY = ("mock_status", "mock_body")
 NOT_FOR_MOCK = (
     "uri",
@@ -294,7 +293,7 @@ def _integration(
 
     overwrite_path = _request_parameters(ctx, view, scope)
     integration_target = _integration_target(ctx, view, scope, connection_type, connection_id)
-    tls_config = _tls_config(ctx, view, scope, connection_type, uri)
+    tls_config = apitls.parse_tls_config(ctx, view, scope.type, connection_type, uri)
 
     if len(ctx.issues) > issues_before or kind is None or connection_type is None:
         return None
@@ -363,76 +362,6 @@ def _integration_target(
         ctx.error(path, node, f"{text} is not in the VPC of link {connection_id!r} ({link.vpc})")
         return None
     return text
-
-
-def _tls_config(
-    ctx: Ctx, view: MapView, scope: ApiScope, connection_type: str | None, uri: str | None
-) -> TlsConfig | None:
-    """`tls_config` as AWS's tlsConfig (Developer Guide, x-amazon-apigateway-integration
-    .tlsConfig): `insecure_skip_verification` for REST APIs' HTTPS integrations only;
-    `server_name_to_verify` for HTTP APIs' private integrations only ("If you specify a
-    TLS configuration, private integration traffic uses the HTTPS protocol")."""
-    node = view.get("tls_config")
-    if node is None:
-        return None
-    path = view.path_of("tls_config")
-    tls_view = ctx.mapping(node, path)
-    if tls_view is None:
-        return None
-    tls_view.check_keys(TLS_CONFIG_KEYS)
-    skip_node = tls_view.get("insecure_skip_verification")
-    name_node = tls_view.get("server_name_to_verify")
-    skip = False
-    name = None
-    if skip_node is not None:
-        skip_path = tls_view.path_of("insecure_skip_verification")
-        if scope.type == "http":
-            ctx.error(
-                skip_path,
-                skip_node,
-                "insecure_skip_verification is supported only for REST APIs (AWS); an HTTP "
-                "API verifies its private integration against server_name_to_verify",
-            )
-        else:
-            skip = bool(ctx.boolean(skip_node, skip_path))
-    if name_node is not None:
-        name_path = tls_view.path_of("server_name_to_verify")
-        if scope.type == "rest":
-            ctx.error(
-                name_path,
-                name_node,
-                "server_name_to_verify is supported only for HTTP API private integrations "
-                "(AWS); a REST API verifies the uri's host name",
-            )
-        elif connection_type != "VPC_LINK":
-            ctx.error(
-                name_path,
-                name_node,
-                "server_name_to_verify is for private integrations (connection_type "
-                "VPC_LINK); an internet integration verifies the uri's host name",
-            )
-        else:
-            name = ctx.text(name_node, name_path, "a host name")
-            if name is not None and not _HOST.fullmatch(name):
-                ctx.error(name_path, name_node, f"{name!r} is not a host name")
-                name = None
-    if scope.type == "rest" and uri is not None and not uri.startswith("https://"):
-        ctx.error(
-            path,
-            node,
-            f"tls_config is for HTTPS integrations and uri {uri!r} is not https:// (AWS: "
-            "tlsConfig applies to the TLS connection to the backend)",
-        )
-        return None
-    if scope.type == "http" and name_node is None and skip_node is None:
-        ctx.error(
-            path,
-            node,
-            "an HTTP API's tls_config needs server_name_to_verify (the name the target's "
-            "certificate must carry)",
-        )
-        return None
-    return TlsConfig(insecure_skip_verification=skip, server_name_to_verify=name)
 
 
 def _request_parameters(ctx: Ctx, view: MapView, scope: ApiScope) -> str | None:

@@ -30,7 +30,15 @@ from typing import Literal, cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hyperplane_emu.spec import apipolicy, apiroutes, loadbalancers, names, privatelink, refs
+from hyperplane_emu.spec import (
+    apiendpoints,
+    apipolicy,
+    apiroutes,
+    loadbalancers,
+    names,
+    privatelink,
+    refs,
+)
 from hyperplane_emu.spec.model import Api, PolicyStatement, Route, Stage, Topology, Vpc, VpcLink
 from hyperplane_emu.spec.nodes import NULL, Ctx, MapView, describe, did_you_mean
 from hyperplane_emu.spec.secgroups import DEFAULT_GROUP
@@ -136,7 +144,7 @@ def _api(
     elif policy_node is not None:
         policy = apipolicy.parse_policy(ctx, policy_node, view.path_of("policy"), topology)
 
-    vpc_endpoint_ids = _vpc_endpoint_ids(ctx, view, api_type, endpoint, topology)
+    vpc_endpoint_ids = apiendpoints.parse_vpc_endpoint_ids(ctx, view, api_type, endpoint, topology)
     links = _vpc_links(ctx, view, api_type, account, topology, shared)
     scope = apiroutes.ApiScope(
         api=name,
@@ -214,74 +222,6 @@ def _account(ctx: Ctx, view: MapView, topology: Topology) -> str:
             path, node, f"no account {text!r} in accounts{did_you_mean(text, topology.accounts)}"
         )
     return text or Api.account
-
-
-def _vpc_endpoint_ids(
-    ctx: Ctx, view: MapView, api_type: str | None, endpoint: str | None, topology: Topology
-) -> tuple[str, ...]:
-    """`vpc_endpoint_ids: [<vpc>/<endpoint>]`: execute-api endpoints of this file associated
-    with a private REST API (AWS's vpcEndpointIds, "only supported for PRIVATE endpoint
-    type"); each association is a Route 53 alias `<api-id>-<vpce-id>.execute-api…`."""
-    node = view.get("vpc_endpoint_ids")
-    if node is None:
-        return ()
-    path = view.path_of("vpc_endpoint_ids")
-    if api_type is not None and (api_type != "rest" or endpoint != "private"):
-        ctx.error(
-            path,
-            view.key_node("vpc_endpoint_ids"),
-            "vpc_endpoint_ids is for private REST APIs only (AWS: vpcEndpointIds is "
-            "supported for the PRIVATE endpoint type)",
-        )
-        return ()
-    items = ctx.sequence(node, path)
-    if items is None:
-        return ()
-    result: list[str] = []
-    for item_path, item in items:
-        text = ctx.text(item, item_path, "<vpc>/<endpoint>")
-        if text is None:
-            continue
-        key = _execute_api_endpoint(ctx, text, item, item_path, topology)
-        if key is None:
-            continue
-        if key in result:
-            ctx.error(item_path, item, f"{key!r} is listed twice")
-            continue
-        result.append(key)
-    return tuple(result)
-
-
-def _execute_api_endpoint(
-    ctx: Ctx, text: str, node: Node, path: str, topology: Topology
-) -> str | None:
-    vpc_name, slash, name = text.partition("/")
-    if not slash or not vpc_name or not name or "/" in name:
-        ctx.error(path, node, f"{text!r} is not <vpc>/<endpoint> (an endpoint of this file)")
-        return None
-    vpc = _vpc_ref(ctx, vpc_name, node, path, topology)
-    if vpc is None:
-        return None
-    found = refs.status(ctx, f"vpcs.{vpc_name}.endpoints", name, vpc.endpoints)
-    if found == "missing":
-        ctx.error(
-            path,
-            node,
-            f"VPC {vpc_name!r} has no endpoint {name!r}{did_you_mean(name, vpc.endpoints)}",
-        )
-        return None
-    if found == "broken":
-        return None
-    service = vpc.endpoints[name].service
-    if service != privatelink.EXECUTE_API:
-        ctx.error(
-            path,
-            node,
-            f"endpoint {text} is for {service}, not {privatelink.EXECUTE_API}: only "
-            "execute-api endpoints can be associated with a private API",
-        )
-        return None
-    return text
 
 
 # -- VPC links ---------------------------------------------------------------------------
