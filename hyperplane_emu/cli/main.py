@@ -325,6 +325,14 @@ def status_cmd(name: str | None, as_json: bool) -> None:
         render.status(d)
 
 
+def _alias(state: Any, host: str) -> str:
+    """An instance or ENI id of a topology `serve` built -> its host name."""
+    path = state.path / "aliases.json"
+    if host.startswith(("i-", "eni-")) and path.exists():
+        return str(json.loads(path.read_text()).get(host, host))
+    return host
+
+
 @main.command("exec", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("host")
@@ -339,7 +347,8 @@ def exec_cmd(name: str, host: str, command: tuple[str, ...]) -> None:
       hyperplane-emu exec shop client -- curl -s http://10.0.1.10:8080/
       hyperplane-emu exec shop app1 -- tcpdump -ni eth0
     """
-    _, p = read_plan(name)
+    state, p = read_plan(name)
+    host = _alias(state, host)
     ns = p.fabric_namespace if host == "fabric" else None
     if ns is None:
         if host not in p.hosts:
@@ -400,8 +409,8 @@ def capture(
     """
     from hyperplane_emu.cli import capture as cap
 
-    _, p = read_plan(name)
-    sys.exit(cap.run(p, eni, write, count, timeout, list(filter_expr)))
+    state, p = read_plan(name)
+    sys.exit(cap.run(p, _alias(state, eni), write, count, timeout, list(filter_expr)))
 
 
 @main.command()
@@ -428,8 +437,8 @@ def trace(
     """
     from hyperplane_emu.cli import trace as trace_mod
 
-    _, p = read_plan(name)
-    sys.exit(trace_mod.run(p, host, url, tcp, as_json, svg=svg))
+    state, p = read_plan(name)
+    sys.exit(trace_mod.run(p, _alias(state, host), url, tcp, as_json, svg=svg))
 
 
 @main.command()
@@ -484,6 +493,45 @@ def diagram(topology: str, out: str, fmt: str) -> None:
         diagram_mod.render(text, out, fmt)
     except diagram_mod.GraphvizMissing as e:
         raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.option("--port", default=4566, show_default=True, help="TCP port of the endpoint.")
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--name", default="aws", show_default=True, help="Name of the topology built.")
+@click.option("--quiet-time", "quiet", default=0.5, show_default=True,
+              help="Seconds without a mutating call before the topology follows.")
+@needs_root
+@friendly
+def serve(port: int, region: str, bind: str, name: str, quiet: float) -> None:
+    """Serve the AWS API (EC2, ELBv2, API Gateway v1/v2, Cloud Map) on one endpoint;
+    what boto3 or the AWS CLI builds there becomes topology NAME (docs/aws-api.md).
+
+    \b
+    Example:
+      hyperplane-emu serve --port 4566 &
+      AWS_ENDPOINT_URL=http://127.0.0.1:4566 python my_boto3_script.py
+    """
+    from hyperplane_emu.awsapi import cli as awscli
+
+    awscli.serve(name, region, bind, port, quiet)
+
+
+@main.command()
+@click.argument("name")
+@click.option("-o", "output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@needs_root
+@friendly
+def export(name: str, output: str | None) -> None:
+    """The running topology NAME as a topology file (also one `serve` built)."""
+    from hyperplane_emu.awsapi import cli as awscli
+
+    text = awscli.export_text(name)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command("endpoint-connections")

@@ -9,6 +9,31 @@ notes about `eni-…` stay true), and two topologies never share an id.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
+
+# Ids another control plane already handed out (`serve`: the ids moto returned),
+# keyed "<kind>:<path>" with the same paths as below. Empty unless a caller sets
+# them: a topology file alone always gets the hashed ids.
+_OVERRIDES: ContextVar[Mapping[str, str]] = ContextVar(
+    "id_overrides", default=MappingProxyType({})
+)
+
+
+@contextmanager
+def overrides(table: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, `plan.build` uses these ids instead of hashing paths."""
+    token = _OVERRIDES.set(dict(table))
+    try:
+        yield
+    finally:
+        _OVERRIDES.reset(token)
+
+
+def override(kind: str, path: str) -> str | None:
+    return _OVERRIDES.get().get(f"{kind}:{path}")
 
 
 def _digest(topology: str, path: str) -> bytes:
@@ -16,11 +41,17 @@ def _digest(topology: str, path: str) -> bytes:
 
 
 def hex_digits(topology: str, path: str, n: int) -> str:
+    given = override("hex", path)
+    if given is not None:
+        return given[:n].rjust(n, "0")
     return _digest(topology, path).hex()[:n]
 
 
 def aws_id(prefix: str, topology: str, path: str) -> str:
     """`aws_id("eni", "shop", "host/app1/0")` -> `eni-` + 17 hex digits."""
+    given = override(prefix, path)
+    if given is not None:
+        return given
     return f"{prefix}-{hex_digits(topology, path, 17)}"
 
 
@@ -42,6 +73,9 @@ _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def _short(topology: str, path: str, n: int) -> str:
+    given = override("short", path)
+    if given is not None:
+        return given
     d = hex_digits(topology, path, 2 * n)
     return "".join(_ALNUM[int(d[2 * i : 2 * i + 2], 16) % 36] for i in range(n))
 

@@ -1,0 +1,73 @@
+"""The AWS API in front of the emulator: boto3 and the AWS CLI build topologies.
+
+    svc = awsapi.Service("aws", "us-east-1", runtime=reconcile.Runtime())
+    svc.start(port=4566)          # AWS_ENDPOINT_URL=http://127.0.0.1:4566
+
+moto answers the API (ids, ARNs, most validation); `front` keeps what moto
+drops and answers what it lacks; `reconcile` turns the state, read back through
+describe/get calls (`export`), into a running topology. docs/aws-api.md lists
+the calls and how they differ from AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperplane_emu.awsapi import server
+from hyperplane_emu.awsapi.export import Export, export
+from hyperplane_emu.awsapi.front import Front
+from hyperplane_emu.awsapi.reconcile import Outcome, Reconciler, write_aliases
+
+
+class Service:
+    """moto + front + reconciler, on one port."""
+
+    def __init__(self, name: str, region: str, *, runtime: Any = None,
+                 quiet: float = 0.5) -> None:  # fmt: skip
+        self.name, self.region = name, region
+        self.front = Front(server.moto_app())
+        self.reconciler = Reconciler(name, self.export, quiet=quiet, runtime=runtime,
+                                     on_applied=self._applied)  # fmt: skip
+        self.front.on_change = self.reconciler.poke
+        self.runtime = runtime
+        self.http: server.Server | None = None
+        self._clients: dict[str, Any] | None = None
+
+    def start(self, bind: str = "127.0.0.1", port: int = 0) -> str:
+        self.http = server.start(self.front, bind, port)
+        self.reconciler.start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self.http is not None
+        host, port = self.http.httpd.server_address[:2]
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{port}"
+
+    def export(self) -> Export:
+        if self._clients is None:
+            self._clients = server.clients(self.url, self.region)
+        return export(self._clients, self.name, self.region,
+                      dict(self.front.kept.namespace_vpcs))  # fmt: skip
+
+    def _applied(self, ex: Export) -> None:
+        if self.runtime is None:
+            return
+        write_aliases(self.name, ex)
+        self._push_endpoint_states(ex)
+
+    def _push_endpoint_states(self, ex: Export) -> None:
+        from hyperplane_emu.awsapi import connections
+
+        connections.push(self.name, self.front.kept.connections, ex)
+
+    def stop(self, down: bool = True) -> None:
+        self.reconciler.stop()
+        if self.http is not None:
+            self.http.stop()
+        if down and self.runtime is not None and self.runtime.is_up(self.name):
+            self.runtime.down(self.name)
+
+
+__all__ = ["Export", "Front", "Outcome", "Reconciler", "Service", "export"]

@@ -1,0 +1,378 @@
+"""The WSGI front in front of moto: route, keep, answer, rewrite, notify.
+
+moto is the control plane's memory (ids, ARNs, validation of most inputs). This
+layer sits before it and:
+
+- recognises each request as a botocore operation (`protocol.recognise`) and
+  answers anything outside the served services with AWS's error shape naming it;
+- keeps the fields moto drops (`put_integration`'s `connectionId` and
+  `integrationTarget`) and puts them back into what `get_integration` returns;
+- answers the operations moto lacks (`describe/accept/reject_vpc_endpoint_connections`);
+- turns moto's unimplemented operations (a 500 HTML page) into `NotImplemented`;
+- rewrites what AWS would say differently: network load balancer ARNs are
+  `loadbalancer/net/…` (moto writes `app/`), endpoints of a service that requires
+  acceptance are `pendingAcceptance` until accepted;
+- tells the reconciler (`on_change`) after every successful mutating call.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hyperplane_emu.awsapi import cbor, protocol
+from hyperplane_emu.awsapi.protocol import Call, Unrecognised
+
+log = logging.getLogger("hyperplane_emu.awsapi")
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+READ_PREFIXES = ("Describe", "Get", "List", "Discover")
+
+
+@dataclass
+class EndpointConnection:
+    service_id: str
+    endpoint_id: str
+    owner: str
+    state: str  # pendingAcceptance | available | rejected
+    created: str
+
+
+@dataclass
+class Kept:
+    """What moto would forget, keyed the way the API addresses it."""
+
+    # (rest api id, resource id, method) -> {"connectionId": …, "integrationTarget": …}
+    integrations: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    # endpoint id -> its connection to one of our endpoint services
+    connections: dict[str, EndpointConnection] = field(default_factory=dict)
+    # endpoint service id -> acceptance required
+    acceptance: dict[str, bool] = field(default_factory=dict)
+    # network load balancer names (their ARNs are rewritten app/ -> net/)
+    network_lbs: set[str] = field(default_factory=set)
+    # Cloud Map private DNS namespace name -> VPC id (GetNamespace does not say)
+    namespace_vpcs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class Front:
+    def __init__(
+        self,
+        backend: WsgiApp,
+        on_change: Callable[[Call], None] = lambda _: None,
+        check: Callable[[Call], tuple[str, str] | None] = lambda _: None,
+    ) -> None:
+        self.backend = backend
+        self.on_change = on_change
+        # A synchronous judge: (code, message) refuses the call before moto sees it.
+        self.check = check
+        self.kept = Kept()
+        self.lock = threading.RLock()
+
+    # -- WSGI ---------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size) if size else b""
+        headers = {
+            k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
+        query = environ.get("QUERY_STRING", "")
+        bridged = cbor.is_cbor(path, headers)
+        if bridged:
+            environ, path, headers, body = _from_cbor(environ, path, headers, body)
+        try:
+            r = self.handle(environ, method, path, query, headers, body)
+            if bridged:
+                r = _to_cbor(r, headers)
+        except Exception as e:  # never a traceback page: an AWS-shaped internal error
+            log.exception("front failed on %s %s", method, path)
+            r = Response(*protocol.error("rest-json", "InternalFailure", f"{type(e).__name__}: {e}",
+                                         500))  # fmt: skip
+        start_response(f"{r.status} {_reason(r.status)}", r.headers)
+        return [r.body]
+
+    def handle(self, environ: dict[str, Any], method: str, path: str, query: str,
+               headers: dict[str, str], body: bytes) -> Response:  # fmt: skip
+        try:
+            call = protocol.recognise(method, path, query, headers, body)
+        except Unrecognised as e:
+            proto = protocol.protocol_of(e.service) if e.service in (
+                "ec2", "elbv2", "apigateway", "apigatewayv2", "servicediscovery") else "rest-json"
+            return Response(*protocol.not_implemented(proto, e.service, e.operation, str(e)))
+        local = getattr(self, f"_local_{call.operation}", None)
+        if local is not None:
+            return local(call)
+        refused = self.check(call)
+        if refused is not None:
+            return Response(*protocol.error(call.protocol, *refused))
+        self._before(call)
+        if call.service == "elbv2":
+            body = body.replace(b"loadbalancer%2Fnet%2F", b"loadbalancer%2Fapp%2F")
+            query = query.replace("loadbalancer%2Fnet%2F", "loadbalancer%2Fapp%2F")
+        r = self._backend(environ, method, path, query, body)
+        if r.status >= 500 and b"<html" in r.body[:200].lower() or r.status == 404 and (
+            b"<html" in r.body[:200].lower()
+        ):
+            log.warning("moto could not answer %s:%s (%d)", call.service, call.operation, r.status)
+            return Response(*protocol.not_implemented(call.protocol, call.service, call.operation))
+        if r.status < 300:
+            r = self._after(call, r)
+            if not call.operation.startswith(READ_PREFIXES):
+                self.on_change(call)
+        return r
+
+    def _backend(self, environ: dict[str, Any], method: str, path: str, query: str,
+                 body: bytes) -> Response:  # fmt: skip
+        env = dict(environ)
+        env["wsgi.input"] = io.BytesIO(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        env["QUERY_STRING"] = query
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> None:
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = headers
+
+        try:
+            chunks = self.backend(env, start_response)
+            data = b"".join(chunks)
+            close = getattr(chunks, "close", None)
+            if close:
+                close()
+        except Exception as e:  # moto raised past Flask: never a traceback to the caller
+            log.exception("moto failed")
+            return Response(500, [("Content-Type", "text/html")], f"<html>{e}".encode())
+        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+        return Response(captured["status"], headers, data)
+
+    # -- what moto drops or says differently --------------------------------
+
+    def _before(self, call: Call) -> None:
+        p = call.params
+        with self.lock:
+            if call.operation == "PutIntegration":
+                key = _integration_key(call)
+                self.kept.integrations[key] = {
+                    k: p[k] for k in ("connectionId", "integrationTarget") if p.get(k)
+                }
+            elif call.operation == "CreateLoadBalancer" and p.get("Type") == "network":
+                self.kept.network_lbs.add(p.get("Name", ""))
+            elif call.operation == "CreatePrivateDnsNamespace":
+                self.kept.namespace_vpcs[p.get("Name", "")] = p.get("Vpc", "")
+
+    def _after(self, call: Call, r: Response) -> Response:
+        op = call.operation
+        if call.service == "apigateway" and op in ("PutIntegration", "GetIntegration"):
+            kept = self.kept.integrations.get(_integration_key(call), {})
+            if kept:
+                doc = json.loads(r.body or b"{}")
+                doc.update(kept)
+                r.body = json.dumps(doc).encode()
+        elif call.service == "elbv2" and self.kept.network_lbs:
+            r.body = self._net_arns(r.body)
+        elif call.service == "ec2" and op == "CreateVpcEndpointServiceConfiguration":
+            self._record_service(call, r)
+        elif call.service == "ec2" and op == "CreateVpcEndpoint":
+            self._record_connection(call, r)
+        if call.service == "ec2" and op in ("CreateVpcEndpoint", "DescribeVpcEndpoints"):
+            r.body = self._endpoint_states(r.body)
+        return r
+
+    def _net_arns(self, body: bytes) -> bytes:
+        names = "|".join(re.escape(n) for n in sorted(self.kept.network_lbs) if n)
+        if not names:
+            return body
+        return re.sub(rf"loadbalancer/app/({names})/".encode(), rb"loadbalancer/net/\1/", body)
+
+    def _record_service(self, call: Call, r: Response) -> None:
+        root = ET.fromstring(r.body)
+        sid = _find(root, "serviceId")
+        if sid:
+            required = call.params.get("AcceptanceRequired", "true").lower() != "false"
+            with self.lock:
+                self.kept.acceptance[sid] = required
+
+    def _record_connection(self, call: Call, r: Response) -> None:
+        service = call.params.get("ServiceName", "")
+        sid = service.rpartition(".")[2]
+        if not sid.startswith("vpce-svc-"):
+            return
+        eid = _find(ET.fromstring(r.body), "vpcEndpointId")
+        if not eid:
+            return
+        required = self.kept.acceptance.get(sid, True)
+        with self.lock:
+            self.kept.connections[eid] = EndpointConnection(
+                sid, eid, _account(call), "pendingAcceptance" if required else "available",
+                datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            )  # fmt: skip
+
+    def _endpoint_states(self, body: bytes) -> bytes:
+        if not self.kept.connections:
+            return body
+        ET.register_namespace("", EC2_NS)
+        root = ET.fromstring(body)
+        changed = False
+        for item in root.iter():
+            eid = item.find(f"{{{EC2_NS}}}vpcEndpointId")
+            state = item.find(f"{{{EC2_NS}}}state")
+            if eid is None or state is None:
+                continue
+            conn = self.kept.connections.get(eid.text or "")
+            if conn is not None:
+                state.text = conn.state
+                changed = True
+        return ET.tostring(root, xml_declaration=True, encoding="utf-8") if changed else body
+
+    def endpoint_state(self, endpoint_id: str) -> str | None:
+        conn = self.kept.connections.get(endpoint_id)
+        return conn.state if conn else None
+
+    # -- what moto lacks ----------------------------------------------------
+
+    def _local_DescribeVpcEndpointConnections(self, call: Call) -> Response:  # noqa: N802
+        items = "".join(
+            "<item>"
+            f"<serviceId>{c.service_id}</serviceId><vpcEndpointId>{c.endpoint_id}</vpcEndpointId>"
+            f"<vpcEndpointOwner>{c.owner}</vpcEndpointOwner>"
+            f"<vpcEndpointState>{c.state}</vpcEndpointState>"
+            f"<creationTimestamp>{c.created}</creationTimestamp>"
+            "</item>"
+            for c in self.kept.connections.values()
+            if _matches_filters(call.params, c)
+        )
+        return _ec2_ok(
+            "DescribeVpcEndpointConnections",
+            f"<vpcEndpointConnectionSet>{items}</vpcEndpointConnectionSet>",
+        )
+
+    def _local_AcceptVpcEndpointConnections(self, call: Call) -> Response:  # noqa: N802
+        return self._decide(call, "available")
+
+    def _local_RejectVpcEndpointConnections(self, call: Call) -> Response:  # noqa: N802
+        return self._decide(call, "rejected")
+
+    def _decide(self, call: Call, state: str) -> Response:
+        sid = call.params.get("ServiceId", "")
+        wanted = [v for k, v in sorted(call.params.items()) if k.startswith("VpcEndpointId.")]
+        bad = []
+        with self.lock:
+            for eid in wanted:
+                conn = self.kept.connections.get(eid)
+                if conn is None or conn.service_id != sid:
+                    bad.append((eid, "InvalidVpcEndpointId.NotFound",
+                                f"The VPC endpoint {eid} is not connected to {sid}"))  # fmt: skip
+                elif conn.state != "pendingAcceptance":
+                    bad.append((eid, "InvalidState",
+                                f"Endpoint {eid} is {conn.state}, not pendingAcceptance"))
+                else:
+                    conn.state = state
+        items = "".join(
+            f"<item><error><code>{c}</code><message>{m}</message></error>"
+            f"<resourceId>{e}</resourceId></item>"
+            for e, c, m in bad
+        )
+        if len(bad) < len(wanted):
+            self.on_change(call)
+        op = call.operation
+        return _ec2_ok(op, f"<unsuccessful>{items}</unsuccessful>")
+
+
+def _from_cbor(environ: dict[str, Any], path: str, headers: dict[str, str],
+               body: bytes) -> tuple[dict[str, Any], str, dict[str, str], bytes]:  # fmt: skip
+    prefix, op = cbor.operation_of(path)
+    body = cbor.to_json(cbor.decode(body))
+    env = dict(environ)
+    env["PATH_INFO"] = "/"
+    env["CONTENT_TYPE"] = "application/x-amz-json-1.1"
+    env["HTTP_X_AMZ_TARGET"] = f"{prefix}.{op}"
+    headers = {**headers, "X-Amz-Target": f"{prefix}.{op}",
+               "Content-Type": "application/x-amz-json-1.1"}  # fmt: skip
+    return env, "/", headers, body
+
+
+def _to_cbor(r: Response, headers: dict[str, str]) -> Response:
+    op = headers["X-Amz-Target"].rpartition(".")[2]
+    try:
+        value = json.loads(r.body or b"{}")
+    except ValueError:
+        value = {"__type": "InternalFailure", "message": r.body.decode(errors="replace")}
+    shape = None
+    if r.status < 300:
+        m = protocol.model("servicediscovery")
+        if op in m.operation_names:
+            shape = m.operation_model(op).output_shape
+    body = cbor.encode(value, shape) if shape is not None or r.status >= 300 else b""
+    kept = [(k, v) for k, v in r.headers if k.lower() not in ("content-type", "content-length")]
+    return Response(r.status, [*kept, ("Content-Type", "application/cbor"),
+                               ("smithy-protocol", "rpc-v2-cbor")], body)  # fmt: skip
+
+
+def _integration_key(call: Call) -> tuple[str, str, str]:
+    pp = call.path_params
+    return (pp.get("restApiId", ""), pp.get("resourceId", ""), pp.get("httpMethod", "").upper())
+
+
+def _account(call: Call) -> str:
+    # moto's rule: a 12-digit access key id is the account, else the default account.
+    key = call.access_key
+    return key if key.isdigit() and len(key) == 12 else "123456789012"
+
+
+def _matches_filters(params: dict[str, str], c: EndpointConnection) -> bool:
+    filters: dict[str, list[str]] = {}
+    i = 1
+    while f"Filter.{i}.Name" in params:
+        name = params[f"Filter.{i}.Name"]
+        j, values = 1, []
+        while f"Filter.{i}.Value.{j}" in params:
+            values.append(params[f"Filter.{i}.Value.{j}"])
+            j += 1
+        filters[name] = values
+        i += 1
+    fields = {"service-id": c.service_id, "vpc-endpoint-id": c.endpoint_id,
+              "vpc-endpoint-owner": c.owner, "vpc-endpoint-state": c.state}  # fmt: skip
+    return all(fields.get(k) in v for k, v in filters.items() if k in fields)
+
+
+def _find(root: ET.Element, tag: str) -> str:
+    for el in root.iter():
+        if el.tag.rpartition("}")[2] == tag:
+            return el.text or ""
+    return ""
+
+
+def _ec2_ok(operation: str, inner: str) -> Response:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{operation}Response xmlns="{EC2_NS}">'
+        f"<requestId>{datetime.now(UTC).timestamp()}</requestId>{inner}</{operation}Response>"
+    ).encode()
+    return Response(200, [("Content-Type", "text/xml")], body)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
