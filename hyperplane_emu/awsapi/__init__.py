@@ -33,6 +33,23 @@ class Service:
         self.http: server.Server | None = None
         self._clients: dict[str, Any] | None = None
 
+    def reset(self) -> None:
+        """Forget every resource: moto's state is per process, not per Service."""
+        import io
+
+        env = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/moto-api/reset",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "localhost",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "localhost",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+            "CONTENT_LENGTH": "0",
+        }
+        b"".join(self.front.backend(env, lambda *a: None))
+
     def start(self, bind: str = "127.0.0.1", port: int = 0) -> str:
         self.http = server.start(self.front, bind, port)
         self.reconciler.start()

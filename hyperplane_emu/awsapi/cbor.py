@@ -19,9 +19,11 @@ PREFIX = "/service/"
 
 def is_cbor(path: str, headers: dict[str, str]) -> bool:
     h = {k.lower(): v for k, v in headers.items()}
-    return path.startswith(PREFIX) and "/operation/" in path or h.get(
-        "smithy-protocol", ""
-    ) == "rpc-v2-cbor"
+    return (
+        path.startswith(PREFIX)
+        and "/operation/" in path
+        or h.get("smithy-protocol", "") == "rpc-v2-cbor"
+    )
 
 
 def operation_of(path: str) -> tuple[str, str]:

@@ -141,8 +141,13 @@ class _Exporter:
             if proto in ("tcp", "udp"):
                 base["port"] = _port(int(p.get("FromPort", 0)), int(p.get("ToPort", 65535)))
             for r in p.get("IpRanges", []):
-                out.append({**base, peer_key: r["CidrIp"],
-                            **({"description": r["Description"]} if r.get("Description") else {})})
+                out.append(
+                    {
+                        **base,
+                        peer_key: r["CidrIp"],
+                        **({"description": r["Description"]} if r.get("Description") else {}),
+                    }
+                )
             for pair in p.get("UserIdGroupPairs", []):
                 ref = self.groups.get(pair.get("GroupId", ""))
                 if ref is None or ref[0] != vn:
@@ -199,8 +204,11 @@ class _Exporter:
             body: dict[str, Any] = {
                 "type": kind,
                 "scheme": lb.get("Scheme", "internet-facing"),
-                "subnets": [self.subnets[z["SubnetId"]][1] for z in lb["AvailabilityZones"]
-                            if z.get("SubnetId") in self.subnets],  # fmt: skip
+                "subnets": [
+                    self.subnets[z["SubnetId"]][1]
+                    for z in lb["AvailabilityZones"]
+                    if z.get("SubnetId") in self.subnets
+                ],  # fmt: skip
             }
             sgs = [self.groups[g][1] for g in lb.get("SecurityGroups", []) if g in self.groups]
             if sgs:
@@ -227,9 +235,10 @@ class _Exporter:
                 tg_names: dict[str, str], kind: str) -> dict[str, Any] | None:  # fmt: skip
         for a in actions:
             if a.get("Type") == "forward":
-                arn = a.get("TargetGroupArn") or a["ForwardConfig"]["TargetGroups"][0][
-                    "TargetGroupArn"
-                ]
+                arn = (
+                    a.get("TargetGroupArn")
+                    or a["ForwardConfig"]["TargetGroups"][0]["TargetGroupArn"]
+                )
                 return {"forward": self._target_group(arn, tgs, tg_names, kind)}
             if a.get("Type") == "fixed-response":
                 fr = a["FixedResponseConfig"]
@@ -361,8 +370,10 @@ class _Exporter:
             vn, lbname, _ = lb
             sid = s["ServiceId"]
             n = _name(_tags(s).get("Name", ""), sid, set(vpcs[vn].get("endpoint_services", {})))
-            body: dict[str, Any] = {"load_balancer": lbname,
-                                    "acceptance_required": bool(s.get("AcceptanceRequired"))}
+            body: dict[str, Any] = {
+                "load_balancer": lbname,
+                "acceptance_required": bool(s.get("AcceptanceRequired")),
+            }
             perms = ec2.describe_vpc_endpoint_service_permissions(ServiceId=sid)
             principals = [p["Principal"] for p in perms.get("AllowedPrincipals", [])]
             if principals:
@@ -462,8 +473,10 @@ class _Exporter:
             n = _name(api.get("name", ""), "api-" + aid, set(apis))
             self.out.overrides[f"short:api/{n}"] = aid
             types = api.get("endpointConfiguration", {}).get("types", ["EDGE"])
-            body: dict[str, Any] = {"type": "rest",
-                                    "endpoint": "private" if "PRIVATE" in types else "regional"}
+            body: dict[str, Any] = {
+                "type": "rest",
+                "endpoint": "private" if "PRIVATE" in types else "regional",
+            }
             if api.get("policy"):
                 policy = self._policy(api["policy"])
                 if policy:
@@ -471,7 +484,7 @@ class _Exporter:
             vpc_links: dict[str, Any] = {}
             routes: dict[str, Any] = {}
             for res in ag.get_resources(restApiId=aid, embed=["methods"]).get("items", []):
-                for method in (res.get("resourceMethods") or {}):
+                for method in res.get("resourceMethods") or {}:
                     try:
                         integ = ag.get_integration(restApiId=aid, resourceId=res["id"],
                                                    httpMethod=method)  # fmt: skip
@@ -495,8 +508,9 @@ class _Exporter:
                 continue
             apis[n] = body
 
-    def _rest_integration(self, integ: dict[str, Any], links: dict[str, Any],
-                          vpc_links: dict[str, Any], api: str) -> dict[str, Any] | None:
+    def _rest_integration(
+        self, integ: dict[str, Any], links: dict[str, Any], vpc_links: dict[str, Any], api: str
+    ) -> dict[str, Any] | None:
         kind = integ.get("type", "")
         if kind == "MOCK":
             return {"type": "MOCK"}
@@ -517,8 +531,15 @@ class _Exporter:
                                if a.replace("/net/", "/app/") in self.lbs
                                or a in self.lbs), None)  # fmt: skip
                 if target is None:
-                    target = next((self.lbs[k] for k in self.lbs for a in link.get(
-                        "targetArns", []) if k.replace("/app/", "/net/") == a), None)
+                    target = next(
+                        (
+                            self.lbs[k]
+                            for k in self.lbs
+                            for a in link.get("targetArns", [])
+                            if k.replace("/app/", "/net/") == a
+                        ),
+                        None,
+                    )
                 if target is None:
                     self.out.notes.append(f"VPC link {cid}: its NLB is not served")
                     return None
@@ -604,8 +625,9 @@ class _Exporter:
                 body["routes"] = routes
             apis[n] = body
 
-    def _http_integration(self, integ: dict[str, Any], links: dict[str, Any],
-                          vpc_links: dict[str, Any], api: str) -> dict[str, Any] | None:
+    def _http_integration(
+        self, integ: dict[str, Any], links: dict[str, Any], vpc_links: dict[str, Any], api: str
+    ) -> dict[str, Any] | None:
         if integ.get("IntegrationType") != "HTTP_PROXY":
             self.out.notes.append(f"{api}: integration type {integ.get('IntegrationType')}")
             return None

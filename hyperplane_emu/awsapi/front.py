@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hyperplane_emu.awsapi import cbor, protocol
+from hyperplane_emu.awsapi import calls, cbor, protocol
 from hyperplane_emu.awsapi.protocol import Call, Unrecognised
 
 log = logging.getLogger("hyperplane_emu.awsapi")
@@ -36,6 +36,11 @@ log = logging.getLogger("hyperplane_emu.awsapi")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 READ_PREFIXES = ("Describe", "Get", "List", "Discover")
+_NET_TO_APP = (
+    (b"loadbalancer%2Fnet%2F", b"loadbalancer%2Fapp%2F"),
+    (b"loadbalancer/net/", b"loadbalancer/app/"),
+    (b"loadbalancer\\/net\\/", b"loadbalancer\\/app\\/"),
+)
 
 
 @dataclass
@@ -115,9 +120,17 @@ class Front:
         try:
             call = protocol.recognise(method, path, query, headers, body)
         except Unrecognised as e:
-            proto = protocol.protocol_of(e.service) if e.service in (
-                "ec2", "elbv2", "apigateway", "apigatewayv2", "servicediscovery") else "rest-json"
+            proto = _guess_protocol(e.service, headers, body)
             return Response(*protocol.not_implemented(proto, e.service, e.operation, str(e)))
+        if not calls.supported(call.service, call.operation):
+            return Response(
+                *protocol.not_implemented(
+                    call.protocol,
+                    call.service,
+                    call.operation,
+                    "the topology could not carry it (docs/aws-api.md lists the calls served)",
+                )
+            )
         local = getattr(self, f"_local_{call.operation}", None)
         if local is not None:
             return local(call)
@@ -125,12 +138,16 @@ class Front:
         if refused is not None:
             return Response(*protocol.error(call.protocol, *refused))
         self._before(call)
-        if call.service == "elbv2":
-            body = body.replace(b"loadbalancer%2Fnet%2F", b"loadbalancer%2Fapp%2F")
-            query = query.replace("loadbalancer%2Fnet%2F", "loadbalancer%2Fapp%2F")
+        # moto stores every load balancer under app/: hand it back the ARN it made.
+        for net, app in _NET_TO_APP:
+            body = body.replace(net, app)
+            query = query.replace(net.decode(), app.decode())
         r = self._backend(environ, method, path, query, body)
-        if r.status >= 500 and b"<html" in r.body[:200].lower() or r.status == 404 and (
-            b"<html" in r.body[:200].lower()
+        if (
+            r.status >= 500
+            and b"<html" in r.body[:200].lower()
+            or r.status == 404
+            and (b"<html" in r.body[:200].lower())
         ):
             log.warning("moto could not answer %s:%s (%d)", call.service, call.operation, r.status)
             return Response(*protocol.not_implemented(call.protocol, call.service, call.operation))
@@ -187,9 +204,9 @@ class Front:
                 doc = json.loads(r.body or b"{}")
                 doc.update(kept)
                 r.body = json.dumps(doc).encode()
-        elif call.service == "elbv2" and self.kept.network_lbs:
+        if self.kept.network_lbs:
             r.body = self._net_arns(r.body)
-        elif call.service == "ec2" and op == "CreateVpcEndpointServiceConfiguration":
+        if call.service == "ec2" and op == "CreateVpcEndpointServiceConfiguration":
             self._record_service(call, r)
         elif call.service == "ec2" and op == "CreateVpcEndpoint":
             self._record_connection(call, r)
@@ -229,19 +246,22 @@ class Front:
     def _endpoint_states(self, body: bytes) -> bytes:
         if not self.kept.connections:
             return body
-        ET.register_namespace("", EC2_NS)
         root = ET.fromstring(body)
+        ns = root.tag.partition("}")[0].lstrip("{")
         changed = False
         for item in root.iter():
-            eid = item.find(f"{{{EC2_NS}}}vpcEndpointId")
-            state = item.find(f"{{{EC2_NS}}}state")
+            children = {c.tag.rpartition("}")[2]: c for c in item}
+            eid, state = children.get("vpcEndpointId"), children.get("state")
             if eid is None or state is None:
                 continue
             conn = self.kept.connections.get(eid.text or "")
             if conn is not None:
                 state.text = conn.state
                 changed = True
-        return ET.tostring(root, xml_declaration=True, encoding="utf-8") if changed else body
+        if not changed:
+            return body
+        ET.register_namespace("", ns)
+        return ET.tostring(root, xml_declaration=True, encoding="utf-8")
 
     def endpoint_state(self, endpoint_id: str) -> str | None:
         conn = self.kept.connections.get(endpoint_id)
@@ -282,8 +302,13 @@ class Front:
                     bad.append((eid, "InvalidVpcEndpointId.NotFound",
                                 f"The VPC endpoint {eid} is not connected to {sid}"))  # fmt: skip
                 elif conn.state != "pendingAcceptance":
-                    bad.append((eid, "InvalidState",
-                                f"Endpoint {eid} is {conn.state}, not pendingAcceptance"))
+                    bad.append(
+                        (
+                            eid,
+                            "InvalidState",
+                            f"Endpoint {eid} is {conn.state}, not pendingAcceptance",
+                        )
+                    )
                 else:
                     conn.state = state
         items = "".join(
@@ -295,6 +320,17 @@ class Front:
             self.on_change(call)
         op = call.operation
         return _ec2_ok(op, f"<unsuccessful>{items}</unsuccessful>")
+
+
+def _guess_protocol(service: str, headers: dict[str, str], body: bytes) -> str:
+    """The error shape the caller's SDK will parse, for a request we could not place."""
+    if service in calls.SUPPORTED:
+        return protocol.protocol_of(service)
+    if any(k.lower() == "x-amz-target" for k in headers):
+        return "json"
+    if body.startswith(b"Action=") or b"&Action=" in body:
+        return "query"
+    return "rest-json"
 
 
 def _from_cbor(environ: dict[str, Any], path: str, headers: dict[str, str],
@@ -329,7 +365,7 @@ def _to_cbor(r: Response, headers: dict[str, str]) -> Response:
 
 def _integration_key(call: Call) -> tuple[str, str, str]:
     pp = call.path_params
-    return (pp.get("restApiId", ""), pp.get("resourceId", ""), pp.get("httpMethod", "").upper())
+    return (pp.get("restapi_id", ""), pp.get("resource_id", ""), pp.get("http_method", "").upper())
 
 
 def _account(call: Call) -> str:

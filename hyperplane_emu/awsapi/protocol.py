@@ -172,9 +172,9 @@ def error(protocol: str, code: str, message: str, status: int = 400,
                     ("x-amzn-RequestId", rid)], body  # fmt: skip
 
 
-def not_implemented(protocol: str, service: str, operation: str, why: str = "") -> tuple[
-    int, list[tuple[str, str]], bytes
-]:
+def not_implemented(
+    protocol: str, service: str, operation: str, why: str = ""
+) -> tuple[int, list[tuple[str, str]], bytes]:
     what = f"{service}:{operation}" if operation else service or "this request"
     message = f"{what} is not supported by hyperplane-emu serve" + (f": {why}" if why else "")
     return error(protocol, "NotImplemented", message, 501, service)
