@@ -65,8 +65,7 @@ class Service:
     def export(self) -> Export:
         if self._clients is None:
             self._clients = server.clients(self.url, self.region)
-        return export(self._clients, self.name, self.region,
-                      dict(self.front.kept.namespace_vpcs))  # fmt: skip
+        return export(self._clients, self.name, self.region, self.front.kept)
 
     def _applied(self, ex: Export) -> None:
         if self.runtime is None:

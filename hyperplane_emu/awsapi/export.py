@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperplane_emu.awsapi.front import Kept
+
 TAG_SERVE = "hyperplane-emu:serve"
 _NAME_BAD = re.compile(r"[^a-z0-9-]+")
 
@@ -49,8 +51,8 @@ def _port(lo: int, hi: int) -> int | str:
 
 
 class _Exporter:
-    def __init__(self, c: dict[str, Any], name: str, region: str) -> None:
-        self.c, self.name, self.region = c, name, region
+    def __init__(self, c: dict[str, Any], name: str, region: str, kept: Kept) -> None:
+        self.c, self.name, self.region, self.kept = c, name, region, kept
         self.out = Export({})
         self.vpc_names: dict[str, str] = {}  # vpc id -> name
         self.subnets: dict[str, tuple[str, str]] = {}  # subnet id -> (vpc name, name)
@@ -408,7 +410,17 @@ class _Exporter:
                       if g["GroupId"] in self.groups]  # fmt: skip
             if groups:
                 body["security_groups"] = groups
-            body["private_dns"] = bool(e.get("PrivateDnsEnabled"))
+            if eid in self.kept.private_dns:
+                body["private_dns"] = self.kept.private_dns[eid]
+            elif service != "execute-api":
+                # moto reports true when the call said nothing; AWS enables it only
+                # where the service has a private DNS name to enable.
+                sv, sn = service.split("/")
+                body["private_dns"] = bool(
+                    vpcs[sv].get("endpoint_services", {}).get(sn, {}).get("private_dns_name")
+                )
+            else:
+                body["private_dns"] = bool(e.get("PrivateDnsEnabled", True))
             vpcs[vn].setdefault("endpoints", {})[n] = body
             self.endpoints[eid] = (vn, n)
             self.out.overrides[f"vpce:vpc/{vn}/endpoint/{n}"] = eid
@@ -432,7 +444,7 @@ class _Exporter:
                 continue
             body: dict[str, Any] = {"type": kind}
             if kind == "dns_private":
-                vpc = self.kept_namespace_vpcs.get(ns["Name"], "")
+                vpc = self.kept.namespace_vpcs.get(ns["Name"], "")
                 if vpc not in self.vpc_names:
                     self.out.notes.append(f"Cloud Map namespace {ns['Name']}: VPC not served")
                     continue
@@ -460,8 +472,6 @@ class _Exporter:
             self.cloud_map_services[svc["Arn"]] = f"cloud_map/{ns_name}/{svc['Name']}"
         if namespaces:
             doc["cloud_map"] = {"namespaces": namespaces, "services": services}
-
-    kept_namespace_vpcs: dict[str, str] = {}
 
     # -- API Gateway --------------------------------------------------------
 
@@ -684,10 +694,9 @@ def _resource(arn: str) -> str:
     return f"{parts[1]} /{'/'.join(parts[2:])}"
 
 
-def export(clients: dict[str, Any], name: str, region: str,
-           namespace_vpcs: dict[str, str] | None = None) -> Export:  # fmt: skip
-    e = _Exporter(clients, name, region)
-    e.kept_namespace_vpcs = namespace_vpcs or {}
+def export(clients: dict[str, Any], name: str, region: str, kept: Kept | None = None) -> Export:
+    """Read the state behind `clients`; `kept`: what the front remembered that moto drops."""
+    e = _Exporter(clients, name, region, kept or Kept())
     return e.run()
 
 

@@ -66,6 +66,8 @@ class Kept:
     network_lbs: set[str] = field(default_factory=set)
     # Cloud Map private DNS namespace name -> VPC id (GetNamespace does not say)
     namespace_vpcs: dict[str, str] = field(default_factory=dict)
+    # endpoint id -> PrivateDnsEnabled as written (moto turns an absent one into true)
+    private_dns: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -231,10 +233,12 @@ class Front:
     def _record_connection(self, call: Call, r: Response) -> None:
         service = call.params.get("ServiceName", "")
         sid = service.rpartition(".")[2]
-        if not sid.startswith("vpce-svc-"):
-            return
         eid = _find(ET.fromstring(r.body), "vpcEndpointId")
         if not eid:
+            return
+        if "PrivateDnsEnabled" in call.params:
+            self.kept.private_dns[eid] = call.params["PrivateDnsEnabled"].lower() == "true"
+        if not sid.startswith("vpce-svc-"):
             return
         required = self.kept.acceptance.get(sid, True)
         with self.lock:

@@ -17,9 +17,7 @@ from types import MappingProxyType
 # Ids another control plane already handed out (`serve`: the ids moto returned),
 # keyed "<kind>:<path>" with the same paths as below. Empty unless a caller sets
 # them: a topology file alone always gets the hashed ids.
-_OVERRIDES: ContextVar[Mapping[str, str]] = ContextVar(
-    "id_overrides", default=MappingProxyType({})
-)
+_OVERRIDES: ContextVar[Mapping[str, str]] = ContextVar("id_overrides", default=MappingProxyType({}))
 
 
 @contextmanager

@@ -140,3 +140,107 @@ def test_unsupported_calls_get_an_aws_error_naming_the_operation(served: Served)
     with pytest.raises(ClientError) as e:
         ec2.create_transit_gateway()
     assert "CreateTransitGateway" in str(e.value) or "NotImplemented" in str(e.value)
+
+
+HTTP_SCRIPT = REPO / "examples" / "boto3" / "http_api_vpc_link.py"
+
+
+def test_boto3_builds_the_http_api_with_alb_and_cloud_map_routes(served: Served) -> None:
+    r = subprocess.run([sys.executable, str(HTTP_SCRIPT)], env=served.env, capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    ids = json.loads(r.stdout.strip().splitlines()[-1])
+    base = f"https://{ids['api']}.execute-api.us-east-1.amazonaws.com"
+
+    def answered(path: str) -> Any:
+        def go() -> Any:
+            code, body = served.curl("internet", base + path, max_time=3)
+            return json.loads(body) if code == 0 and "saw_source" in body else None
+
+        return go
+
+    orders = wait_for(answered("/orders"), 60, f"/orders; serve log:\n{served.outcome()}")
+    assert orders["host"] in ("web1", "web2")  # through the ALB
+    pay = wait_for(answered("/pay"), 20, "/pay")
+    assert pay["host"] == "pay1"  # Cloud Map's registered instance, straight from the link
+
+
+def test_accept_vpc_endpoint_connections_opens_a_pending_endpoint(served: Served) -> None:
+    ec2, elbv2 = served.client("ec2"), served.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    sub = ec2.create_subnet(VpcId=vpc, CidrBlock="10.2.1.0/24",
+                            AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]  # fmt: skip
+    sg = ec2.create_security_group(VpcId=vpc, GroupName="open", Description="open")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 80, "ToPort": 8080,
+        "IpRanges": [{"CidrIp": "10.2.0.0/16"}]}])  # fmt: skip
+
+    def instance(name: str, serve: str = "") -> str:
+        tags = [{"Key": "Name", "Value": name}]
+        if serve:
+            tags.append({"Key": "hyperplane-emu:serve", "Value": serve})
+        return str(ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub, SecurityGroupIds=[sg],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]["InstanceId"])  # fmt: skip
+
+    instance("consumer")
+    app = instance("provider", "echo:8080")
+    nlb = elbv2.create_load_balancer(
+        Name="svc-nlb", Type="network", Scheme="internal", Subnets=[sub]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elbv2.create_target_group(
+        Name="svc", Protocol="TCP", Port=8080, VpcId=vpc, TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": app}])
+    elbv2.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])  # fmt: skip
+    svc = ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=True)["ServiceConfiguration"]  # fmt: skip
+    ep = ec2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=vpc, SubnetIds=[sub],
+                                 SecurityGroupIds=[sg], ServiceName=svc["ServiceName"],
+                                 )["VpcEndpoint"]  # fmt: skip
+    assert ep["State"] == "pendingAcceptance"
+
+    def endpoint_ip() -> str | None:
+        if not StateDir.of(served.name).exists():
+            return None
+        from hyperplane_emu.runtime.status import read_plan
+
+        _, p = read_plan(served.name)
+        e = next((e for e in p.endpoints.values() if e.id == ep["VpcEndpointId"]), None)
+        if e is None:
+            return None
+        return next(x.ip for x in p.enis if x.id in e.enis)
+
+    ip = wait_for(endpoint_ip, 60, f"the endpoint in the data plane:\n{served.outcome()}")
+    code, _ = served.curl("consumer", f"http://{ip}:80/", max_time=2)
+    assert code != 0, "a pending endpoint carried traffic"
+    ec2.accept_vpc_endpoint_connections(ServiceId=svc["ServiceId"],
+                                        VpcEndpointIds=[ep["VpcEndpointId"]])  # fmt: skip
+
+    def through() -> Any:
+        code, body = served.curl("consumer", f"http://{ip}:80/", max_time=2)
+        return json.loads(body) if code == 0 and "saw_source" in body else None
+
+    assert wait_for(through, 30, "the accepted endpoint to carry traffic")["host"] == "provider"
+
+
+def test_the_aws_cli_drives_the_same_endpoint(served: Served) -> None:
+    aws = [sys.executable, "-m", "awscli", "--endpoint-url", served.url, "--output", "json"]
+    pytest.importorskip("awscli")
+
+    def run(*args: str) -> Any:
+        r = subprocess.run([*aws, *args], env=served.env, capture_output=True, text=True,
+                           timeout=60)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    vpc = run("ec2", "create-vpc", "--cidr-block", "10.3.0.0/16")["Vpc"]["VpcId"]
+    run("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.3.1.0/24")
+    assert [v["VpcId"] for v in run("ec2", "describe-vpcs")["Vpcs"] if v["VpcId"] == vpc]
+    api = run("apigateway", "create-rest-api", "--name", "cli-api")["id"]
+    assert run("apigateway", "get-rest-api", "--rest-api-id", api)["name"] == "cli-api"
+    r = subprocess.run([*aws, "ec2", "create-transit-gateway"], env=served.env,
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode != 0 and "NotImplemented" in r.stderr and "CreateTransitGateway" in r.stderr
