@@ -29,6 +29,8 @@ SUPPORTED: dict[str, frozenset[str]] = {
             "TerminateInstances",
             "DescribeInstances",
             "ModifyInstanceAttribute",
+            "CreateNetworkInterface",
+            "DeleteNetworkInterface",
             "DescribeNetworkInterfaces",
             "CreateVpcEndpointServiceConfiguration",
             "DeleteVpcEndpointServiceConfigurations",

@@ -66,6 +66,8 @@ class Kept:
     network_lbs: set[str] = field(default_factory=set)
     # Cloud Map private DNS namespace name -> VPC id (GetNamespace does not say)
     namespace_vpcs: dict[str, str] = field(default_factory=dict)
+    # HTTP API id -> its deployments (moto 5.2 has no apigatewayv2 deployments)
+    deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # endpoint id -> PrivateDnsEnabled as written (moto turns an absent one into true)
     private_dns: dict[str, bool] = field(default_factory=dict)
 
@@ -134,8 +136,9 @@ class Front:
                 )
             )
         local = getattr(self, f"_local_{call.operation}", None)
-        if local is not None:
-            return local(call)
+        answer = local(call) if local is not None else None
+        if answer is not None:
+            return answer
         refused = self.check(call)
         if refused is not None:
             return Response(*protocol.error(call.protocol, *refused))
@@ -273,6 +276,28 @@ class Front:
 
     # -- what moto lacks ----------------------------------------------------
 
+    def _local_CreateDeployment(self, call: Call) -> Response | None:  # noqa: N802
+        if call.service != "apigatewayv2":
+            return None
+        import secrets
+
+        api = call.path_params.get("apiId", "")
+        d = {"DeploymentId": secrets.token_hex(3), "DeploymentStatus": "DEPLOYED",
+             "CreatedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "AutoDeployed": False, "Description": call.params.get("Description", "")}  # fmt: skip
+        with self.lock:
+            self.kept.deployments.setdefault(api, []).append(d)
+        # A deployment changes nothing the topology holds: HTTP APIs here serve
+        # their current routes on every stage (docs/aws-api.md).
+        return _json_ok(201, {k[0].lower() + k[1:]: v for k, v in d.items()})
+
+    def _local_GetDeployments(self, call: Call) -> Response | None:  # noqa: N802
+        if call.service != "apigatewayv2":
+            return None
+        items = self.kept.deployments.get(call.path_params.get("apiId", ""), [])
+        return _json_ok(200, {"items": [{k[0].lower() + k[1:]: v for k, v in d.items()}
+                                        for d in items]})  # fmt: skip
+
     def _local_DescribeVpcEndpointConnections(self, call: Call) -> Response:  # noqa: N802
         items = "".join(
             "<item>"
@@ -407,6 +432,10 @@ def _ec2_ok(operation: str, inner: str) -> Response:
         f"<requestId>{datetime.now(UTC).timestamp()}</requestId>{inner}</{operation}Response>"
     ).encode()
     return Response(200, [("Content-Type", "text/xml")], body)
+
+
+def _json_ok(status: int, doc: dict[str, Any]) -> Response:
+    return Response(status, [("Content-Type", "application/json")], json.dumps(doc).encode())
 
 
 def _reason(status: int) -> str:
