@@ -50,10 +50,27 @@ class Service:
         }
         b"".join(self.front.backend(env, lambda *a: None))
 
-    def start(self, bind: str = "127.0.0.1", port: int = 0) -> str:
+    def start(self, bind: str = "127.0.0.1", port: int = 0, warm: bool = True) -> str:
         self.http = server.start(self.front, bind, port)
+        if warm:
+            self.warm()
         self.reconciler.start()
         return self.url
+
+    def warm(self) -> None:
+        """One read per service before saying ready: moto builds each backend on first
+        use (EC2's takes seconds), which would otherwise be the user's first call."""
+        c = self._reader()
+        c["ec2"].describe_vpcs()
+        c["elbv2"].describe_load_balancers()
+        c["apigateway"].get_rest_apis()
+        c["apigatewayv2"].get_apis()
+        c["servicediscovery"].list_namespaces()
+
+    def _reader(self) -> dict[str, Any]:
+        if self._clients is None:
+            self._clients = server.clients(self.url, self.region)
+        return self._clients
 
     @property
     def url(self) -> str:
@@ -63,9 +80,7 @@ class Service:
         return f"http://{host}:{port}"
 
     def export(self) -> Export:
-        if self._clients is None:
-            self._clients = server.clients(self.url, self.region)
-        return export(self._clients, self.name, self.region, self.front.kept)
+        return export(self._reader(), self.name, self.region, self.front.kept)
 
     def _applied(self, ex: Export) -> None:
         if self.runtime is None:

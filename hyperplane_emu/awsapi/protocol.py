@@ -54,8 +54,15 @@ class Unrecognised(Exception):
 
 
 @cache
+def session() -> Any:
+    """One botocore session for the process: its loader caches each service model once
+    (the EC2 model alone is tens of MiB as Python objects)."""
+    return botocore.session.get_session()
+
+
+@cache
 def model(service: str) -> Any:
-    return botocore.session.get_session().get_service_model(service)
+    return session().get_service_model(service)
 
 
 @cache

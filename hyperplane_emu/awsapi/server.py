@@ -60,8 +60,13 @@ def clients(url: str, region: str) -> dict[str, Any]:
     import boto3
     from botocore.config import Config
 
+    from hyperplane_emu.awsapi.protocol import session as botocore_session
+
     session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=region
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name=region,
+        botocore_session=botocore_session(),
     )
     cfg = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30)
     return {s: session.client(s, endpoint_url=url, config=cfg) for s in SERVED}
