@@ -125,6 +125,10 @@ def test_the_issues_calls_work_against_the_pinned_moto(
                         config=Config(inject_host_prefix=False))  # fmt: skip
     found = data.discover_instances(NamespaceName=ns, ServiceName="payments")["Instances"]
     assert [i["InstanceId"] for i in found] == ["pay1"]
+    ec2.describe_instances()
+    ec2.describe_security_groups()
+    ec2.describe_vpc_endpoints()
+    elbv2.describe_load_balancers()
     ec2.terminate_instances(InstanceIds=[rest["app2"]])
     spare = ec2.create_security_group(VpcId=rest["vpc"], GroupName="spare", Description="x")
     ec2.delete_security_group(GroupId=spare["GroupId"])
@@ -149,3 +153,19 @@ def test_every_served_call_is_an_operation_of_the_pinned_botocore() -> None:
     for svc, ops in calls.SUPPORTED.items():
         unknown = ops - set(protocol.model(svc).operation_names)
         assert not unknown, (svc, unknown)
+
+
+def test_docs_list_exactly_the_served_calls() -> None:
+    import re
+    from pathlib import Path
+
+    from botocore import xform_name
+
+    from hyperplane_emu.awsapi import calls
+
+    page = (Path(__file__).resolve().parents[3] / "docs" / "aws-api.md").read_text()
+    services = "|".join(calls.SUPPORTED)
+    rows = dict(re.findall(rf"^\| ({services}) \| (.+) \|$", page, re.M))
+    for svc, ops in calls.SUPPORTED.items():
+        listed = set(re.findall(r"`([a-z_0-9]+)`", rows.get(svc, "")))
+        assert listed == {xform_name(o) for o in ops}, svc
