@@ -16,6 +16,7 @@ from typing import Any
 from hyperplane_emu.awsapi import server
 from hyperplane_emu.awsapi.export import Export, export
 from hyperplane_emu.awsapi.front import Front
+from hyperplane_emu.awsapi.judge import Judge
 from hyperplane_emu.awsapi.reconcile import Outcome, Reconciler, write_aliases
 
 
@@ -29,6 +30,7 @@ class Service:
         self.reconciler = Reconciler(name, self.export, quiet=quiet, runtime=runtime,
                                      on_applied=self._applied)  # fmt: skip
         self.front.on_change = self.reconciler.poke
+        self.front.judge = Judge(self.export, self._reader, region)
         self.runtime = runtime
         self.http: server.Server | None = None
         self._clients: dict[str, Any] | None = None

@@ -604,6 +604,8 @@ class _Exporter:
         links = {link["VpcLinkId"]: link for link in v2.get_vpc_links().get("Items", [])}
         for api in v2.get_apis().get("Items", []):
             if api.get("ProtocolType") != "HTTP":
+                self.out.notes.append(f"API {api['ApiId']}: {api.get('ProtocolType')} APIs "
+                                      "are not emulated")  # fmt: skip
                 continue
             aid = api["ApiId"]
             n = _name(api.get("Name", ""), "api-" + aid, set(apis))

@@ -77,6 +77,7 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
+    raw: bytes = b""  # moto's own answer, before the front's rewrites
 
 
 class Front:
@@ -84,12 +85,13 @@ class Front:
         self,
         backend: WsgiApp,
         on_change: Callable[[Call], None] = lambda _: None,
-        check: Callable[[Call], tuple[str, str] | None] = lambda _: None,
+        judge: Any = None,
     ) -> None:
         self.backend = backend
         self.on_change = on_change
-        # A synchronous judge: (code, message) refuses the call before moto sees it.
-        self.check = check
+        # `judge.Judge`: refuses, in AWS's error shape, what the validator refuses.
+        self.judge = judge
+        self.judging = threading.Lock()
         self.kept = Kept()
         self.lock = threading.RLock()
 
@@ -139,9 +141,21 @@ class Front:
         answer = local(call) if local is not None else None
         if answer is not None:
             return answer
-        refused = self.check(call)
-        if refused is not None:
-            return Response(*protocol.error(call.protocol, *refused))
+        if self.judge is None or not self.judge.concerns(call):
+            return self._forward(environ, call, method, path, query, body)
+        with self.judging:  # one judged call at a time: each compares against the last
+            pre = self.judge.before(call)
+            if isinstance(pre, tuple):
+                return Response(*protocol.error(call.protocol, *pre))
+            r = self._forward(environ, call, method, path, query, body, judged=pre is not None)
+            if pre is not None and r.status < 300:
+                refusal = self.judge.after(call, r.raw, pre)
+                if refusal is not None:
+                    return Response(*protocol.error(call.protocol, *refusal))
+            return r
+
+    def _forward(self, environ: dict[str, Any], call: Call, method: str, path: str, query: str,
+                 body: bytes, judged: bool = False) -> Response:  # fmt: skip
         self._before(call)
         # moto stores every load balancer under app/: hand it back the ARN it made.
         for net, app in _NET_TO_APP:
@@ -157,6 +171,7 @@ class Front:
             log.warning("moto could not answer %s:%s (%d)", call.service, call.operation, r.status)
             return Response(*protocol.not_implemented(call.protocol, call.service, call.operation))
         if r.status < 300:
+            r.raw = r.body
             r = self._after(call, r)
             if not call.operation.startswith(READ_PREFIXES):
                 self.on_change(call)

@@ -84,8 +84,12 @@ def test_the_issues_calls_work_against_the_pinned_moto(
         "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])  # fmt: skip
     eni = ec2.create_network_interface(SubnetId=sub[0]["SubnetId"])["NetworkInterface"]
     ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+    # The seed's NLB is behind its REST VPC link: a service needs an NLB of its own.
+    own = elbv2.create_load_balancer(Name="svc-nlb", Type="network", Scheme="internal",
+                                     Subnets=[s["SubnetId"] for s in sub])  # fmt: skip
     svc = ec2.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[rest["nlb"]], AcceptanceRequired=True
+        NetworkLoadBalancerArns=[own["LoadBalancers"][0]["LoadBalancerArn"]],
+        AcceptanceRequired=True,
     )["ServiceConfiguration"]
     ec2.modify_vpc_endpoint_service_permissions(
         ServiceId=svc["ServiceId"], AddAllowedPrincipals=["arn:aws:iam::111122223333:root"]

@@ -125,3 +125,53 @@ def test_mutations_wake_the_reconciler_and_reads_do_not(service: Any, client: An
     _vpc(ec2)
     outcome = service.reconciler.wait_settled(10)
     assert outcome is not None and outcome.action in ("planned", "invalid")
+
+
+def test_an_endpoint_to_a_service_that_does_not_exist_is_refused(client: Any) -> None:
+    ec2 = client("ec2")
+    vpc, sub = _vpc(ec2)
+    with pytest.raises(ClientError) as e:
+        ec2.create_vpc_endpoint(
+            VpcEndpointType="Interface",
+            VpcId=vpc,
+            SubnetIds=[sub],
+            ServiceName="com.amazonaws.vpce.us-east-1.vpce-svc-0bogus",
+        )
+    assert e.value.response["Error"]["Code"] == "InvalidServiceName"
+    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+
+
+def test_deploying_a_private_api_without_a_policy_is_refused(client: Any) -> None:
+    ag = client("apigateway")
+    api = ag.create_rest_api(name="p", endpointConfiguration={"types": ["PRIVATE"]})["id"]
+    with pytest.raises(ClientError) as e:
+        ag.create_deployment(restApiId=api, stageName="prod")
+    assert e.value.response["Error"]["Code"] == "BadRequestException"
+    assert "resource policy" in e.value.response["Error"]["Message"]
+
+
+def test_a_second_service_on_the_same_nlb_is_refused_and_undone(client: Any) -> None:
+    ec2 = client("ec2")
+    _, sub = _vpc(ec2)
+    nlb = _nlb(client, sub)
+    ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[nlb])
+    with pytest.raises(ClientError) as e:
+        ec2.create_vpc_endpoint_service_configuration(NetworkLoadBalancerArns=[nlb])
+    assert e.value.response["Error"]["Code"] == "InvalidParameter"
+    assert "orders-nlb" in e.value.response["Error"]["Message"]
+    left = ec2.describe_vpc_endpoint_service_configurations()["ServiceConfigurations"]
+    assert len(left) == 1
+
+
+def test_an_instance_address_outside_its_subnet_is_refused(client: Any) -> None:
+    ec2 = client("ec2")
+    _, sub = _vpc(ec2)
+    with pytest.raises(ClientError) as e:
+        ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=sub,
+            PrivateIpAddress="10.0.9.9",
+        )
+    assert e.value.response["Error"]["Code"].startswith("Invalid")
