@@ -85,8 +85,8 @@ def test_a_terminal_keeps_its_width(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # Verbs that print one thing, a stream that is not a list (pcap, a command's own
-# output), or a report of their own (demo).
-NOT_LISTS = {"up", "exec", "capture", "accept", "reject", "demo", "diagram"}
+# output), or a report of their own (demo); `export` prints a topology file, `serve` a log.
+NOT_LISTS = {"up", "exec", "capture", "accept", "reject", "demo", "diagram", "export", "serve"}
 
 
 @pytest.mark.parametrize("verb", sorted(main.commands))
