@@ -478,6 +478,10 @@ class _Exporter:
     def _rest_apis(self, apis: dict[str, Any]) -> None:
         ag = self.c["apigateway"]
         links = {link["id"]: link for link in ag.get_vpc_links().get("items", [])}
+        self.v2_links = {
+            link["VpcLinkId"]: link
+            for link in self.c["apigatewayv2"].get_vpc_links().get("Items", [])
+        }
         for api in ag.get_rest_apis().get("items", []):
             aid = api["id"]
             n = _name(api.get("name", ""), "api-" + aid, set(apis))
@@ -557,6 +561,16 @@ class _Exporter:
                 vpc_links[lname] = {"target": f"{target[0]}/{target[1]}"}
                 self.out.overrides[f"short:api/{api}/vpclink/{lname}"] = cid
                 out["vpc_link"] = lname
+            elif cid in self.v2_links:
+                # A REST API over a VPC link V2: the link's ENIs, and integrationTarget
+                # (kept by the front) says which ALB/NLB; the uri's port its listener.
+                v2name = self._v2_link(self.v2_links[cid], vpc_links, api)
+                if v2name is None:
+                    return None
+                out["vpc_link"] = v2name
+                if not integ.get("integrationTarget"):
+                    self.out.notes.append(f"{api}: VPC link V2 {cid} without integrationTarget")
+                    return None
             else:
                 self.out.notes.append(f"{api}: connectionId {cid!r} is no VPC link")
                 return None
@@ -598,6 +612,22 @@ class _Exporter:
             entry["resources"] = [_resource(r) for r in resources]
             out.append(entry)
         return out
+
+    def _v2_link(self, link: dict[str, Any], vpc_links: dict[str, Any], api: str) -> str | None:
+        """A VPC link V2 (subnets + groups) into `vpc_links`; its name there."""
+        lid = link["VpcLinkId"]
+        subnets = [self.subnets[s] for s in link.get("SubnetIds", []) if s in self.subnets]
+        if not subnets:
+            self.out.notes.append(f"VPC link {lid}: subnets not served")
+            return None
+        lname = _name("link-" + lid.lower(), "link-" + lid.lower(), set())
+        body: dict[str, Any] = {"vpc": subnets[0][0], "subnets": [s[1] for s in subnets]}
+        groups = [self.groups[g][1] for g in link.get("SecurityGroupIds", []) if g in self.groups]
+        if groups:
+            body["security_groups"] = groups
+        vpc_links[lname] = body
+        self.out.overrides[f"short:api/{api}/vpclink/{lname}"] = lid
+        return lname
 
     def _http_apis(self, apis: dict[str, Any]) -> None:
         v2 = self.c["apigatewayv2"]
@@ -655,19 +685,9 @@ class _Exporter:
             if link is None:
                 self.out.notes.append(f"{api}: VPC link {lid!r} not found")
                 return None
-            subnets = [self.subnets[s] for s in link.get("SubnetIds", []) if s in self.subnets]
-            if not subnets:
-                self.out.notes.append(f"VPC link {lid}: subnets not served")
+            lname = self._v2_link(link, vpc_links, api)
+            if lname is None:
                 return None
-            vn = subnets[0][0]
-            lname = _name("link-" + lid.lower(), "link-" + lid.lower(), set())
-            body: dict[str, Any] = {"vpc": vn, "subnets": [s[1] for s in subnets]}
-            groups = [self.groups[g][1] for g in link.get("SecurityGroupIds", [])
-                      if g in self.groups]  # fmt: skip
-            if groups:
-                body["security_groups"] = groups
-            vpc_links[lname] = body
-            self.out.overrides[f"short:api/{api}/vpclink/{lname}"] = lid
             out["vpc_link"] = lname
             if uri in self.listeners:
                 lv, lb, port = self.listeners[uri]

@@ -88,3 +88,43 @@ def test_an_api_without_a_stage_waits_with_a_note(service: Any, client: Any) -> 
     client("apigateway").create_rest_api(name="later")
     ex = service.export()
     assert "apis" not in ex.doc and any("no stage yet" in n for n in ex.notes)
+
+
+def test_a_rest_api_over_a_vpc_link_v2_keeps_its_integration_target(
+    service: Any, client: Any
+) -> None:
+    ec2, elbv2 = client("ec2"), client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.4.0.0/16")["Vpc"]["VpcId"]
+    subs = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.4.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    app = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subs[0])[
+        "Instances"
+    ][0]["InstanceId"]
+    alb = elbv2.create_load_balancer(
+        Name="web-alb", Type="application", Scheme="internal", Subnets=subs
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=8080, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=tg, Targets=[{"Id": app}])
+    elbv2.create_listener(LoadBalancerArn=alb, Protocol="HTTP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])  # fmt: skip
+    link = client("apigatewayv2").create_vpc_link(Name="hp", SubnetIds=subs)["VpcLinkId"]
+    ag = client("apigateway")
+    api = ag.create_rest_api(name="shop")["id"]
+    root = ag.get_resources(restApiId=api)["items"][0]["id"]
+    ag.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    ag.put_integration(
+        restApiId=api, resourceId=root, httpMethod="GET", type="HTTP_PROXY",
+        integrationHttpMethod="GET", uri="http://web-alb/", connectionType="VPC_LINK",
+        connectionId=link, integrationTarget=alb,
+    )  # fmt: skip
+    ag.create_deployment(restApiId=api, stageName="prod")
+    ex, p = _planned(service)
+    integ = ex.doc["apis"]["shop"]["routes"]["GET /"]["integration"]
+    assert integ["integration_target"] == f"{vpc}/web-alb"
+    assert ex.doc["apis"]["shop"]["vpc_links"][integ["vpc_link"]]["vpc"] == vpc
