@@ -31,6 +31,8 @@ class Service:
                                      on_applied=self._applied)  # fmt: skip
         self.front.on_change = self.reconciler.poke
         self.front.judge = Judge(self.export, self._reader, region)
+        self.front.target_health = self.target_health
+        self.last: Export | None = None
         self.runtime = runtime
         self.http: server.Server | None = None
         self._clients: dict[str, Any] | None = None
@@ -84,7 +86,29 @@ class Service:
     def export(self) -> Export:
         return export(self._reader(), self.name, self.region, self.front.kept)
 
+    def target_health(self, arn: str, target: str) -> tuple[str, str] | None:
+        """A target's state as the running topology's NLB health checks see it (the fabric)."""
+        from hyperplane_emu.runtime.lifecycle import fabric_request
+        from hyperplane_emu.runtime.state import StateDir
+
+        ex = self.last
+        if ex is None or self.runtime is None or arn not in ex.target_groups:
+            return None
+        lb, tg = ex.target_groups[arn]
+        answer = fabric_request(StateDir.of(self.name), "load_balancers", timeout=2.0)
+        if not answer or not answer.get("ok"):
+            return None
+        host = ex.aliases.get(target, target)
+        for entry in answer.get("load_balancers", []):
+            if entry.get("key") != lb:
+                continue
+            for t in entry.get("target_groups", {}).get(tg, []):
+                if t.get("id") == host:
+                    return str(t.get("health", "")), str(t.get("reason") or "")
+        return None
+
     def _applied(self, ex: Export) -> None:
+        self.last = ex
         if self.runtime is None:
             return
         write_aliases(self.name, ex)

@@ -29,6 +29,8 @@ class Export:
     doc: dict[str, Any]
     overrides: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # AWS id -> name in the doc
+    # target group ARN -> (load balancer key "<vpc>/<lb>", target group name)
+    target_groups: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -226,6 +228,7 @@ class _Exporter:
             listeners = []
             for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
                 self.listeners[li["ListenerArn"]] = (vn, n, int(li["Port"]))
+                self._lb = (vn, n)
                 entry = self._listener(li, kind, tgs, tg_names)
                 if entry is not None:
                     listeners.append(entry)
@@ -301,6 +304,9 @@ class _Exporter:
         tg = elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
         n = _name(tg["TargetGroupName"], "tg-" + arn[-8:], set(tgs))
         tg_names[arn] = n
+        vn, lbname = self._lb
+        self.out.overrides[f"hex:vpc/{vn}/nlb/{lbname}/tg/{n}"] = arn.rsplit("/", 1)[1]
+        self.out.target_groups[arn] = (f"{vn}/{lbname}", n)
         body: dict[str, Any] = {
             "protocol": tg.get("Protocol", "TCP").lower(),
             "port": int(tg["Port"]),

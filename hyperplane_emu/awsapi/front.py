@@ -91,6 +91,8 @@ class Front:
         self.on_change = on_change
         # `judge.Judge`: refuses, in AWS's error shape, what the validator refuses.
         self.judge = judge
+        # (target group ARN, target id) -> (state, reason) as the emulator's checks see it
+        self.target_health: Callable[[str, str], tuple[str, str] | None] = lambda a, t: None
         self.judging = threading.Lock()
         self.kept = Kept()
         self.lock = threading.RLock()
@@ -230,6 +232,8 @@ class Front:
             self._record_service(call, r)
         elif call.service == "ec2" and op == "CreateVpcEndpoint":
             self._record_connection(call, r)
+        if call.service == "elbv2" and op == "DescribeTargetHealth":
+            r.body = self._target_health(call.params.get("TargetGroupArn", ""), r.body)
         if call.service == "ec2" and op in ("CreateVpcEndpoint", "DescribeVpcEndpoints"):
             r.body = self._endpoint_states(r.body)
         return r
@@ -280,6 +284,31 @@ class Front:
             if conn is not None:
                 state.text = conn.state
                 changed = True
+        if not changed:
+            return body
+        ET.register_namespace("", ns)
+        return ET.tostring(root, xml_declaration=True, encoding="utf-8")
+
+    def _target_health(self, arn: str, body: bytes) -> bytes:
+        """moto says every target is healthy; the data plane's health checks know better."""
+        root = ET.fromstring(body)
+        ns = root.tag.partition("}")[0].lstrip("{")
+        changed = False
+        for member in root.iter():
+            kids = {c.tag.rpartition("}")[2]: c for c in member}
+            target, health = kids.get("Target"), kids.get("TargetHealth")
+            if target is None or health is None:
+                continue
+            tid = _find(target, "Id")
+            seen = self.target_health(arn.replace("/net/", "/app/"), tid)
+            if seen is None:
+                continue
+            for c in list(health):
+                health.remove(c)
+            ET.SubElement(health, f"{{{ns}}}State").text = seen[0]
+            if seen[1]:
+                ET.SubElement(health, f"{{{ns}}}Reason").text = seen[1]
+            changed = True
         if not changed:
             return body
         ET.register_namespace("", ns)

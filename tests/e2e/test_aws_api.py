@@ -113,6 +113,11 @@ def test_boto3_builds_the_private_rest_api_and_packets_reach_the_target(served: 
         "Reservations"][0]["Instances"][0]["PrivateIpAddress"]  # fmt: skip
     assert source.startswith("10.0.") and source != client_ip
     assert body["host"] in ("app1", "app2")
+    # Target health is the emulator's own checks (5 passes 10 s apart before healthy),
+    # not moto's constant "healthy".
+    health = served.client("elbv2").describe_target_health(TargetGroupArn=ids["target_group"])
+    states = {d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]}
+    assert states == {"initial"}, states
     # The instance id names the same host as its Name tag.
     code, by_id = served.curl(ids["client"], _api_url(ids), max_time=3)
     assert code == 0 and "saw_source" in by_id

@@ -175,3 +175,23 @@ def test_an_instance_address_outside_its_subnet_is_refused(client: Any) -> None:
             PrivateIpAddress="10.0.9.9",
         )
     assert e.value.response["Error"]["Code"].startswith("Invalid")
+
+
+def test_target_health_is_what_the_emulators_checks_saw(service: Any, client: Any) -> None:
+    ec2, elbv2 = client("ec2"), client("elbv2")
+    vpc, sub = _vpc(ec2)
+    i = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub)
+    iid = i["Instances"][0]["InstanceId"]
+    tg = elbv2.create_target_group(Name="t", Protocol="TCP", Port=80, VpcId=vpc)
+    arn = tg["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": iid}])
+    seen: list[tuple[str, str]] = []
+
+    def ours(a: str, t: str) -> tuple[str, str] | None:
+        seen.append((a, t))
+        return ("unhealthy", "Target.FailedHealthChecks")
+
+    service.front.target_health = ours
+    d = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"][0]
+    assert d["TargetHealth"] == {"State": "unhealthy", "Reason": "Target.FailedHealthChecks"}
+    assert seen == [(arn, iid)]
