@@ -32,6 +32,7 @@ class Service:
         self.front.on_change = self.reconciler.poke
         self.front.judge = Judge(self.export, self._reader, region)
         self.front.target_health = self.target_health
+        self.front.built = self.built
         self.last: Export | None = None
         self.runtime = runtime
         self.http: server.Server | None = None
@@ -85,6 +86,17 @@ class Service:
 
     def export(self) -> Export:
         return export(self._reader(), self.name, self.region, self.front.kept)
+
+    def built(self) -> Any:
+        """The running topology's plan, or None (no runtime, or not up yet)."""
+        if self.runtime is None or not self.runtime.is_up(self.name):
+            return None
+        from hyperplane_emu.runtime.status import read_plan
+
+        try:
+            return read_plan(self.name)[1]
+        except Exception:  # between down and up of a rebuild: answer moto's view
+            return None
 
     def target_health(self, arn: str, target: str) -> tuple[str, str] | None:
         """A target's state as the running topology's NLB health checks see it (the fabric)."""

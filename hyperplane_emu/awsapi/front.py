@@ -91,6 +91,8 @@ class Front:
         self.on_change = on_change
         # `judge.Judge`: refuses, in AWS's error shape, what the validator refuses.
         self.judge = judge
+        # The running topology's plan (None before the first `up`): what was really built.
+        self.built: Callable[[], Any] = lambda: None
         # (target group ARN, target id) -> (state, reason) as the emulator's checks see it
         self.target_health: Callable[[str, str], tuple[str, str] | None] = lambda a, t: None
         self.judging = threading.Lock()
@@ -236,6 +238,10 @@ class Front:
             r.body = self._target_health(call.params.get("TargetGroupArn", ""), r.body)
         if call.service == "ec2" and op in ("CreateVpcEndpoint", "DescribeVpcEndpoints"):
             r.body = self._endpoint_states(r.body)
+        if call.service == "ec2" and op in ("DescribeVpcEndpoints", "DescribeNetworkInterfaces"):
+            p = self.built()
+            if p is not None:
+                r.body = _as_built(p, r.body)
         return r
 
     def _net_arns(self, body: bytes) -> bytes:
@@ -434,6 +440,39 @@ def _to_cbor(r: Response, headers: dict[str, str]) -> Response:
     kept = [(k, v) for k, v in r.headers if k.lower() not in ("content-type", "content-length")]
     return Response(r.status, [*kept, ("Content-Type", "application/cbor"),
                                ("smithy-protocol", "rpc-v2-cbor")], body)  # fmt: skip
+
+
+def _as_built(p: Any, body: bytes) -> bytes:
+    """Endpoint DNS names and endpoint ENI addresses as the data plane has them."""
+    endpoints = {e.id: e for e in p.endpoints.values()}
+    eni_ips = {e.id: e.ip for e in p.enis}
+    root = ET.fromstring(body)
+    ns = root.tag.partition("}")[0].lstrip("{")
+    changed = False
+    for item in root.iter():
+        kids = {c.tag.rpartition("}")[2]: c for c in item}
+        eid, dns = kids.get("vpcEndpointId"), kids.get("dnsEntrySet")
+        if eid is not None and dns is not None and (eid.text or "") in endpoints:
+            ep = endpoints[eid.text or ""]
+            zone = _find(dns, "hostedZoneId")
+            for c in list(dns):
+                dns.remove(c)
+            for name in (*ep.dns_names, *ep.private_dns_names):
+                entry = ET.SubElement(dns, f"{{{ns}}}item")
+                ET.SubElement(entry, f"{{{ns}}}dnsName").text = name
+                ET.SubElement(entry, f"{{{ns}}}hostedZoneId").text = zone
+            changed = True
+        eni = kids.get("networkInterfaceId")
+        if eni is not None and (eni.text or "") in eni_ips and "privateIpAddress" in kids:
+            ip = eni_ips[eni.text or ""]
+            for el in item.iter():
+                if el.tag.rpartition("}")[2] == "privateIpAddress":
+                    el.text = ip
+            changed = True
+    if not changed:
+        return body
+    ET.register_namespace("", ns)
+    return ET.tostring(root, xml_declaration=True, encoding="utf-8")
 
 
 def _integration_key(call: Call) -> tuple[str, str, str]:

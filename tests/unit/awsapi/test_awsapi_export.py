@@ -128,3 +128,24 @@ def test_a_rest_api_over_a_vpc_link_v2_keeps_its_integration_target(
     integ = ex.doc["apis"]["shop"]["routes"]["GET /"]["integration"]
     assert integ["integration_target"] == f"{vpc}/web-alb"
     assert ex.doc["apis"]["shop"]["vpc_links"][integ["vpc_link"]]["vpc"] == vpc
+
+
+def test_endpoint_dns_names_and_eni_addresses_are_the_data_planes(
+    service: Any, client: Any
+) -> None:
+    import private_rest_api
+
+    out = private_rest_api.main()
+    _, p = _planned(service)
+    service.front.built = lambda: p
+    ep = next(e for e in p.endpoints.values() if e.id == out["vpce"])
+    ec2 = client("ec2")
+    described = ec2.describe_vpc_endpoints(VpcEndpointIds=[out["vpce"]])["VpcEndpoints"][0]
+    names = [d["DnsName"] for d in described["DnsEntries"]]
+    assert names == [*ep.dns_names, *ep.private_dns_names]
+    assert any(n.endswith(".vpce.amazonaws.com") for n in names)
+    ips = {e.id: e.ip for e in p.enis}
+    enis = ec2.describe_network_interfaces(NetworkInterfaceIds=list(ep.enis))["NetworkInterfaces"]
+    assert {e["NetworkInterfaceId"]: e["PrivateIpAddress"] for e in enis} == {
+        i: ips[i] for i in ep.enis
+    }
