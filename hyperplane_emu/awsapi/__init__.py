@@ -137,6 +137,10 @@ class Service:
             self.http.stop()
         if down and self.runtime is not None and self.runtime.is_up(self.name):
             self.runtime.down(self.name)
+        if down:
+            import shutil
+
+            shutil.rmtree(self.reconciler.dir, ignore_errors=True)
 
 
 __all__ = ["Export", "Front", "Outcome", "Reconciler", "Service", "export"]

@@ -25,6 +25,9 @@ def serve(name: str, region: str, bind: str, port: int, quiet: float) -> None:
             f"topology {name!r} is already up: `hyperplane-emu down {name}` first, "
             "or serve under another --name"
         )
+    if bind not in ("127.0.0.1", "::1", "localhost"):
+        click.echo(f"warning: listening on {bind}: the API checks no signature, anyone who "
+                   "reaches it can build and change the topology", err=True)  # fmt: skip
     url = svc.start(bind, port)
     click.echo(f"AWS API for topology {name!r} on {url} (region {region}); "
                f"ready in {time.monotonic() - started:.2f} s", err=True)  # fmt: skip
