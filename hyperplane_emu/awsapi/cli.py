@@ -1,4 +1,9 @@
-"""`serve` and `export`: the two verbs of the AWS API, kept out of cli/main.py."""
+"""`serve` and `export`: the two verbs of the AWS API, kept out of cli/main.py.
+
+`register` adds them to the CLI group with its own `needs_root`/`friendly`
+decorators (passed in: importing cli.main from here would load it twice when it
+runs as `python -m hyperplane_emu.cli.main`). Only click is imported up front.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,52 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 
+def register(group: click.Group, needs_root: Callable[[Any], Any],
+             friendly: Callable[[Any], Any]) -> None:  # fmt: skip
+    @group.command("serve")
+    @click.option("--port", default=4566, show_default=True, help="TCP port of the endpoint.")
+    @click.option("--region", default="us-east-1", show_default=True)
+    @click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
+    @click.option("--name", default="aws", show_default=True, help="Name of the topology built.")
+    @click.option("--quiet-time", "quiet", default=0.5, show_default=True,
+                  help="Seconds without a mutating call before the topology follows.")  # fmt: skip
+    @needs_root
+    @friendly
+    def serve_cmd(port: int, region: str, bind: str, name: str, quiet: float) -> None:
+        """Serve the AWS API (EC2, ELBv2, API Gateway v1/v2, Cloud Map) on one endpoint;
+        what boto3 or the AWS CLI builds there becomes topology NAME (docs/aws-api.md).
+
+        \b
+        Example:
+          hyperplane-emu serve --port 4566 &
+          AWS_ENDPOINT_URL=http://127.0.0.1:4566 python my_boto3_script.py
+        """
+        serve(name, region, bind, port, quiet)
+
+    @group.command("export")
+    @click.argument("name")
+    @click.option("-o", "output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+    @needs_root
+    @friendly
+    def export_cmd(name: str, output: str | None) -> None:
+        """The running topology NAME as a topology file (also one `serve` built)."""
+        text = export_text(name)
+        if output:
+            Path(output).write_text(text)
+        else:
+            click.echo(text, nl=False)
+
+
 def serve(name: str, region: str, bind: str, port: int, quiet: float) -> None:
-    from hyperplane_emu.awsapi import Service
     from hyperplane_emu.awsapi.reconcile import Runtime
+    from hyperplane_emu.awsapi.service import Service
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(message)s")  # fmt: skip

@@ -495,45 +495,6 @@ def diagram(topology: str, out: str, fmt: str) -> None:
         raise click.ClickException(str(e)) from None
 
 
-@main.command()
-@click.option("--port", default=4566, show_default=True, help="TCP port of the endpoint.")
-@click.option("--region", default="us-east-1", show_default=True)
-@click.option("--bind", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--name", default="aws", show_default=True, help="Name of the topology built.")
-@click.option("--quiet-time", "quiet", default=0.5, show_default=True,
-              help="Seconds without a mutating call before the topology follows.")
-@needs_root
-@friendly
-def serve(port: int, region: str, bind: str, name: str, quiet: float) -> None:
-    """Serve the AWS API (EC2, ELBv2, API Gateway v1/v2, Cloud Map) on one endpoint;
-    what boto3 or the AWS CLI builds there becomes topology NAME (docs/aws-api.md).
-
-    \b
-    Example:
-      hyperplane-emu serve --port 4566 &
-      AWS_ENDPOINT_URL=http://127.0.0.1:4566 python my_boto3_script.py
-    """
-    from hyperplane_emu.awsapi import cli as awscli
-
-    awscli.serve(name, region, bind, port, quiet)
-
-
-@main.command()
-@click.argument("name")
-@click.option("-o", "output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
-@needs_root
-@friendly
-def export(name: str, output: str | None) -> None:
-    """The running topology NAME as a topology file (also one `serve` built)."""
-    from hyperplane_emu.awsapi import cli as awscli
-
-    text = awscli.export_text(name)
-    if output:
-        Path(output).write_text(text)
-    else:
-        click.echo(text, nl=False)
-
-
 @main.command("endpoint-connections")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -600,6 +561,11 @@ def demo(scenario: str, keep: bool, out: Path | None) -> None:
 
     sys.exit(demo_mod.run(scenario=scenario, keep=keep, out=out))
 
+
+# `serve` and `export` (the AWS API) live with their package; registered here.
+from hyperplane_emu.awsapi.cli import register as _register_aws  # noqa: E402
+
+_register_aws(main, needs_root, friendly)
 
 if __name__ == "__main__":
     main()

@@ -17,9 +17,9 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "boto3"
 
 @pytest.fixture
 def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from hyperplane_emu import awsapi
+    from hyperplane_emu.awsapi.service import Service
 
-    svc = awsapi.Service("aws", "us-east-1", quiet=0.05)
+    svc = Service("aws", "us-east-1", quiet=0.05)
     svc.reset()
     url = svc.start()
     for k, v in {
