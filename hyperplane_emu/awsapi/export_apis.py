@@ -42,6 +42,14 @@ class ApiGatewayExport:
                 "type": "rest",
                 "endpoint": "private" if "PRIVATE" in types else "regional",
             }
+            associated = api.get("endpointConfiguration", {}).get("vpcEndpointIds", [])
+            if associated and "PRIVATE" in types:
+                known = [self.out.aliases[v] for v in associated if v in self.out.aliases]
+                for v in associated:
+                    if v not in self.out.aliases:
+                        self.out.notes.append(f"REST API {aid}: {v} is not an endpoint here")
+                if known:
+                    body["vpc_endpoint_ids"] = known
             if api.get("policy"):
                 policy = self._policy(api["policy"])
                 if policy:

@@ -118,6 +118,10 @@ def test_boto3_builds_the_private_rest_api_and_packets_reach_the_target(served: 
     health = served.client("elbv2").describe_target_health(TargetGroupArn=ids["target_group"])
     states = {d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]}
     assert states == {"initial"}, states
+    # The API is associated with the endpoint (vpcEndpointIds): its alias name works too.
+    alias = f"https://{ids['api']}-{ids['vpce']}.execute-api.us-east-1.amazonaws.com/prod/orders"
+    code, by_alias = served.curl("client", alias, max_time=3)
+    assert code == 0 and "saw_source" in by_alias, by_alias
     # The instance id names the same host as its Name tag.
     code, by_id = served.curl(ids["client"], _api_url(ids), max_time=3)
     assert code == 0 and "saw_source" in by_id

@@ -52,7 +52,9 @@ def test_the_private_rest_api_script_becomes_a_valid_topology_with_the_apis_ids(
     assert ex.aliases[out["client"]] == "client"
     plan_lb = next(iter(p.load_balancers.values()))
     assert plan_lb.arn.rsplit("/", 1)[1] == out["nlb"].rsplit("/", 1)[1]
-    # The API's policy names the endpoint by the topology's own reference.
+    # The endpoint the API is associated with (vpcEndpointIds), and its policy, name the
+    # endpoint by the topology's own reference.
+    assert api["vpc_endpoint_ids"] == [ex.aliases[out["vpce"]]]
     assert api["policy"][0]["source_vpce"] == [ex.aliases[out["vpce"]]]
 
 
