@@ -351,9 +351,10 @@ async def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, resolver.reload)
-    print("dns listening on " + " ".join(f"{a}:{port}" for a in args.listen), flush=True)
+    # The ready file first: whoever reads the line may look for the file next.
     if args.ready_file:
         _write_ready(Path(args.ready_file), port)
+    print("dns listening on " + " ".join(f"{a}:{port}" for a in args.listen), flush=True)
     await stop.wait()
     await server.close()
     if args.ready_file:
