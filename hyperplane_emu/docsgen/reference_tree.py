@@ -15,8 +15,11 @@ from hyperplane_emu.spec import (
     alb,
     albrules,
     albtargets,
+    apiintegrations,
+    apilinks,
     apiroutes,
     apis,
+    apistages,
     cloudmap,
     flowlogs,
     healthchecks,
@@ -818,9 +821,9 @@ _LINK = f"{_API}.vpc_links.<link>"
 REST_LINK = Section(
     pattern=_LINK,
     title="REST VPC link (V1)",
-    keys=("apis.REST_LINK_KEYS", "apis.HTTP_LINK_KEYS"),
+    keys=("apilinks.REST_LINK_KEYS", "apilinks.HTTP_LINK_KEYS"),
     model=m.VpcLink,
-    required=(apis.REST_LINK_KEYS,),
+    required=(apilinks.REST_LINK_KEYS,),
     intro="An endpoint service on one NLB plus an interface endpoint in API Gateway's "
     "VPC, auto-accepted. The HTTP keys are refused on a REST API.",
     docs={
@@ -836,7 +839,7 @@ REST_LINK = Section(
 HTTP_LINK = Section(
     pattern=_LINK,
     title="HTTP API VPC link (V2)",
-    keys=("apis.REST_LINK_KEYS", "apis.HTTP_LINK_KEYS"),
+    keys=("apilinks.REST_LINK_KEYS", "apilinks.HTTP_LINK_KEYS"),
     model=m.VpcLink,
     required=(("vpc", "subnets"),),
     intro="Hyperplane ENIs in the VPC's subnets, with the link's groups; API Gateway's "
@@ -846,7 +849,7 @@ HTTP_LINK = Section(
         "vpc": Key("Where the link's ENIs are.", values="a VPC of the API's account"),
         "subnets": Key(
             "One link ENI in each (several per AZ are fine).",
-            values=f"1 to {apis.MAX_LINK_SUBNETS} subnet names of that VPC",
+            values=f"1 to {apilinks.MAX_LINK_SUBNETS} subnet names of that VPC",
         ),
         "security_groups": Key(
             "Groups of the link's ENIs (their egress decides what the link reaches).",
@@ -859,7 +862,7 @@ HTTP_LINK = Section(
 STAGE = Section(
     pattern=f"{_API}.stages.<stage>",
     title="stage",
-    keys=("apis.STAGE_KEYS",),
+    keys=("apistages.STAGE_KEYS",),
     model=m.Stage,
     intro="Stage names `[A-Za-z0-9_-]`, 1-128 characters (`$default` on HTTP APIs).",
     docs={
@@ -884,7 +887,7 @@ ROUTE = Section(
 INTEGRATION = Section(
     pattern=f"{_API}.routes.<route>.integration",
     title="integration",
-    keys=("apiroutes.INTEGRATION_KEYS",),
+    keys=("apiintegrations.INTEGRATION_KEYS",),
     model=m.Integration,
     refused=(),
     docs={
@@ -908,10 +911,12 @@ INTEGRATION = Section(
         ),
         "timeout_ms": Key(
             default="`{}` (REST), `{}` (HTTP)".format(
-                apiroutes.DEFAULT_TIMEOUT_MS["rest"], apiroutes.DEFAULT_TIMEOUT_MS["http"]
+                apiintegrations.DEFAULT_TIMEOUT_MS["rest"],
+                apiintegrations.DEFAULT_TIMEOUT_MS["http"],
             ),
             values="REST {}, HTTP {}".format(
-                _range(apiroutes.TIMEOUT_MS["rest"]), _range(apiroutes.TIMEOUT_MS["http"])
+                _range(apiintegrations.TIMEOUT_MS["rest"]),
+                _range(apiintegrations.TIMEOUT_MS["http"]),
             ),
         ),
         "request_parameters": Key(
@@ -919,7 +924,7 @@ INTEGRATION = Section(
             field="",
             values="mapping",
         ),
-        "mock_status": Key("MOCK only.", values=_range(apiroutes.MOCK_STATUS)),
+        "mock_status": Key("MOCK only.", values=_range(apiintegrations.MOCK_STATUS)),
         "mock_body": Key("MOCK only.", values="string"),
         "tls_config": Key(
             "Backend TLS (AWS tlsConfig): REST HTTPS integrations, HTTP API private "

@@ -37,7 +37,7 @@ REGISTERED = (
 )
 """Imported for their section registrations (privatelink imports loadbalancers,
 which registers first: see `sections.VPC_SECTIONS` on order; top-level sections
-run in registration order too, and `apis` imports `cloudmap` through `apiroutes`
+run in registration order too, and `apis` imports `cloudmap` through `apitargets`
 so that Cloud Map services exist when routes name them)."""
 SETTINGS_RANGES: dict[str, tuple[int, int]] = {
     "conntrack_max": (1, 10_000_000),
