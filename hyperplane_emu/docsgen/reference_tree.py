@@ -19,7 +19,6 @@ from hyperplane_emu.spec import (
     apilinks,
     apiroutes,
     apis,
-    apistages,
     cloudmap,
     flowlogs,
     healthchecks,
