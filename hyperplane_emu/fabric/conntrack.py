@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from hyperplane_emu.plan.model import PlanVpcLinkV2
 
 from .events import FiveTuple
+from .nacl import Crossing
 from .nlb import EndpointState, LoadBalancerState, TargetState
 from .packet import PROTO_ICMP, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
 from .ppv2 import StreamInsert
@@ -205,6 +206,7 @@ class FlowHalf:
         "ipd",
         "l4d",
         "log",
+        "flags",
     )
 
     def __init__(self, flow: Flow, is_reply: bool, now: float) -> None:
@@ -228,6 +230,9 @@ class FlowHalf:
         # Flow-log observations when the tuple differs per ENI along the path:
         # ((eni id, FiveTuple), ...); None: in_eni and out_eni see the flow's tuple.
         self.log: tuple[tuple[str, FiveTuple], ...] | None = None
+        # tcp-flags of the flow-log window (flowlog.record_flags ORed): set on the slow
+        # path only, since fast-path packets carry no SYN/FIN/RST (and ACK alone is 0).
+        self.flags = 0
 
     in_eni: EniState
     out_eni: EniState
@@ -262,6 +267,8 @@ class Flow:
         "target",
         "ppv2",
         "resetting",
+        "acl",
+        "acl_reply",
     )
 
     def __init__(
@@ -306,6 +313,10 @@ class Flow:
         # Its target went unhealthy: the next packet from either side is answered
         # with a RST (NLB connection termination) and the flow ends.
         self.resetting = False
+        # Network ACL hops (boundary.Crossing) of the request, and of the reply until
+        # its first packet has been judged (then None: the verdict is cached).
+        self.acl: tuple[Crossing, ...] = ()
+        self.acl_reply: tuple[Crossing, ...] | None = None
 
     def connect(self, sender: EniState, receiver: EniState) -> None:
         """Wire both halves: who sends, who receives, which MACs and port."""
@@ -430,3 +441,17 @@ class ConnTrack:
 
 def _due(now: float, timeout: float) -> int:
     return int(now + (timeout if timeout < HORIZON else HORIZON)) + 1
+
+
+def describe_flow(f: Flow) -> dict[str, object]:
+    """One flow as ``status`` and the ``conntrack`` control op show it."""
+    return {
+        "vpc": f.orig.in_eni.vpc.id,
+        "flow": str(FiveTuple(f.proto, f.src, f.dst, f.sport, f.dport)),
+        "state": STATE_NAMES[f.state],
+        "tracked": not f.untracked,
+        "src_eni": f.orig.in_eni.id,
+        "dst_eni": f.orig.out_eni.id,
+        "verdicts": [str(v) for v in f.verdicts],
+        "last": f.last,
+    }

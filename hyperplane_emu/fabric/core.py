@@ -51,24 +51,25 @@ from __future__ import annotations
 import collections
 import ipaddress
 
-from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
+from hyperplane_emu.plan.model import Plan, PlanNetworkAcl, PlanSecurityGroup
 
-from . import arp, ppv2, tcpreset
-from .checksum import TTL_DECREMENT_CSUM, csum_replace16, internet_checksum
+from . import arp, boundary, ppv2, tcpreset
+from .checksum import TTL_DECREMENT_CSUM
 from .conntrack import (
-    STATE_NAMES,
     UDP_STREAM,
     ConnTrack,
     ConntrackTimeouts,
     FastKey,
     Flow,
     FlowHalf,
+    describe_flow,
     initial_state,
 )
 from .datapath import Frames, FrontPath, RoutePath
 from .events import DropEvent, Event, FiveTuple, FlowLogRecord, TraceHop
-from .flowlog import FORMATS, REJECT, FlowLogger
+from .flowlog import REJECT, FlowLogger, record_flags
 from .judge import judge
+from .nacl import Crossing
 from .nat import Translation, rewrite, translate, translate_addresses, translate_flow
 from .nlb import TargetState
 from .packet import (
@@ -85,6 +86,7 @@ from .packet import (
 )
 from .paths import FRONT_PATHS, ROUTE_PATHS
 from .reasons import DropReason
+from .router import echo_reply
 from .routing import Route
 from .secgroup import EGRESS, INGRESS, EniPolicy, Verdict, compile_group
 from .tables import AMAZON_DNS_LINK_LOCAL, EniState, ip
@@ -127,10 +129,8 @@ class Fabric:
         self.load_balancers = topo.load_balancers
         self.endpoints = topo.endpoints
         self._ports = topo.ports
-        formats = {k: FORMATS[v] for k, v in (flow_log_formats or {}).items()}
-        self.flowlog = FlowLogger(
-            plan.settings.flow_log_interval, topo.accounts, formats, clock_start=clock_start
-        )
+        # `flow_log_formats` (tests, tools) adds to or overrides the topology's formats.
+        self.flowlog = FlowLogger.for_plan(plan, topo.accounts, flow_log_formats, clock_start)
         self._flow_logs: list[FlowLogRecord] = []
         # Route target kind / front ENI kind -> path handler (see paths/__init__.py).
         self.route_handlers: dict[str, RoutePath] = dict(ROUTE_PATHS)
@@ -239,25 +239,26 @@ class Fabric:
         self._fast.clear()
         self._counts["sg.replaced"] += 1
 
+    def replace_network_acl(self, acl: PlanNetworkAcl) -> int:
+        """Live rule change of a network ACL. Stateless (AWS): the new rules apply to
+        every packet at once, so live flows are re-judged now and those a rule no
+        longer allows (either way) are ended; their next packet is a new flow, judged
+        and dropped. Returns the number of flows ended."""
+        self.topology.acls.replace(acl, sparse=True)
+        ended = boundary.denied(self.topology.acls, self.conntrack.flows())
+        for flow in ended:
+            self._end(flow)
+        self._counts["nacl.replaced"] += 1
+        self._counts["nacl.flows-ended"] += len(ended)
+        return len(ended)
+
     def trace_address(self, addr: str) -> None:
         """Trace every flow from or to ``addr`` (slow-path decisions)."""
         self.trace_addresses.add(ip(addr))
 
     def conntrack_dump(self) -> list[dict[str, object]]:
         """The flow table for ``status`` / the ``conntrack`` control op."""
-        return [
-            {
-                "vpc": f.orig.in_eni.vpc.id,
-                "flow": str(FiveTuple(f.proto, f.src, f.dst, f.sport, f.dport)),
-                "state": STATE_NAMES[f.state],
-                "tracked": not f.untracked,
-                "src_eni": f.orig.in_eni.id,
-                "dst_eni": f.orig.out_eni.id,
-                "verdicts": [str(v) for v in f.verdicts],
-                "last": f.last,
-            }
-            for f in self.conntrack.flows()
-        ]
+        return [describe_flow(f) for f in self.conntrack.flows()]
 
     # ------------------------------------------------- NLB / PrivateLink control
 
@@ -434,19 +435,22 @@ class Fabric:
                 DropReason.SRC_DST_CHECK, dst, p, now, "destination is not the ENI's address"
             )
         vpc = eni.vpc
-        # DNS to the Amazon DNS server is never filtered.
+        # DNS to the Amazon DNS server is never filtered (security groups, ACLs).
+        dns = dst.kind == "resolver"
         ve = judge(
-            self, EGRESS, eni, p, now, p.dst, vpc.groups_of(p.dst), tracing,
-            exempt=dst.kind == "resolver",
+            self, EGRESS, eni, p, now, p.dst, vpc.groups_of(p.dst), tracing, exempt=dns
         )  # fmt: skip
         if not ve.allowed:
             return []
         if tracing:
             self.hop(now, p.five(), "route", vpc.id, "FORWARD", f"{route or 'dns'} ({dst.id})")
+        acl = () if dns else boundary.hop(eni, dst, p.five())
+        if acl and not boundary.cross(self, acl, p, now, tracing):
+            return []
         vi = judge(self, INGRESS, dst, p, now, p.src, vpc.groups_of(p.src), tracing, sender=eni.id)
         if not vi.allowed:
             return []
-        return self.open_flow(eni, dst, p, frame, now, (ve, vi), tracing)
+        return self.open_flow(eni, dst, p, frame, now, (ve, vi), tracing, acl=acl)
 
     def open_flow(
         self,
@@ -458,8 +462,12 @@ class Fabric:
         verdicts: tuple[Verdict, ...],
         tracing: bool,
         nat: Translation | None = None,
+        acl: tuple[Crossing, ...] = (),
     ) -> Frames:
-        """Track a new flow from `eni` to `dst` (translated by `nat`) and forward its packet."""
+        """Track a new flow from `eni` to `dst` (translated by `nat`) and forward its packet.
+
+        ``acl``: the subnet boundaries its request crossed (already judged); the
+        reply's are judged when its first packet comes (`_existing`)."""
         flow = Flow(
             eni.vpc.index, p.proto, p.src, p.dst, p.sport, p.dport,
             initial_state(p.proto, p.tcp_flags), now,
@@ -473,6 +481,9 @@ class Fabric:
             self._counts["conntrack.full"] += 1
             return self.drop(DropReason.CONNTRACK_FULL, eni, p, now)
         flow.verdicts = verdicts
+        if acl:
+            flow.acl = acl
+            flow.acl_reply = boundary.replies(acl)
         flow.connect(eni, dst)
         self._counts["conntrack.created"] += 1
         if tracing:
@@ -499,6 +510,12 @@ class Fabric:
                      f"{back}, no security group evaluated (tracked flow)")  # fmt: skip
         if flow.untracked and not self._rejudge(flow, half, p, now):
             return []
+        if half.is_reply and flow.acl_reply is not None:
+            # ACLs are stateless: the reply direction is judged by its own rules, once;
+            # a denied reply stays pending (every try is judged and logged again).
+            if not boundary.cross(self, flow.acl_reply, p, now, flow.traced):
+                return []
+            flow.acl_reply = None
         if p.proto == PROTO_TCP:
             if self.conntrack.advance_tcp(flow, half.is_reply, p.tcp_flags, now):
                 # A new SYN on a closed flow: the port is reused, judge it afresh.
@@ -532,6 +549,8 @@ class Fabric:
         half.by += p.tot_len
         half.last = now
         flow = half.flow
+        if p.proto == PROTO_TCP:
+            half.flags |= record_flags(p.tcp_flags)
         if p.first_fragment:
             self._remember_fragment(half, p, now)
         elif half.fast_key is None and p.ihl == 20 and (udp_run or flow.fast_eligible):
@@ -616,7 +635,7 @@ class Fabric:
             and p.icmp_type == 8
             and not (p.first_fragment or p.later_fragment)
         ):
-            reply = _echo_reply(eni, p, frame)
+            reply = echo_reply(eni, p, frame)
             if reply is None:
                 return self.drop(DropReason.BAD_ICMP_CHECKSUM, eni, p, now)
             self._counts["router.echo-replied"] += 1
@@ -677,22 +696,3 @@ class Fabric:
             bool(self.trace_addresses)
             and (p.src in self.trace_addresses or p.dst in self.trace_addresses)
         )
-
-
-def _echo_reply(eni: EniState, p: Packet, frame: bytes) -> bytes | None:
-    """The router's answer to a ping; None if the request's ICMP checksum is bad."""
-    icmp = frame[14 + p.ihl : 14 + p.tot_len]
-    if internet_checksum(icmp) != 0:
-        return None
-    old_word = (icmp[0] << 8) | icmp[1]
-    csum = csum_replace16((icmp[2] << 8) | icmp[3], old_word, old_word & 0x00FF)  # type 8 -> 0
-    icmp_out = b"\x00" + icmp[1:2] + csum.to_bytes(2, "big") + icmp[4:]
-    hdr = bytearray(20)
-    hdr[0] = 0x45
-    hdr[2:4] = (20 + len(icmp_out)).to_bytes(2, "big")
-    hdr[8] = 64
-    hdr[9] = PROTO_ICMP
-    hdr[12:16] = p.dst.to_bytes(4, "big")
-    hdr[16:20] = p.src.to_bytes(4, "big")
-    hdr[10:12] = internet_checksum(hdr).to_bytes(2, "big")
-    return eni.l2_to + b"\x08\x00" + bytes(hdr) + icmp_out

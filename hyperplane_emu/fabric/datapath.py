@@ -18,6 +18,7 @@ from typing import Protocol
 from .conntrack import ConnTrack
 from .events import FiveTuple
 from .flowlog import FlowLogger
+from .nacl import Crossing
 from .nat import Translation
 from .packet import Packet
 from .reasons import DropReason
@@ -79,6 +80,7 @@ class Datapath(Protocol):
         verdicts: tuple[Verdict, ...],
         tracing: bool,
         nat: Translation | None = None,
+        acl: tuple[Crossing, ...] = (),
     ) -> Frames:
         """Track the flow (translated by `nat`, if given) and forward its first packet."""
         ...

@@ -170,6 +170,22 @@ class FlowLogger:
         self._skipped_by_eni: dict[str, int] = {}
         self._pending: dict[_AggKey, list[float]] = {}
 
+    @classmethod
+    def for_plan(
+        cls,
+        plan: Plan,
+        accounts: dict[str, str],
+        formats: dict[str, str] | None = None,
+        clock_start: float = 0.0,
+    ) -> FlowLogger:
+        """The topology's flow logs (`flow_log_setup`: formats, NODATA ENIs, the
+        shortest interval), plus `formats` by name per ENI (tests, tools)."""
+        fields, nodata, window = flow_log_setup(plan)
+        fields.update({k: FORMATS[v] for k, v in (formats or {}).items()})
+        return cls(
+            window, accounts, fields, clock_start=clock_start, meta=eni_meta(plan), nodata=nodata
+        )
+
     def due(self, now: float) -> bool:
         return now >= self.window_start + self.interval
 
@@ -299,9 +315,8 @@ class FlowLogger:
     def _take(self, flow: Flow, half: FlowHalf) -> None:
         if not half.pk:
             return
-        # Flags are ORed per half by the packet walk once it records them
-        # (`record_flags`); a FlowHalf without the slot logs 0.
-        flags = getattr(half, "flags", 0)
+        # Flags are ORed per half by the packet walk (`record_flags`).
+        flags = half.flags
         if half.log is not None:
             for eni_id, ft in half.log:
                 self._accumulate(eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags)
@@ -354,8 +369,7 @@ class FlowLogger:
 
 
 def _reset_flags(half: FlowHalf) -> None:
-    if hasattr(half, "flags"):
-        half.flags = 0
+    half.flags = 0
 
 
 def _ip(addr: int) -> str:

@@ -37,8 +37,10 @@ from typing import NamedTuple
 
 from hyperplane_emu.plan.model import PlanNetworkAcl
 
+from .events import FiveTuple
 from .packet import PROTO_TCP, PROTO_UDP
 from .secgroup import EGRESS, INGRESS, Verdict
+from .tables import EniState
 
 INBOUND = "inbound"
 OUTBOUND = "outbound"
@@ -101,6 +103,12 @@ class NetworkAcl:
         everything = (_compile(100, "allow", -1, 0, 65535, "0.0.0.0/0"),)
         return cls(acl_id, everything, everything)
 
+    @property
+    def allows_everything(self) -> bool:
+        """AWS's default rules (rule 100 allow all, both ways): nothing to evaluate."""
+        everything = NetworkAcl.allow_all(self.id)
+        return self.inbound == everything.inbound and self.outbound == everything.outbound
+
     def judge(
         self,
         direction: str,
@@ -147,13 +155,23 @@ class AclTable:
         self.by_subnet = dict(by_subnet)
 
     @classmethod
-    def from_plan(cls, acls: Iterable[PlanNetworkAcl]) -> AclTable:
-        by_subnet: dict[str, NetworkAcl] = {}
+    def from_plan(cls, acls: Iterable[PlanNetworkAcl], *, sparse: bool = False) -> AclTable:
+        """``sparse``: leave out subnets whose ACL allows everything both ways (the
+        default ACL as AWS creates it), so that new flows there evaluate nothing."""
+        table = cls({})
         for acl in acls:
-            compiled = NetworkAcl.from_plan(acl)
-            for subnet_id in acl.subnets:
-                by_subnet[subnet_id] = compiled
-        return cls(by_subnet)
+            table.replace(acl, sparse=sparse)
+        return table
+
+    def replace(self, acl: PlanNetworkAcl, *, sparse: bool = False) -> NetworkAcl:
+        """Install an ACL's (new) rules for its subnets; returns the compiled ACL."""
+        compiled = NetworkAcl.from_plan(acl)
+        for subnet_id in acl.subnets:
+            if sparse and compiled.allows_everything:
+                self.by_subnet.pop(subnet_id, None)
+            else:
+                self.by_subnet[subnet_id] = compiled
+        return compiled
 
     def hop(
         self,
@@ -179,3 +197,15 @@ class AclTable:
         if dst_subnet is not None and dst_subnet in self.by_subnet:
             last = self.by_subnet[dst_subnet].judge(INBOUND, proto, src, dst, sport, dport)
         return last
+
+
+class Crossing(NamedTuple):
+    """One hop of a flow between two places; ``ft`` is the packet on that hop."""
+
+    src: EniState | None
+    dst: EniState | None
+    ft: FiveTuple
+
+    def reversed(self) -> Crossing:
+        ft = self.ft
+        return Crossing(self.dst, self.src, FiveTuple(ft.proto, ft.dst, ft.src, ft.dport, ft.sport))

@@ -97,6 +97,9 @@ class LoadBalancerState:
         self.arn = lb.arn
         self.vpc = vpc
         self.cross_zone = lb.cross_zone
+        # Groups on every node ENI (none: not filtered, AWS's NLB without groups).
+        self.security_groups = lb.security_groups
+        self.enforce_privatelink = lb.enforce_sg_inbound_on_privatelink
         self.nodes = [enis[e] for e in lb.enis]
         self.node_by_az = {n.az: n for n in self.nodes}
         self.target_groups = {
@@ -116,6 +119,7 @@ class LoadBalancerState:
             "key": self.key,
             "name": self.name,
             "nodes": [{"eni": n.id, "az": n.az} for n in self.nodes],
+            "security_groups": list(self.security_groups),
             "target_groups": {
                 name: [
                     {"id": t.id, "port": t.port, "az": t.az, "health": t.health, "reason": t.reason}

@@ -40,6 +40,9 @@ class DropReason(StrEnum):
     CONNTRACK_FULL = "conntrack-full"
     FLOW_WRONG_ENI = "flow-wrong-eni"
     FRAGMENT_NO_FLOW = "fragment-no-flow"
+    # Network ACLs (boundary.py): the subnet's outbound / inbound rules denied.
+    NACL_OUTBOUND = "nacl-outbound"
+    NACL_INBOUND = "nacl-inbound"
     # NLB, PrivateLink, API Gateway fronts.
     NLB_PROTOCOL_NOT_FORWARDED = "nlb-protocol-not-forwarded"
     NLB_NO_LISTENER = "nlb-no-listener"

@@ -30,10 +30,14 @@ def ip(text: str) -> int:
     return int(ipaddress.IPv4Address(text))
 
 
-def unfiltered(kind: str) -> bool:
-    """NLB nodes have no security groups (classic NLBs); the Amazon DNS server's traffic
-    is not filtered by them (EC2 User Guide); API Gateway's own ENIs carry none."""
-    return kind in ("nlb", "resolver", "apigw", "vpce-ingress")
+def unfiltered(kind: str, groups: tuple[str, ...] | frozenset[str] = ()) -> bool:
+    """NLB nodes without security groups are not filtered (NLBs created without groups:
+    "all client traffic that reaches the load balancer is allowed"); an NLB with groups
+    is judged by them. The Amazon DNS server's traffic is not filtered by groups (EC2
+    User Guide); API Gateway's own ENIs carry none."""
+    if kind == "nlb":
+        return not groups
+    return kind in ("resolver", "apigw", "vpce-ingress")
 
 
 class EniState:
@@ -53,13 +57,16 @@ class EniState:
         "kind",
         "az",
         "unfiltered",
+        "subnet",
     )
 
     def __init__(self, eni: PlanEni, vpc: VpcState, policy: EniPolicy) -> None:
         self.id = eni.id
         self.kind = eni.kind
         self.az = eni.az
-        self.unfiltered = unfiltered(eni.kind)
+        self.unfiltered = unfiltered(eni.kind, eni.security_groups)
+        # Subnet id (what network ACLs are associated with); None outside any subnet.
+        self.subnet: str | None = vpc.subnet_ids.get(eni.subnet)
         self.port = eni.port
         self.vpc = vpc
         self.ip = ip(eni.ip)
@@ -88,6 +95,7 @@ class VpcState:
         "services",
         "resolver",
         "dns_addresses",
+        "subnet_ids",
     )
 
     def __init__(self, index: int, vpc: PlanVpc) -> None:
@@ -105,6 +113,7 @@ class VpcState:
         self.dns_addresses = frozenset((ip(vpc.dns_ip), AMAZON_DNS_LINK_LOCAL))
         self.services = self.routers | self.dns_addresses
         self.resolver: EniState | None = None
+        self.subnet_ids = {name: s.id for name, s in vpc.subnets.items()}
 
     def contains(self, addr: int) -> bool:
         return addr & self.mask == self.net

@@ -24,6 +24,7 @@ from hyperplane_emu.plan.model import (
     PlanVpcLinkV2,
 )
 
+from .nacl import AclTable
 from .nlb import EndpointState, LoadBalancerState
 from .packet import PROTO_TCP
 from .secgroup import CompiledRule, EniPolicy, compile_group
@@ -59,7 +60,9 @@ class Topology:
         self.accounts: dict[str, str] = {}
         for e in plan.enis:
             vpc = self.vpcs[e.vpc]
-            policy = EniPolicy(e.id, e.security_groups, self.compiled, unfiltered(e.kind))
+            policy = EniPolicy(
+                e.id, e.security_groups, self.compiled, unfiltered(e.kind, e.security_groups)
+            )
             st = EniState(e, vpc, policy)
             self.enis[e.id] = st
             vpc.enis[st.ip] = st
@@ -68,6 +71,10 @@ class Topology:
                 self.ports[e.port] = st
             if st.kind == "resolver":
                 vpc.resolver = st
+        # Subnet id -> its network ACL, for subnets whose ACL is not AWS's allow-all.
+        self.acls = AclTable.from_plan(
+            (a for v in plan.vpcs.values() for a in v.network_acls.values()), sparse=True
+        )
         self.load_balancers: dict[str, LoadBalancerState] = {
             key: LoadBalancerState(lb, self.vpcs[lb.vpc], self.enis)
             for key, lb in plan.load_balancers.items()

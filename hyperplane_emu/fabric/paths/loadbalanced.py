@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
-from .. import ppv2, tcpreset
+from .. import boundary, ppv2, tcpreset
 from ..datapath import Datapath, Frames
 from ..events import FiveTuple
 from ..flowlog import ACCEPT, REJECT
@@ -39,6 +39,9 @@ def path(
     ve = judge(dp, EGRESS, eni, p, now, p.dst, front.groups, tracing)
     if not ve.allowed:
         return []
+    acl = boundary.hop(eni, front, client_ft)  # client -> NLB node / endpoint ENI
+    if acl and not boundary.cross(dp, acl, p, now, tracing):
+        return []
     endpoint: EndpointState | None = None
     verdicts: tuple[Verdict, ...] = (ve,)
     if front.kind == "vpce":
@@ -59,10 +62,22 @@ def path(
         else:
             node = lb.node_for(front.az)
         preserve: bool | None = False  # PrivateLink: targets see the NLB's address
+        if not node.unfiltered and lb.enforce_privatelink:
+            # AWS: with inbound rules on PrivateLink traffic, "the source of the traffic
+            # is the private IP address of the client, not the endpoint interface".
+            vn = judge(dp, INGRESS, node, p, now, p.src, NO_GROUPS, tracing, sender=front.id)
+            if not vn.allowed:
+                return []
+            verdicts += (vn,)
     else:
         lb = topo.lb_of_node[front.id]
         node = front
         preserve = None
+        if not front.unfiltered:  # an NLB with security groups: inbound rules judge clients
+            vn = judge(dp, INGRESS, front, p, now, p.src, eni.groups, tracing, sender=eni.id)
+            if not vn.allowed:
+                return []
+            verdicts += (vn,)
     listener = lb.listeners.get((p.proto, p.dport))
     if listener is None:
         return dp.drop(DropReason.NLB_NO_LISTENER, front, p, now, lb.name)
@@ -106,11 +121,25 @@ def path(
         dp.hop(now, client_ft, "nat", node.id, "FORWARD", f"{client_ft} -> {prov_ft}")
         dp.hop(now, client_ft, "nlb", node.id, "FORWARD",
                f"{lb.name} {tg.name} -> {target.id} ({prov_ft})")  # fmt: skip
+    if not node.unfiltered:  # the NLB's outbound rules judge what leaves it
+        vo = judge(
+            dp, EGRESS, node, p, now, target.ip, t_eni.groups, tracing,
+            ports=(target.port, 0), seen=prov_ft,
+        )  # fmt: skip
+        if not vo.allowed:
+            return []
+        verdicts += (vo,)
+    # A target's rule naming the NLB's group admits it, "even if you enable client
+    # IP preservation" (AWS): the node's groups are peer groups either way.
+    peer_groups = node.groups | eni.groups if preserve else node.groups
     vt = judge(
-        dp, INGRESS, t_eni, p, now, new_src, eni.groups if preserve else NO_GROUPS, tracing,
+        dp, INGRESS, t_eni, p, now, new_src, peer_groups, tracing,
         ports=(target.port, 0), seen=prov_ft, sender=eni.id, sender_saw=client_ft,
     )  # fmt: skip
     if not vt.allowed:
+        return []
+    acl2 = boundary.hop(node, t_eni, prov_ft)  # NLB node -> target
+    if acl2 and not boundary.cross(dp, acl2, p, now, tracing):
         return []
     log = [(eni.id, client_ft), (front.id, client_ft)]
     if node is not front or not preserve:
@@ -134,4 +163,4 @@ def path(
         pvpc, new_src, new_sport, target.ip, target.port, endpoint or lb, idle, tuple(log),
         target, insert,
     )  # fmt: skip
-    return dp.open_flow(eni, t_eni, p, frame, now, (*verdicts, vt), tracing, nat)
+    return dp.open_flow(eni, t_eni, p, frame, now, (*verdicts, vt), tracing, nat, acl + acl2)

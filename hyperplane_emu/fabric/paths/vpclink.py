@@ -10,9 +10,11 @@ hop, the target's ingress rules the address it sees; the flow opens translated.
 
 from __future__ import annotations
 
+from .. import boundary
 from ..datapath import Datapath, Frames
 from ..events import FiveTuple
 from ..judge import judge
+from ..nacl import Crossing
 from ..nat import Translation, nat_port
 from ..nlb import flow_hash
 from ..packet import PROTO_TCP, TCP_ACK, TCP_RST, TCP_SYN, Packet
@@ -56,7 +58,7 @@ def path(
         # With client IP preservation the target sees the link ENI, else the NLB node.
         src_eni = link_eni if tg.preserve_client_ip else node
         # What the link ENI's egress rules judge: the NLB node on the listener port.
-        first_hop, first_port, first_groups = node.ip, entry.dport, NO_GROUPS
+        first_hop, first_port, first_groups = node.ip, entry.dport, node.groups
     else:
         t_ip, t_port = ip(entry.ip), entry.dport
         t_eni = next((st for st in topo.enis.values() if st.ip == t_ip
@@ -84,8 +86,31 @@ def path(
     prov_ft = FiveTuple(p.proto, new_src, t_ip, port, t_port)
     if tracing:
         dp.hop(now, client_ft, "nat", link_eni.id, "FORWARD", f"{client_ft} -> {prov_ft}")
+    acl: tuple[Crossing, ...] = ()
+    if node is not link_eni:
+        # Through an NLB: the link ENI -> node hop, then node -> target.
+        to_node = FiveTuple(p.proto, link_eni.ip, node.ip, port, entry.dport)
+        if not node.unfiltered:  # the NLB's group must admit the link's group
+            vn = judge(
+                dp, INGRESS, node, p, now, link_eni.ip, link_eni.groups, tracing,
+                ports=(entry.dport, 0), seen=to_node, sender=link_eni.id,
+            )  # fmt: skip
+            if not vn.allowed:
+                return []
+            vo = judge(
+                dp, EGRESS, node, p, now, t_ip, t_eni.groups, tracing,
+                ports=(t_port, 0), seen=prov_ft,
+            )  # fmt: skip
+            if not vo.allowed:
+                return []
+        acl = boundary.hop(link_eni, node, to_node) + boundary.hop(node, t_eni, prov_ft)
+    else:
+        acl = boundary.hop(link_eni, t_eni, prov_ft)
+    if acl and not boundary.cross(dp, acl, p, now, tracing):
+        return []
+    peer_groups = src_eni.groups | node.groups
     vt = judge(
-        dp, INGRESS, t_eni, p, now, new_src, src_eni.groups, tracing,
+        dp, INGRESS, t_eni, p, now, new_src, peer_groups, tracing,
         ports=(t_port, 0), seen=prov_ft, sender=link_eni.id,
     )  # fmt: skip
     if not vt.allowed:
@@ -96,4 +121,4 @@ def path(
     log.append((t_eni.id, prov_ft))
     dp.count("vpclink.flows")
     nat = Translation(pvpc, new_src, port, t_ip, t_port, link, idle, tuple(log))
-    return dp.open_flow(eni, t_eni, p, frame, now, (ve, vt), tracing, nat)
+    return dp.open_flow(eni, t_eni, p, frame, now, (ve, vt), tracing, nat, acl)

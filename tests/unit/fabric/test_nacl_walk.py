@@ -56,7 +56,6 @@ def test_syn_enters_through_the_inbound_rule() -> None:
     assert len(w.send("client", web.ip, TCP(sport=40112, dport=8080, flags="S"))) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_ephemeral_port_trap_the_reply_is_denied_without_the_return_rule() -> None:
     w = world(return_rule=False)
     client, web = w.eni("client"), w.eni("web")
@@ -72,7 +71,6 @@ def test_with_the_return_rule_the_reply_leaves() -> None:
     assert len(w.send("web", client.ip, TCP(sport=8080, dport=40112, flags="SA", ack=2))) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_a_port_the_inbound_rules_do_not_allow_is_denied() -> None:
     w = world(return_rule=True)
     assert w.send("client", w.eni("web").ip, TCP(sport=40113, dport=22, flags="S")) == []

@@ -45,7 +45,6 @@ def build(nlb_groups: bool, preserve: bool = False) -> plan.Plan:
 WIRING = "paths/loadbalanced.py passes no NLB groups as peer groups to the target's SG"
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_target_rule_naming_the_nlb_group_admits_the_nlb_address() -> None:
     w = World(build(nlb_groups=True))
     node = w.eni("orders-nlb", "nlb", "a")
@@ -63,7 +62,6 @@ def test_without_nlb_groups_the_same_target_rule_admits_nothing() -> None:
     assert w.send("pclient", node.ip, TCP(sport=48000, dport=80, flags="S")) == []
 
 
-@pytest.mark.xfail(strict=True, reason=WIRING)
 def test_with_client_ip_preserved_the_nlb_group_still_admits_the_client() -> None:
     w = World(build(nlb_groups=True, preserve=True))
     node, pc = w.eni("orders-nlb", "nlb", "a"), w.eni("pclient")
