@@ -13,6 +13,7 @@ Requests: ``{"op": "<name>", ...args}``. Answers: ``{"ok": true, ...}`` or
 | ping | | ``pong: true`` |
 | status | | ``counters, flows, ports, uptime, pid`` |
 | replace_sg | ``sg``: a PlanSecurityGroup as a JSON object | ``sg_id`` |
+| replace_nacl | ``acl``: a PlanNetworkAcl as a JSON object | ``acl_id, flows_ended`` |
 | conntrack | | ``flows``: list of flow dicts |
 | capture_start | ``eni``, ``path`` | ``eni, path`` |
 | capture_stop | ``eni`` | ``eni, frames`` |
@@ -33,13 +34,19 @@ sport, dst, dport, vpc, eni``). A unit test checks the table against
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from hyperplane_emu.plan.model import PlanSecurityGroup, PlanSgRule
+from hyperplane_emu.plan.model import (
+    PlanNaclEntry,
+    PlanNetworkAcl,
+    PlanSecurityGroup,
+    PlanSgRule,
+)
 
 MAX_LINE = 64 * 1024
 
@@ -56,6 +63,8 @@ class FabricService(Protocol):
     def conntrack(self) -> list[dict[str, object]]: ...
 
     def replace_sg(self, sg: PlanSecurityGroup) -> None: ...
+
+    def replace_nacl(self, acl: PlanNetworkAcl) -> int: ...
 
     def capture_start(self, eni_id: str, path: str) -> None: ...
 
@@ -93,6 +102,7 @@ class ControlHandler:
             "ping": lambda a: {"pong": True},
             "status": lambda a: dict(service.status()),
             "replace_sg": self._replace_sg,
+            "replace_nacl": self._replace_nacl,
             "conntrack": lambda a: {"flows": service.conntrack()},
             "capture_start": self._capture_start,
             "capture_stop": self._capture_stop,
@@ -149,6 +159,10 @@ class ControlHandler:
         self.service.replace_sg(sg)
         return {"sg_id": sg.id}
 
+    def _replace_nacl(self, req: dict[str, Any]) -> dict[str, Any]:
+        acl = network_acl_from_json(req.get("acl"))
+        return {"acl_id": acl.id, "flows_ended": self.service.replace_nacl(acl)}
+
     def _set_target_health(self, req: dict[str, Any]) -> dict[str, Any]:
         state = _str_arg(req, "state")
         if state not in ("initial", "healthy", "unhealthy"):
@@ -201,6 +215,37 @@ def _str_arg(req: dict[str, Any], name: str) -> str:
     if not isinstance(v, str) or not v:
         raise RequestError(f"{name}: a non-empty string is required")
     return v
+
+
+def network_acl_from_json(obj: object) -> PlanNetworkAcl:
+    """A `PlanNetworkAcl` from its JSON form (``dataclasses.asdict``), checked."""
+    if not isinstance(obj, dict):
+        raise RequestError("acl: a network ACL object is required")
+    try:
+        entries = tuple(
+            PlanNaclEntry(
+                int(e["rule_number"]), bool(e["egress"]), int(e["protocol"]),
+                _action(e["rule_action"]), str(e["cidr"]),
+                int(e.get("from_port", 0)), int(e.get("to_port", 65535)),
+            )
+            for e in obj["entries"]
+        )  # fmt: skip
+        for e in entries:
+            if not (1 <= e.rule_number <= 32767):
+                raise RequestError(f"acl: rule number {e.rule_number} outside 1-32767")
+            ipaddress.IPv4Network(e.cidr)
+        return PlanNetworkAcl(
+            str(obj["id"]), str(obj["name"]), str(obj["vpc"]), bool(obj["is_default"]),
+            tuple(str(s) for s in obj["subnets"]), entries,
+        )  # fmt: skip
+    except (KeyError, TypeError, AttributeError) as e:
+        raise RequestError(f"acl: malformed ({e!r})") from None
+
+
+def _action(value: object) -> Literal["allow", "deny"]:
+    if value not in ("allow", "deny"):
+        raise RequestError(f"acl: rule_action {value!r} is not allow or deny")
+    return "allow" if value == "allow" else "deny"
 
 
 def security_group_from_json(obj: object) -> PlanSecurityGroup:

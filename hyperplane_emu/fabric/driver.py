@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
+from hyperplane_emu.plan.model import Plan, PlanNetworkAcl, PlanSecurityGroup
 
 from .core import Fabric
 from .events import TraceHop
@@ -381,6 +381,12 @@ class Driver:
         if sg.id not in known:
             raise KeyError(f"unknown security group {sg.id}")
         self.fabric.replace_security_group(sg)
+
+    def replace_nacl(self, acl: PlanNetworkAcl) -> int:
+        known = {a.id for v in self.plan.vpcs.values() for a in v.network_acls.values()}
+        if acl.id not in known:
+            raise KeyError(f"unknown network ACL {acl.id}")
+        return self.fabric.replace_network_acl(acl)
 
     def capture_start(self, eni_id: str, path: str) -> None:
         eni = next((e for e in self.plan.enis if e.id == eni_id), None)

@@ -319,7 +319,10 @@ class FlowLogger:
         flags = half.flags
         if half.log is not None:
             for eni_id, ft in half.log:
-                self._accumulate(eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags)
+                extra = _translated(flow, half, ft)
+                self._accumulate(
+                    eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags, extra
+                )
             half.pk = 0
             half.by = 0
             _reset_flags(half)
@@ -366,6 +369,15 @@ class FlowLogger:
         if last > agg[3]:
             agg[3] = last
         agg[4] = int(agg[4]) | flags
+
+
+def _translated(flow: Flow, half: FlowHalf, ft: FiveTuple) -> PacketExtra | None:
+    """pkt-srcaddr/pkt-dstaddr of a record behind a NAT (NLB, VPC link, gateway): the
+    opener's address where the record's own tuple carries the translator's instead,
+    so that a target's record still names the client the traffic came from."""
+    if half.is_reply:
+        return PacketExtra(pkt_dst=flow.src) if ft.dst != flow.src else None
+    return PacketExtra(pkt_src=flow.src) if ft.src != flow.src else None
 
 
 def _reset_flags(half: FlowHalf) -> None:

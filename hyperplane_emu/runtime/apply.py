@@ -25,7 +25,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node
 
 from hyperplane_emu import plan as planlib
-from hyperplane_emu.plan.model import Plan, PlanSecurityGroup
+from hyperplane_emu.plan.model import Plan, PlanNetworkAcl, PlanSecurityGroup
 from hyperplane_emu.runtime import processes
 from hyperplane_emu.runtime.lifecycle import (
     PROCESS_TOKEN,
@@ -51,6 +51,8 @@ class PlanChanges:
     apis: bool
     cloud_map: bool
     """Cloud Map instances or VPC-link (v2) targets changed: discovery reloads."""
+    network_acls: tuple[tuple[str, PlanNetworkAcl], ...] = ()
+    """(VPC name, new ACL) for every network ACL whose rules changed."""
 
     @property
     def live(self) -> bool:
@@ -69,6 +71,7 @@ class PlanChanges:
 def diff(old: Plan, new: Plan) -> PlanChanges:
     """Compare two plans of the same topology (pure: no state, no processes)."""
     old_groups = {g.id: g for v in old.vpcs.values() for g in v.security_groups.values()}
+    old_acls = {a.id: a for v in old.vpcs.values() for a in v.network_acls.values()}
     return PlanChanges(
         refused=tuple(_differences(_structure(old), _structure(new))),
         security_groups=tuple(
@@ -79,17 +82,25 @@ def diff(old: Plan, new: Plan) -> PlanChanges:
         ),
         apis=old.apis != new.apis,
         cloud_map=old.cloud_map != new.cloud_map or old.vpc_links_v2 != new.vpc_links_v2,
+        network_acls=tuple(
+            (v.name, a)
+            for v in new.vpcs.values()
+            for a in v.network_acls.values()
+            if old_acls.get(a.id) != a
+        ),
     )
 
 
 @dataclasses.dataclass
 class ApplyReport:
     security_groups: list[str] = dataclasses.field(default_factory=list)
+    network_acls: list[str] = dataclasses.field(default_factory=list)
     apis: bool = False
     cloud_map: bool = False
 
     def lines(self) -> list[str]:
         out = [f"security group {g}: rules replaced" for g in self.security_groups]
+        out += [f"network ACL {a}: rules replaced" for a in self.network_acls]
         if self.apis:
             out.append("API Gateway: configuration reloaded")
         if self.cloud_map:
@@ -103,6 +114,9 @@ def _structure(p: Plan) -> dict[str, Any]:
     for v in raw["vpcs"].values():
         for g in v["security_groups"].values():
             g["rules"] = []
+        # ACL rules change live; subnet associations are structure.
+        for a in v.get("network_acls", {}).values():
+            a["entries"] = []
     raw["apis"] = {}
     raw["source"] = ""
     for svc in raw.get("cloud_map", {}).get("services", {}).values():
@@ -187,6 +201,12 @@ def apply(name: str, source: str | os.PathLike[str] | Plan) -> ApplyReport:
         if answer is None or not answer.get("ok"):
             raise RuntimeFailure(f"the fabric refused {g.id}: {answer}")
         report.security_groups.append(f"{vpc}/{g.name} ({g.id})")
+    for vpc, a in changes.network_acls:
+        answer = fabric_request(state, "replace_nacl", timeout=3.0, acl=dataclasses.asdict(a))
+        if answer is None or not answer.get("ok"):
+            raise RuntimeFailure(f"the fabric refused {a.id}: {answer}")
+        ended = answer.get("flows_ended", 0)
+        report.network_acls.append(f"{vpc}/{a.name} ({a.id}; {ended} flows ended)")
     report.apis = changes.apis
     report.cloud_map = changes.cloud_map
     (state.plan_file.with_suffix(".tmp")).write_text(planlib.to_json(new))

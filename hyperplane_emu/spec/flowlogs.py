@@ -37,10 +37,6 @@ INTERVALS = (60, 600)
 VPC_RESOURCE = "vpc"
 SUBNET_PREFIX = "subnet/"
 HOST_PREFIX = "host/"
-PENDING_WARNING = (
-    "flow_logs are validated and planned but not emulated yet: the fabric still writes "
-    "the default format on every ENI (`flow-logs --format` prints any format)"
-)
 
 
 @vpc_section("flow_logs")
@@ -48,9 +44,6 @@ def parse_flow_logs(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: Topolog
     items = ctx.sequence(node, path)
     if items is None:
         return vpc
-    if items:
-        # Until the fabric builds its logger with flow_log_setup: say so.
-        ctx.warn(path, node, PENDING_WARNING)
     result: list[FlowLog] = []
     seen: dict[str, str] = {}
     for item_path, item in items:

@@ -228,12 +228,6 @@ def _nlb_security_groups(ctx: Ctx, view: MapView, vpc: Vpc) -> tuple[tuple[str, 
             )
         elif written is not None:
             groups = written
-            ctx.warn(
-                path,
-                node,
-                "NLB security groups are planned (targets' rules may name them) but their own "
-                "rules are not emulated yet on packets",
-            )
     enforce = True
     enforce_node = view.get(ENFORCE_PRIVATELINK)
     if enforce_node is not None:

@@ -48,10 +48,6 @@ PROTOCOL_NAMES = {"tcp": 6, "udp": 17, "icmp": 1, "all": -1}
 PORTED = (6, 17)
 DEFAULT_ACL = "default"
 DIRECTIONS = ("inbound", "outbound")
-PENDING_WARNING = (
-    "network ACLs are validated and planned but not emulated yet on packets "
-    "(the fabric does not evaluate them)"
-)
 
 
 @vpc_section("network_acls")
@@ -59,9 +55,6 @@ def parse_network_acls(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: Topo
     view = ctx.mapping(node, path, null_ok=True)
     if view is None:
         return vpc
-    if len(view):
-        # Until the packet walk calls fabric/nacl.py: say so rather than pass silently.
-        ctx.warn(path, node, PENDING_WARNING)
     result: dict[str, NetworkAcl] = {}
     owner: dict[str, str] = {}  # subnet -> the ACL that claimed it first
     for key, acl_path, acl_node in view.items():

@@ -8,7 +8,6 @@ logs and a drop in trace naming the ACL and rule number."""
 
 from __future__ import annotations
 
-import pytest
 from scapy.layers.inet import TCP
 from test_nlb_privatelink import World
 

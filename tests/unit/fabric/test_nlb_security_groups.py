@@ -11,7 +11,6 @@ markers must go."""
 
 from __future__ import annotations
 
-import pytest
 from scapy.layers.inet import IP, TCP
 from test_nlb_privatelink import TOPOLOGY, World
 
