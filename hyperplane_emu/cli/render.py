@@ -109,10 +109,18 @@ def endpoint_connections(rows: list[dict[str, Any]]) -> None:
     console.print(t)
 
 
+ENFORCE_KEY = "enforce_security_group_inbound_rules_on_private_link_traffic"
+
+
 def load_balancers(lbs: list[dict[str, Any]]) -> None:
     for lb in lbs:
         kind = "ALB" if lb.get("kind") == "alb" else "NLB"
-        t = Table(title=f"{kind} {lb['name']} {lb['dns_name']}", title_justify="left")
+        title = f"{kind} {lb['name']} {lb['dns_name']}"
+        if lb.get("security_groups"):
+            title += " security groups: " + ", ".join(lb["security_groups"])
+            if kind == "NLB":
+                title += f" (PrivateLink inbound rules {lb.get(ENFORCE_KEY) or 'on'})"
+        t = Table(title=title, title_justify="left")
         for col in ("target group", "target", "port", "az", "health", "reason"):
             t.add_column(col)
         colours = {"healthy": "green", "unhealthy": "red"}

@@ -57,6 +57,12 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
                 "scheme": lb.scheme,
                 "cross_zone": lb.cross_zone,
                 "enis": list(lb.enis),
+                "security_groups": list(lb.security_groups),
+                "enforce_security_group_inbound_rules_on_private_link_traffic": (
+                    ("on" if lb.enforce_sg_inbound_on_privatelink else "off")
+                    if lb.security_groups
+                    else None
+                ),
                 "listeners": [
                     {"protocol": li.protocol, "port": li.port, "target_group": li.target_group}
                     for li in lb.listeners
