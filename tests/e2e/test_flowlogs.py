@@ -110,8 +110,9 @@ def test_custom_format_through_an_nlb_shows_packet_addresses_and_ored_flags(
     assert any(r["log-status"] == "NODATA" and r["srcaddr"] == "-" for r in idle), idle
     # `flow-logs --format` prints any other custom format from what was written.
     cli = [sys.executable, "-m", "hyperplane_emu.cli.main", "flow-logs", t.plan.name]
+    fmt = "${interface-id} ${pkt-srcaddr} ${tcp-flags}"
     out = subprocess.run(
-        [*cli, "--eni", "app1", "--json", "--format", "${interface-id} ${pkt-srcaddr} ${tcp-flags}"],
+        [*cli, "--eni", "app1", "--json", "--format", fmt],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     shown = [json.loads(ln) for ln in out.splitlines() if ln]

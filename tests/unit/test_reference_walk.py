@@ -100,6 +100,14 @@ FL_UNIT = (
 FL_FORMAT = "tests/unit/fabric/test_flowlog_formats.py::test_custom_format_record_fields"
 NLB_SG_PLAN = "tests/unit/runtime/test_apply_nlb_groups.py::test_plan_carries_nlb_groups_on_its_enis_and_the_attribute"
 NLB_SG_APPLY = "tests/unit/runtime/test_apply_nlb_groups.py::test_adding_groups_is_refused_naming_the_nlb_and_line"
+NACL_E2E_TRAP = "tests/e2e/test_nacl.py::test_ephemeral_port_trap_then_the_return_rule_applied_live"
+NACL_E2E_DENY = "tests/e2e/test_nacl.py::test_a_lower_numbered_deny_wins_over_an_allow"
+NACL_E2E_CUT = "tests/e2e/test_nacl.py::test_removing_the_return_rule_live_cuts_an_open_connection"
+NLB_SG_E2E = "tests/e2e/test_nlb_security_groups.py::test_the_nlb_group_admits_one_client_and_rejects_another"
+NLB_SG_PL = (
+    "tests/e2e/test_nlb_security_groups.py::test_privatelink_traffic_is_judged_only_while_enforced"
+)
+FL_E2E = "tests/e2e/test_flowlogs.py::test_custom_format_through_an_nlb_shows_packet_addresses_and_ored_flags"
 PPV2_ECHO = "tests/unit/services/test_echo.py::test_proxy_protocol_v2_header_is_parsed_and_reported_over_http"
 PPV2_BYTES = "tests/unit/fabric/test_ppv2.py::test_aws_vpce_tlv_is_type_ea_subtype_01_then_ascii_id"
 PPV2_E2E = (
@@ -148,8 +156,8 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "vpcs.<vpc>.load_balancers": (PL_E2E, ALB_E2E),
     "vpcs.<vpc>.endpoint_services": (PL_E2E,),
     "vpcs.<vpc>.endpoints": (PL_E2E, APIGW_E2E),
-    "vpcs.<vpc>.flow_logs": (FL_UNIT,),
-    "vpcs.<vpc>.network_acls": (NACL_UNIT,),
+    "vpcs.<vpc>.flow_logs": (FL_E2E, FL_UNIT),
+    "vpcs.<vpc>.network_acls": (NACL_E2E_TRAP, NACL_UNIT),
     "vpcs.<vpc>.subnets.<subnet>.cidr": (
         E2E_UP,
         "tests/unit/plan/test_plan.py::test_automatic_addresses_skip_the_four_reserved_at_the_start",
@@ -188,18 +196,28 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         "tests/e2e/test_security.py::test_a_host_sending_as_its_neighbour_gets_nowhere_and_is_logged",
         "tests/unit/fabric/test_forwarding.py::test_source_dest_check_off_lets_other_sources_out",
     ),
-    "vpcs.<vpc>.flow_logs[].name": (FL_UNIT, "bad:flowlog-name-twice"),
-    "vpcs.<vpc>.flow_logs[].resource": (FL_UNIT,),
-    "vpcs.<vpc>.flow_logs[].format": (FL_FORMAT, FL_UNIT),
-    "vpcs.<vpc>.flow_logs[].max_aggregation_interval": (FL_UNIT, "bad:flowlog-interval-30"),
-    "vpcs.<vpc>.network_acls.<acl>.subnets": (NACL_UNIT, "bad:nacl-subnet-twice"),
-    "vpcs.<vpc>.network_acls.<acl>.inbound": (NACL_UNIT, NACL_TRAP),
-    "vpcs.<vpc>.network_acls.<acl>.outbound": (NACL_TRAP,),
+    "vpcs.<vpc>.flow_logs[].name": (FL_E2E, FL_UNIT, "bad:flowlog-name-twice"),
+    "vpcs.<vpc>.flow_logs[].resource": (FL_E2E, FL_UNIT),
+    "vpcs.<vpc>.flow_logs[].format": (FL_E2E, FL_FORMAT, FL_UNIT),
+    "vpcs.<vpc>.flow_logs[].max_aggregation_interval": (
+        FL_E2E,
+        FL_UNIT,
+        "bad:flowlog-interval-30",
+    ),
+    "vpcs.<vpc>.network_acls.<acl>.subnets": (
+        NACL_E2E_TRAP,
+        NACL_UNIT,
+        "bad:nacl-subnet-twice",
+    ),
+    "vpcs.<vpc>.network_acls.<acl>.inbound": (NACL_E2E_DENY, NACL_UNIT, NACL_TRAP),
+    "vpcs.<vpc>.network_acls.<acl>.outbound": (NACL_E2E_TRAP, NACL_E2E_CUT, NACL_TRAP),
     "vpcs.<vpc>.network_acls.<acl>.<direction>[].rule": (
+        NACL_E2E_DENY,
         "tests/unit/fabric/test_nacl.py::test_lowest_rule_number_wins_whatever_the_file_order",
         "bad:nacl-rule-32767",
     ),
     "vpcs.<vpc>.network_acls.<acl>.<direction>[].action": (
+        NACL_E2E_DENY,
         "tests/unit/fabric/test_nacl.py::test_deny_before_allow_blocks_one_host",
     ),
     "vpcs.<vpc>.network_acls.<acl>.<direction>[].protocol": (
@@ -207,6 +225,7 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         "bad:nacl-protocol-unknown",
     ),
     "vpcs.<vpc>.network_acls.<acl>.<direction>[].port": (
+        NACL_E2E_TRAP,
         "tests/unit/fabric/test_nacl.py::test_port_ranges_are_inclusive_and_per_protocol",
         "bad:nacl-port-high",
     ),
@@ -220,8 +239,9 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     ),
     f"{_LB}.subnets{_NLB}": (NLB_NOXZONE, PL_DNS),
     f"{_LB}.cross_zone{_NLB}": (NLB_XZONE, NLB_NOXZONE),
-    f"{_LB}.security_groups{_NLB}": (NLB_SG_PLAN, NLB_SG_APPLY),
+    f"{_LB}.security_groups{_NLB}": (NLB_SG_E2E, NLB_SG_PLAN, NLB_SG_APPLY),
     f"{_LB}.enforce_security_group_inbound_rules_on_private_link_traffic{_NLB}": (
+        NLB_SG_PL,
         NLB_SG_PLAN,
         "bad:nlb-sg-enforce-without-groups",
     ),
@@ -517,32 +537,7 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     ),
 }
 
-PENDING: dict[str, str] = {
-    # Spec, plan and pure evaluator exist and are tested; the packet walk does not
-    # call fabric/nacl.py yet (fabric/core.py is being split into modules).
-    "vpcs.<vpc>.network_acls": "NACL evaluation not wired into the packet walk",
-    "vpcs.<vpc>.network_acls.<acl>.subnets": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.inbound": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.outbound": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.<direction>[].rule": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.<direction>[].action": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.<direction>[].protocol": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.<direction>[].port": "NACL evaluation not wired",
-    "vpcs.<vpc>.network_acls.<acl>.<direction>[].cidr": "NACL evaluation not wired",
-    # NLB ENIs carry the groups in the plan (so sg/<nlb-group> references already
-    # match the NLB's address), but NLB ENIs are still unfiltered in the walk.
-    f"{_LB}.security_groups{_NLB}": "NLB inbound/outbound rules not judged in the walk",
-    f"{_LB}.enforce_security_group_inbound_rules_on_private_link_traffic{_NLB}": (
-        "NLB inbound rules not judged in the walk"
-    ),
-    # The logger takes the formats (flow_log_setup) but the fabric still builds it
-    # from the implicit v2 format only.
-    "vpcs.<vpc>.flow_logs": "fabric does not call flow_log_setup yet",
-    "vpcs.<vpc>.flow_logs[].name": "fabric does not call flow_log_setup yet",
-    "vpcs.<vpc>.flow_logs[].resource": "fabric does not call flow_log_setup yet",
-    "vpcs.<vpc>.flow_logs[].format": "fabric does not call flow_log_setup yet",
-    "vpcs.<vpc>.flow_logs[].max_aggregation_interval": "fabric does not call flow_log_setup yet",
-}
+PENDING: dict[str, str] = {}
 
 
 def reference_keys() -> list[str]:

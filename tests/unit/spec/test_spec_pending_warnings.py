@@ -31,33 +31,26 @@ EXTRA
 
 
 @pytest.mark.parametrize(
-    ("extra", "path"),
+    "extra",
     [
-        (
-            "    network_acls:\n      web: {subnets: [a]}",
-            "vpcs.v.network_acls",
-        ),
-        ("    flow_logs:\n      - {name: x, resource: vpc}", "vpcs.v.flow_logs"),
+        "    network_acls:\n      web: {subnets: [a]}",
+        "    flow_logs:\n      - {name: x, resource: vpc}",
     ],
 )
-def test_pending_sections_warn(extra: str, path: str) -> None:
+def test_sections_now_emulated_do_not_warn(extra: str) -> None:
     result = spec.validate_text(BASE.replace("EXTRA", extra))
-    assert result.ok
-    assert [(w.path, "not emulated yet" in w.message) for w in result.warnings] == [(path, True)]
+    assert result.ok and result.warnings == ()
 
 
-def test_pending_nlb_keys_warn() -> None:
+def test_nlb_groups_and_proxy_protocol_do_not_warn() -> None:
     text = BASE.replace("EXTRA", "").replace(
         "        subnets: [a]\n        listeners",
         "        subnets: [a]\n        security_groups: [nlb]\n        listeners",
     )
     text = text.replace("targets: [app1]}", "targets: [app1], proxy_protocol_v2: true}")
     result = spec.validate_text(text)
-    assert result.ok
-    assert sorted(w.path for w in result.warnings) == [
-        "vpcs.v.load_balancers.nlb.security_groups",
-    ]  # proxy_protocol_v2 is emulated: no warning
-    assert all("not emulated yet" in w.message and w.line for w in result.warnings)
+    # Both are emulated on packets now (NLB groups judged, the PPv2 header inserted).
+    assert result.ok and result.warnings == ()
 
 
 def test_without_them_no_warning() -> None:
