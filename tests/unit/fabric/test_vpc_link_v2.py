@@ -98,3 +98,28 @@ def test_a_target_group_that_does_not_admit_the_link_blocks_it() -> None:
     fab = Fabric(p)
     assert syn(p, fab, 40002) == []
     assert [e.reason for e in fab.events if isinstance(e, DropEvent)][-1] == "sg-ingress"
+
+
+def test_an_nlb_with_groups_admits_the_link_only_when_its_group_names_the_link() -> None:
+    # ELB guide, "Update the security groups for your Network Load Balancer": the
+    # NLB's inbound rules judge what reaches its listeners, here the link's ENIs.
+    for nlb_source, admitted in (("sg/link", True), ("10.9.0.0/16", False)):
+        text = (
+            TOPOLOGY.replace("SOURCE", "sg/nlb")
+            .replace("PRESERVE", "false")
+            .replace("      link: {}\n", f"      link: {{}}\n      nlb:\n        ingress: "
+                     f"[{{port: 80, source: {nlb_source}}}]\n")
+            .replace("        subnets: [a, b]\n        listeners",
+                     "        subnets: [a, b]\n        security_groups: [nlb]\n        listeners")
+        )  # fmt: skip
+        p = plan.build(spec.loads(text))
+        fab = Fabric(p)
+        out = syn(p, fab, 40003)
+        drops = [e for e in fab.events if isinstance(e, DropEvent)]
+        if admitted:
+            # ...and the target's rule naming the NLB's group admits the node.
+            assert len(out) == 1, drops
+            assert out[0][1][IP].src in {e.ip for e in p.enis if e.kind == "nlb"}
+        else:
+            assert out == [] and drops[-1].reason == "sg-ingress"
+            assert drops[-1].eni_id in {e.id for e in p.enis if e.kind == "nlb"}
