@@ -295,13 +295,15 @@ NLB = Section(
         "subnets": Key("At most one per AZ.", values="list of subnet names"),
         "cross_zone": Key(),
         "security_groups": Key(
-            "Groups of its ENIs (AWS since August 2023); targets' groups may name them. "
-            "Only at creation: `apply` refuses adding groups to an NLB that had none.",
+            "Groups of its ENIs (AWS since August 2023): inbound rules judge clients at the "
+            "listeners, outbound rules what leaves for targets (health checks too); targets' "
+            "groups may name them. Only at creation: `apply` refuses adding groups to an NLB "
+            "that had none.",
             default="none",
             values=f"{_SG_LIST}, at most {alb.MAX_SECURITY_GROUPS}",
         ),
         loadbalancers.ENFORCE_PRIVATELINK: Key(
-            "Needs `security_groups`.",
+            "Needs `security_groups`. `off`: PrivateLink traffic skips the inbound rules.",
             field="enforce_sg_inbound_on_privatelink",
             default="`on`",
             values="`on` | `off`",
