@@ -101,3 +101,20 @@ def test_the_refusal_names_six_paths_and_counts_the_rest() -> None:
     six = PlanChanges(refused=tuple(f"p{i}" for i in range(6)), security_groups=(), apis=False,
                       cloud_map=False)  # fmt: skip
     assert six.refusal().endswith("p4, p5")
+
+
+def test_network_acl_rules_are_live_and_their_subnets_are_structure(tmp_path: Path) -> None:
+    acl = (
+        "    network_acls:\n      web:\n        subnets: [a]\n"
+        "        inbound: [{rule: 100, action: allow, protocol: tcp, port: PORT, "
+        "cidr: 0.0.0.0/0}]\n"
+    )
+    text = BASE.replace("    security_groups:\n", acl + "    security_groups:\n", 1)
+    old = _plan(tmp_path, text.replace("PORT", "80"))
+    c = diff(old, _plan(tmp_path, text.replace("PORT", "443")))
+    assert c.live and not c.security_groups
+    assert [(vpc, a.name) for vpc, a in c.network_acls] == [(next(iter(old.vpcs)), "web")]
+    moved = text.replace("PORT", "80").replace(
+        "subnets: [a]\n        inbound", "subnets: [b]\n        inbound"
+    )
+    assert not diff(old, _plan(tmp_path, moved)).live
