@@ -62,7 +62,7 @@ def path(
         else:
             node = lb.node_for(front.az)
         preserve: bool | None = False  # PrivateLink: targets see the NLB's address
-        if not node.unfiltered and lb.enforce_privatelink:
+        if node.kind == "nlb" and not node.unfiltered and lb.enforce_privatelink:
             # AWS: with inbound rules on PrivateLink traffic, "the source of the traffic
             # is the private IP address of the client, not the endpoint interface".
             vn = judge(dp, INGRESS, node, p, now, p.src, NO_GROUPS, tracing, sender=front.id)
@@ -73,7 +73,7 @@ def path(
         lb = topo.lb_of_node[front.id]
         node = front
         preserve = None
-        if not front.unfiltered:  # an NLB with security groups: inbound rules judge clients
+        if front.kind == "nlb" and not front.unfiltered:  # an NLB with groups: inbound rules
             vn = judge(dp, INGRESS, front, p, now, p.src, eni.groups, tracing, sender=eni.id)
             if not vn.allowed:
                 return []
@@ -121,7 +121,7 @@ def path(
         dp.hop(now, client_ft, "nat", node.id, "FORWARD", f"{client_ft} -> {prov_ft}")
         dp.hop(now, client_ft, "nlb", node.id, "FORWARD",
                f"{lb.name} {tg.name} -> {target.id} ({prov_ft})")  # fmt: skip
-    if not node.unfiltered:  # the NLB's outbound rules judge what leaves it
+    if node.kind == "nlb" and not node.unfiltered:  # the NLB's outbound rules judge what leaves
         vo = judge(
             dp, EGRESS, node, p, now, target.ip, t_eni.groups, tracing,
             ports=(target.port, 0), seen=prov_ft,

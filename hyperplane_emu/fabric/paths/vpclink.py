@@ -90,7 +90,7 @@ def path(
     if node is not link_eni:
         # Through an NLB: the link ENI -> node hop, then node -> target.
         to_node = FiveTuple(p.proto, link_eni.ip, node.ip, port, entry.dport)
-        if not node.unfiltered:  # the NLB's group must admit the link's group
+        if node.kind == "nlb" and not node.unfiltered:  # the NLB's group must admit the link
             vn = judge(
                 dp, INGRESS, node, p, now, link_eni.ip, link_eni.groups, tracing,
                 ports=(entry.dport, 0), seen=to_node, sender=link_eni.id,

@@ -123,3 +123,19 @@ def test_an_nlb_with_groups_admits_the_link_only_when_its_group_names_the_link()
         else:
             assert out == [] and drops[-1].reason == "sg-ingress"
             assert drops[-1].eni_id in {e.id for e in p.enis if e.kind == "nlb"}
+
+
+def test_the_internet_reaches_api_gateways_regional_front() -> None:
+    # The regional front is built like an NLB but is not one: no group of an NLB
+    # judges it (a regression guard for the NLB-group checks in paths/loadbalanced.py).
+    p = build()
+    fab = Fabric(p)
+    inet = next(e for e in p.enis if e.owner == "internet" and e.kind == "host")
+    front = p.eni(p.api_gateway.public_eni)  # type: ignore[union-attr]
+    frame = (
+        Ether(src=inet.mac, dst=inet.fabric_mac)
+        / IP(src=inet.ip, dst=front.ip)
+        / TCP(sport=40100, dport=443, flags="S")
+    )
+    out = fab.handle(inet.port, bytes(frame), 1.0)
+    assert len(out) == 1, [e for e in fab.events if isinstance(e, DropEvent)]
