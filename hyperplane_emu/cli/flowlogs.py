@@ -69,7 +69,9 @@ def show(
         files = [f for f in files if f.stem == wanted]
     handles: dict[Path, IO[str]] = {f: open(f) for f in files}  # noqa: SIM115
     if not as_json:
-        click.echo(" ".join(target or V2_FIELDS))
+        # As written when every file shown shares one format (a topology's flow log).
+        shapes = {written.get(f.stem, V2_FIELDS) for f in files}
+        click.echo(" ".join(target or (shapes.pop() if len(shapes) == 1 else V2_FIELDS)))
     try:
         while True:
             for f, h in handles.items():
