@@ -10,6 +10,7 @@ Only new TCP flows start with a SYN; UDP flows start with any packet.
 
 from __future__ import annotations
 
+from .. import boundary
 from ..datapath import Datapath, Frames
 from ..events import FiveTuple
 from ..judge import judge
@@ -68,7 +69,10 @@ def path(
     )  # fmt: skip
     if not vt.allowed:
         return []
+    acl = boundary.hop(eni, None, client_ft)  # leaving the subnet for the internet
+    if acl and not boundary.cross(dp, acl, p, now, tracing):
+        return []
     dp.count("internet.flows")
     log = ((eni.id, client_ft), (igw.id, prov_ft), (t_eni.id, prov_ft))
     nat = Translation(pvpc, igw.ip, port, t_ip, t_port, igw, INTERNET_IDLE, log)
-    return dp.open_flow(eni, t_eni, p, frame, now, (ve, vt), tracing, nat)
+    return dp.open_flow(eni, t_eni, p, frame, now, (ve, vt), tracing, nat, acl)

@@ -129,6 +129,9 @@ def path(
         if not vo.allowed:
             return []
         verdicts += (vo,)
+    acl2 = boundary.hop(node, t_eni, prov_ft)  # NLB node -> target
+    if acl2 and not boundary.cross(dp, acl2, p, now, tracing):
+        return []
     # A target's rule naming the NLB's group admits it, "even if you enable client
     # IP preservation" (AWS): the node's groups are peer groups either way.
     peer_groups = node.groups | eni.groups if preserve else node.groups
@@ -137,9 +140,6 @@ def path(
         ports=(target.port, 0), seen=prov_ft, sender=eni.id, sender_saw=client_ft,
     )  # fmt: skip
     if not vt.allowed:
-        return []
-    acl2 = boundary.hop(node, t_eni, prov_ft)  # NLB node -> target
-    if acl2 and not boundary.cross(dp, acl2, p, now, tracing):
         return []
     log = [(eni.id, client_ft), (front.id, client_ft)]
     if node is not front or not preserve:

@@ -11,6 +11,7 @@ inside. Security groups of the two sides cannot reference each other's groups
 
 from __future__ import annotations
 
+from .. import boundary
 from ..datapath import Datapath, Frames
 from ..judge import judge
 from ..nat import Translation
@@ -47,6 +48,9 @@ def path(
     ve = judge(dp, EGRESS, eni, p, now, p.dst, NO_GROUPS, tracing)
     if not ve.allowed:
         return []
+    acl = boundary.hop(eni, dst, p.five())  # two subnets of two VPCs: both ACLs judge
+    if acl and not boundary.cross(dp, acl, p, now, tracing):
+        return []
     vi = judge(dp, INGRESS, dst, p, now, p.src, NO_GROUPS, tracing, sender=eni.id)
     if not vi.allowed:
         return []
@@ -54,4 +58,4 @@ def path(
     nat = Translation(
         peer, p.src, p.sport, p.dst, p.dport, route.target, 0, ((eni.id, ft), (dst.id, ft))
     )
-    return dp.open_flow(eni, dst, p, frame, now, (ve, vi), tracing, nat)
+    return dp.open_flow(eni, dst, p, frame, now, (ve, vi), tracing, nat, acl)

@@ -170,3 +170,51 @@ def test_nlb_client_to_node_and_node_to_target_are_judged_apart() -> None:
     assert {e.eni_id for e in denied} == {app2.id}
     assert all(e.flow is not None and e.flow.dport == 80 for e in denied)
     assert all("rule * (no rule matched)" in e.detail and ":8080" in e.detail for e in denied)
+
+
+GATEWAYS = """
+name: tnaclgw
+region: us-east-1
+vpcs:
+  customer:
+    cidr: 10.0.0.0/16
+    subnets:
+      a: {cidr: 10.0.1.0/24, az: us-east-1a}
+    security_groups:
+      app:
+        ingress: [{port: 8080, source: 172.16.0.0/16}]
+    hosts:
+      app1: {subnet: a, security_groups: [app]}
+    network_acls:
+      a:
+        subnets: [a]
+        inbound: [{rule: 100, action: allow, protocol: tcp, port: 8080, cidr: 172.16.0.0/16}]
+        outbound: [{rule: 100, action: allow, protocol: tcp, port: 1024-65535, cidr: 0.0.0.0/0}]
+on_premises:
+  cidr: 172.16.0.0/16
+  connected_to: [customer]
+  hosts: [laptop]
+apis:
+  shop:
+    type: http
+    stages: [$default]
+    routes:
+      "GET /x":
+        integration: {type: HTTP_PROXY, uri: "http://203.0.113.10/"}
+"""
+
+
+def test_gateway_paths_cross_the_subnet_boundary() -> None:
+    w = World(plan.build(spec.loads(GATEWAYS)))
+    app1 = w.eni("app1")
+    inet = next(e for e in w.p.enis if e.owner == "internet" and e.kind == "host")
+    # To the internet on 443: outbound allows only 1024-65535.
+    assert w.send("app1", inet.ip, TCP(sport=40000, dport=443, flags="S")) == []
+    assert w.drops()[-1] == "nacl-outbound"
+    # From on premises through the virtual private gateway: inbound 8080 is allowed,
+    # and the reply to the laptop's ephemeral port leaves by outbound rule 100.
+    laptop = w.eni("laptop")
+    assert len(w.send("laptop", app1.ip, TCP(sport=40001, dport=8080, flags="S"))) == 1
+    assert len(w.send("app1", laptop.ip, TCP(sport=8080, dport=40001, flags="SA"))) == 1
+    assert w.send("laptop", app1.ip, TCP(sport=40002, dport=22, flags="S")) == []
+    assert w.drops()[-1] == "nacl-inbound"
