@@ -112,3 +112,14 @@ def test_docs_the_readme_links_exist() -> None:
     readme = (REPO / "README.md").read_text()
     for link in re.findall(r"\]\((docs/[^)]+\.md)\)", readme):
         assert (REPO / link).is_file(), f"README links {link}, which does not exist"
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest's default (prepend) import mode imports test modules by basename: two
+    `test_x.py` in different folders stop collection of the whole suite."""
+    tests = Path(__file__).resolve().parents[1]
+    seen: dict[str, list[str]] = {}
+    for f in tests.rglob("test_*.py"):
+        seen.setdefault(f.name, []).append(str(f.relative_to(tests)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"test modules sharing a basename: {clashes}"
