@@ -318,8 +318,8 @@ class FlowLogger:
         # Flags are ORed per half by the packet walk (`record_flags`).
         flags = half.flags
         if half.log is not None:
-            for eni_id, ft in half.log:
-                extra = _translated(flow, half, ft)
+            for eni_id, wire in half.log:
+                ft, extra = _pass_through(self.meta.get(eni_id, EniMeta()).ip, half, wire)
                 self._accumulate(
                     eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags, extra
                 )
@@ -371,13 +371,22 @@ class FlowLogger:
         agg[4] = int(agg[4]) | flags
 
 
-def _translated(flow: Flow, half: FlowHalf, ft: FiveTuple) -> PacketExtra | None:
-    """pkt-srcaddr/pkt-dstaddr of a record behind a NAT (NLB, VPC link, gateway): the
-    opener's address where the record's own tuple carries the translator's instead,
-    so that a target's record still names the client the traffic came from."""
-    if half.is_reply:
-        return PacketExtra(pkt_dst=flow.src) if ft.dst != flow.src else None
-    return PacketExtra(pkt_src=flow.src) if ft.src != flow.src else None
+def _pass_through(own: int, half: FlowHalf, wire: FiveTuple) -> tuple[FiveTuple, PacketExtra | None]:
+    """srcaddr/dstaddr vs pkt-srcaddr/pkt-dstaddr, as AWS defines them: `srcaddr` is
+    the interface's own address for outgoing traffic and `dstaddr` its own for
+    incoming traffic, while the pkt-* fields are the packet's real addresses. They
+    differ only where an interface carries packets that are not its own: AWS's
+    example is a NAT gateway's interface; here an NLB node's interface with client
+    IP preservation (client -> target leaves it with the client's source). A target
+    behind an NLB without preservation receives packets from the NLB's address,
+    so its records say the NLB in both fields (the client is on the NLB's own
+    interface records, or in a proxy protocol v2 header).
+    docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html"""
+    if own < 0 or own in (wire.src, wire.dst):
+        return wire, None
+    if half.is_reply:  # coming back in through the interface: its own address as dstaddr
+        return wire._replace(dst=own), PacketExtra(pkt_dst=wire.dst)
+    return wire._replace(src=own), PacketExtra(pkt_src=wire.src)
 
 
 def _reset_flags(half: FlowHalf) -> None:

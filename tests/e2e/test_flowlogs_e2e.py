@@ -17,7 +17,8 @@ pytestmark = pytest.mark.root
 
 FORMAT = (
     "${version} ${vpc-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} "
-    "${pkt-srcaddr} ${pkt-dstaddr} ${tcp-flags} ${flow-direction} ${action} ${log-status}"
+    "${pkt-srcaddr} ${pkt-dstaddr} ${tcp-flags} ${flow-direction} ${packets} ${bytes} "
+    "${action} ${log-status}"
 )
 FIELDS = [f[2:-1] for f in FORMAT.split()]
 
@@ -88,14 +89,20 @@ def test_custom_format_through_an_nlb_shows_packet_addresses_and_ored_flags(
     wait_for(closed, what="the connection closed both ways")
     t.fabric("flush_flow_logs")
     on_target = records(t, t.eni("app1"))
-    # The node's own health checks reach app1 from the node too: their records keep
-    # the node as pkt-srcaddr; the client's request through the NLB names the client.
-    request = [r for r in on_target if r["dstport"] == "8080" and r["pkt-srcaddr"] == client]
-    reply = [r for r in on_target if r["srcport"] == "8080" and r["pkt-dstaddr"] == client]
+    # Without client IP preservation every packet app1 receives comes from the NLB
+    # node: AWS's pkt-srcaddr is the packet's own source, so it names the node too
+    # (the client is on the node's own records). No record on app1 names the client.
+    assert on_target and all(client not in (r["pkt-srcaddr"], r["pkt-dstaddr"]) for r in on_target)
+    assert all(r["pkt-srcaddr"] == r["srcaddr"] and r["pkt-dstaddr"] == r["dstaddr"] for r in on_target)
+    # The client's request is the one to 8080 that carries bytes beyond the TCP
+    # headers: the node's TCP health checks open and close without a payload.
+    to_app = [r for r in on_target if r["dstport"] == "8080" and r["srcaddr"] == node_ip]
+    assert to_app, on_target
+    biggest = max(to_app, key=lambda r: int(r["bytes"]))
+    request = [biggest]
+    reply = [r for r in on_target if r["srcport"] == "8080" and r["dstport"] == biggest["srcport"]]
     assert len(request) == 1 and len(reply) == 1, on_target
-    # srcaddr is the NLB's (what the target's interface sees); pkt-srcaddr the client's.
-    assert request[0]["srcaddr"] == node_ip and request[0]["pkt-dstaddr"] == app1
-    assert reply[0]["dstaddr"] == node_ip and reply[0]["pkt-srcaddr"] == app1
+    assert request[0]["pkt-dstaddr"] == app1 and reply[0]["pkt-srcaddr"] == app1
     # SYN|FIN = 3 one way, SYN-ACK|FIN = 19 the other (AWS's own examples).
     assert request[0]["tcp-flags"] == "3", request
     assert reply[0]["tcp-flags"] == "19", reply
@@ -116,4 +123,4 @@ def test_custom_format_through_an_nlb_shows_packet_addresses_and_ored_flags(
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     shown = [json.loads(ln) for ln in out.splitlines() if ln]
-    assert {"interface-id": t.eni("app1"), "pkt-srcaddr": client, "tcp-flags": "3"} in shown
+    assert {"interface-id": t.eni("app1"), "pkt-srcaddr": node_ip, "tcp-flags": "3"} in shown

@@ -140,7 +140,7 @@ def test_non_tcp_has_tcp_flags_zero() -> None:
 
 
 def test_pkt_addresses_and_traffic_path_from_the_packet_walk() -> None:
-    """Through a NAT (the NLB or a VPC link) srcaddr is the NAT's; pkt-srcaddr the original."""
+    """A record the walk marks: pkt-srcaddr is the packet's own source, srcaddr the ENI's."""
     fl = logger("${srcaddr} ${pkt-srcaddr} ${dstaddr} ${pkt-dstaddr} ${traffic-path}")
     extra = PacketExtra(pkt_src=OUT, traffic_path="2")
     fl.add(ENI, ACCEPT, FiveTuple(6, A, OUT, 40000, 443), 60, 5.0, extra=extra)
@@ -275,3 +275,24 @@ def test_cli_emit_prints_the_target_fields(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{ENI} vpc-0bbbbbbbbbbbbbbbb"
     assert out[1] == '{"interface-id": "' + ENI + '", "az-id": "use1-az1"}'
+
+
+def test_pkt_addresses_differ_only_on_an_interface_carrying_packets_not_its_own() -> None:
+    """AWS: srcaddr is the interface's own address for outgoing traffic, dstaddr for
+    incoming; pkt-* are the packet's. An NLB node with client IP preservation sends
+    client -> target through its interface: srcaddr = node, pkt-srcaddr = client."""
+    from hyperplane_emu.fabric.conntrack import FlowHalf
+    from hyperplane_emu.fabric.flowlog import _pass_through
+
+    node, client, target = A, OUT, B
+    forward = FlowHalf.__new__(FlowHalf)
+    forward.is_reply = False
+    reply = FlowHalf.__new__(FlowHalf)
+    reply.is_reply = True
+    own = FiveTuple(6, client, node, 40000, 80)
+    assert _pass_through(node, forward, own) == (own, None)  # its own: no difference
+    assert _pass_through(-1, forward, own) == (own, None)  # no address known
+    ft, extra = _pass_through(node, forward, FiveTuple(6, client, target, 40000, 8080))
+    assert (ft.src, ft.dst) == (node, target) and extra == PacketExtra(pkt_src=client)
+    ft, extra = _pass_through(node, reply, FiveTuple(6, target, client, 8080, 40000))
+    assert (ft.src, ft.dst) == (target, node) and extra == PacketExtra(pkt_dst=client)
