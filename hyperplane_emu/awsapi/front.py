@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperplane_emu.awsapi import calls, cbor, protocol
+from hyperplane_emu.awsapi.journal import Entry, Journal, ReplayMismatch, environ_of, ids_of
 from hyperplane_emu.awsapi.protocol import Call, Unrecognised
 
 log = logging.getLogger("hyperplane_emu.awsapi")
@@ -98,6 +99,12 @@ class Front:
         self.judging = threading.Lock()
         self.kept = Kept()
         self.lock = threading.RLock()
+        # Accepted mutations, for a restart (journal.py); None: nothing persists.
+        self.journal: Journal | None = None
+        # moto's calls one at a time: a mutation's seed must not be drawn on by a read.
+        self.moto = threading.RLock()
+        self._replaying: Entry | None = None
+        self._replayed: list[str] | None = None
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -142,7 +149,14 @@ class Front:
                 )
             )
         local = getattr(self, f"_local_{call.operation}", None)
-        answer = local(call) if local is not None else None
+        if local is not None and not call.operation.startswith(READ_PREFIXES):
+            with self.moto:
+                self._seed()
+                answer = local(call)
+                if answer is not None and answer.status < 300:
+                    self._record(call, environ, body, ids_of(answer.body), local=True)
+        else:
+            answer = local(call) if local is not None else None
         if answer is not None:
             return answer
         if self.judge is None or not self.judge.concerns(call):
@@ -165,7 +179,15 @@ class Front:
         for net, app in _NET_TO_APP:
             body = body.replace(net, app)
             query = query.replace(net.decode(), app.decode())
-        r = self._backend(environ, method, path, query, body)
+        if call.operation.startswith(READ_PREFIXES):
+            with self.moto:
+                r = self._backend(environ, method, path, query, body)
+        else:
+            with self.moto:  # seed, call and journal entry in one piece
+                self._seed()
+                r = self._backend(environ, method, path, query, body)
+                if r.status < 300:
+                    self._record(call, {**environ, "QUERY_STRING": query}, body, ids_of(r.body))
         if (
             r.status >= 500
             and b"<html" in r.body[:200].lower()
@@ -204,6 +226,58 @@ class Front:
             return Response(500, [("Content-Type", "text/html")], f"<html>{e}".encode())
         headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
         return Response(captured["status"], headers, data)
+
+    # -- persistence (journal.py) -------------------------------------------
+
+    def _seed(self) -> None:
+        from moto.moto_api._internal import mock_random
+
+        if self._replaying is not None:
+            mock_random.seed(self._replaying.seed)
+        elif self.journal is not None:
+            mock_random.seed(self.journal.next_seed())
+
+    def _record(self, call: Call, environ: dict[str, Any], body: bytes, ids: list[str],
+                local: bool = False) -> None:  # fmt: skip
+        if self._replaying is not None:
+            self._replayed = ids
+        elif self.journal is not None:
+            j = self.journal
+            j.append(Entry(len(j.entries), j.next_seed(), f"{call.service}:{call.operation}",
+                           environ_of(environ), body, ids, local))  # fmt: skip
+
+    def replay(self, journal: Journal) -> int:
+        """Play `journal` into a fresh moto; raise ReplayMismatch at the first other answer.
+        The judge stays out: the journal holds its undos too, as moto saw them."""
+        judge, self.judge = self.judge, None
+        try:
+            for e in journal.entries:
+                self._replaying, self._replayed = e, None
+                env: dict[str, Any] = dict(e.environ)
+                env["wsgi.input"] = io.BytesIO(e.body)
+                env["CONTENT_LENGTH"] = str(len(e.body))
+                headers = {k[5:].replace("_", "-").title(): v for k, v in env.items()
+                           if k.startswith("HTTP_")}  # fmt: skip
+                if env.get("CONTENT_TYPE"):
+                    headers["Content-Type"] = env["CONTENT_TYPE"]
+                r = self.handle(env, env["REQUEST_METHOD"], env.get("PATH_INFO", "/"),
+                                env.get("QUERY_STRING", ""), headers, e.body)  # fmt: skip
+                if r.status >= 300 or self._replayed is None:
+                    raise ReplayMismatch(
+                        f"journal entry {e.seq} ({e.operation}) failed on replay: "
+                        f"{r.status} {r.body[:300].decode(errors='replace')}"
+                    )
+                if self._replayed != e.ids:
+                    diff = next(((a, b) for a, b in zip(e.ids, self._replayed, strict=False)
+                                 if a != b), (e.ids, self._replayed))  # fmt: skip
+                    raise ReplayMismatch(
+                        f"journal entry {e.seq} ({e.operation}) answered other ids on "
+                        f"replay: recorded {diff[0]}, now {diff[1]}"
+                    )
+            return len(journal.entries)
+        finally:
+            self._replaying, self._replayed = None, None
+            self.judge = judge
 
     # -- what moto drops or says differently --------------------------------
 
@@ -329,10 +403,11 @@ class Front:
     def _local_CreateDeployment(self, call: Call) -> Response | None:  # noqa: N802
         if call.service != "apigatewayv2":
             return None
-        import secrets
+        from moto.moto_api._internal import mock_random
 
         api = call.path_params.get("apiId", "")
-        d = {"DeploymentId": secrets.token_hex(3), "DeploymentStatus": "DEPLOYED",
+        # moto's seeded random, not secrets: a replayed journal gives the same id.
+        d = {"DeploymentId": mock_random.get_random_hex(6), "DeploymentStatus": "DEPLOYED",
              "CreatedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
              "AutoDeployed": False, "Description": call.params.get("Description", "")}  # fmt: skip
         with self.lock:

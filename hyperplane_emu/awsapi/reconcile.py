@@ -73,7 +73,8 @@ class Reconciler:
         with self._cv:
             self._stop = True
             self._cv.notify_all()
-        self._thread.join(timeout=60)
+        if self._thread.ident is not None:  # a start refused (bad journal) never ran it
+            self._thread.join(timeout=60)
 
     def poke(self, _call: object = None) -> None:
         with self._cv:

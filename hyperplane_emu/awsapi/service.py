@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hyperplane_emu.awsapi import server
 from hyperplane_emu.awsapi.export import Export, export
 from hyperplane_emu.awsapi.front import Front
+from hyperplane_emu.awsapi.journal import WARM_SEED, Journal
 from hyperplane_emu.awsapi.judge import Judge
 from hyperplane_emu.awsapi.reconcile import Reconciler, write_aliases
 
@@ -15,8 +17,11 @@ class Service:
     """moto + front + reconciler, on one port."""
 
     def __init__(self, name: str, region: str, *, runtime: Any = None,
-                 quiet: float = 0.5) -> None:  # fmt: skip
+                 quiet: float = 0.5, journal: Path | None = None) -> None:  # fmt: skip
         self.name, self.region = name, region
+        # Opened (and its entries read) now: a bad journal fails before anything listens.
+        self.journal = Journal.open(journal) if journal is not None else None
+        self.replayed = 0
         self.front = Front(server.moto_app())
         self.reconciler = Reconciler(name, self.export, quiet=quiet, runtime=runtime,
                                      on_applied=self._applied)  # fmt: skip
@@ -48,15 +53,30 @@ class Service:
 
     def start(self, bind: str = "127.0.0.1", port: int = 0, warm: bool = True) -> str:
         self.http = server.start(self.front, bind, port)
-        if warm:
+        if warm or self.journal is not None:
             self.warm()
+        if self.journal is not None:
+            # The replayed state is reconciled (brought up) as soon as the loop starts.
+            try:
+                self.replayed = self.front.replay(self.journal)
+            except Exception:
+                self.http.stop()
+                self.http = None
+                raise
+            self.front.journal = self.journal
         self.reconciler.start()
         return self.url
 
     def warm(self) -> None:
         """One read per service before saying ready: moto builds each backend on first
         use (EC2's takes seconds), which would otherwise be the user's first call."""
+        from moto.moto_api._internal import mock_random
+
         c = self._reader()
+        # Backends built here draw ids (the default VPC's, its security group's): the
+        # same seed on every start gives them the same ones, as the journal expects.
+        with self.front.moto:
+            mock_random.seed(WARM_SEED)
         c["ec2"].describe_vpcs()
         c["elbv2"].describe_load_balancers()
         c["apigateway"].get_rest_apis()
