@@ -56,13 +56,11 @@ class Served:
         return self.log.read_text()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    name = unique_name("aws")
-    log = tmp_path / "serve.log"
+def _serve(name: str, log: Path, state: Path) -> Served:
     out = log.open("w")
     proc = subprocess.Popen(
-        [*CLI, "serve", "--port", "0", "--name", name, "--quiet-time", "0.3"],
+        [*CLI, "serve", "--port", "0", "--name", name, "--quiet-time", "0.3",
+         "--state-dir", str(state)],
         stdout=out, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
 
@@ -71,14 +69,28 @@ def served(tmp_path: Path) -> Iterator[Served]:
         return m.group(1) if m else None
 
     try:
-        s = Served(name, proc, wait_for(url, 20, "serve to listen"), log)
+        return Served(name, proc, wait_for(url, 60, "serve to listen"), log)
+    except BaseException:
+        _stop(proc)
+        raise
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    name = unique_name("aws")
+    s = _serve(name, tmp_path / "serve.log", tmp_path / "api-state")
+    try:
         yield s
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(s.proc)
         if StateDir.of(name).exists():
             lifecycle.down(name)
 
@@ -140,6 +152,38 @@ def test_boto3_builds_the_private_rest_api_and_packets_reach_the_target(served: 
         return code != 0
 
     wait_for(refused, 20, "the revoked rule to drop the call")
+
+
+def test_a_serve_restart_rebuilds_the_same_topology_with_the_same_ids(
+    served: Served, tmp_path: Path
+) -> None:
+    ids = _build(served)
+
+    def answered(s: Served) -> Any:
+        def go() -> str | None:
+            code, body = s.curl("client", _api_url(ids), max_time=2)
+            return body if code == 0 and "saw_source" in body else None
+
+        return go
+
+    wait_for(answered(served), 60, f"the API to answer; serve log:\n{served.outcome()}")
+    vpcs = sorted(v["VpcId"] for v in served.client("ec2").describe_vpcs()["Vpcs"])
+    nlbs = served.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    _stop(served.proc)
+    assert served.proc.returncode == 0, served.outcome()
+    assert not StateDir.of(served.name).exists()  # exit took the topology down
+
+    again = _serve(served.name, tmp_path / "again.log", tmp_path / "api-state")
+    served.proc = again.proc  # the fixture stops (and downs) whichever runs last
+    assert re.search(r"\d+ calls replayed from", again.outcome()), again.outcome()
+    wait_for(answered(again), 60, f"the API to answer again; serve log:\n{again.outcome()}")
+    assert sorted(v["VpcId"] for v in again.client("ec2").describe_vpcs()["Vpcs"]) == vpcs
+    lbs = again.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert [(b["LoadBalancerArn"], b["DNSName"]) for b in lbs] == [
+        (b["LoadBalancerArn"], b["DNSName"]) for b in nlbs
+    ]
+    apis = again.client("apigateway").get_rest_apis()["items"]
+    assert [a["id"] for a in apis] == [ids["api"]]
 
 
 def test_unsupported_calls_get_an_aws_error_naming_the_operation(served: Served) -> None:
