@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperplane_emu.awsapi import calls, cbor, protocol
-from hyperplane_emu.awsapi.journal import Entry, Journal, ReplayMismatch, environ_of, ids_of
+from hyperplane_emu.awsapi.journal import Entry, Journal, environ_of, ids_of
 from hyperplane_emu.awsapi.protocol import Call, Unrecognised
 
 log = logging.getLogger("hyperplane_emu.awsapi")
@@ -103,8 +103,9 @@ class Front:
         self.journal: Journal | None = None
         # moto's calls one at a time: a mutation's seed must not be drawn on by a read.
         self.moto = threading.RLock()
-        self._replaying: Entry | None = None
-        self._replayed: list[str] | None = None
+        # During journal.replay: the entry being replayed, and the ids its call answered.
+        self.replaying: Entry | None = None
+        self.replayed: list[str] | None = None
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -232,52 +233,19 @@ class Front:
     def _seed(self) -> None:
         from moto.moto_api._internal import mock_random
 
-        if self._replaying is not None:
-            mock_random.seed(self._replaying.seed)
+        if self.replaying is not None:
+            mock_random.seed(self.replaying.seed)
         elif self.journal is not None:
             mock_random.seed(self.journal.next_seed())
 
     def _record(self, call: Call, environ: dict[str, Any], body: bytes, ids: list[str],
                 local: bool = False) -> None:  # fmt: skip
-        if self._replaying is not None:
-            self._replayed = ids
+        if self.replaying is not None:
+            self.replayed = ids
         elif self.journal is not None:
             j = self.journal
             j.append(Entry(len(j.entries), j.next_seed(), f"{call.service}:{call.operation}",
                            environ_of(environ), body, ids, local))  # fmt: skip
-
-    def replay(self, journal: Journal) -> int:
-        """Play `journal` into a fresh moto; raise ReplayMismatch at the first other answer.
-        The judge stays out: the journal holds its undos too, as moto saw them."""
-        judge, self.judge = self.judge, None
-        try:
-            for e in journal.entries:
-                self._replaying, self._replayed = e, None
-                env: dict[str, Any] = dict(e.environ)
-                env["wsgi.input"] = io.BytesIO(e.body)
-                env["CONTENT_LENGTH"] = str(len(e.body))
-                headers = {k[5:].replace("_", "-").title(): v for k, v in env.items()
-                           if k.startswith("HTTP_")}  # fmt: skip
-                if env.get("CONTENT_TYPE"):
-                    headers["Content-Type"] = env["CONTENT_TYPE"]
-                r = self.handle(env, env["REQUEST_METHOD"], env.get("PATH_INFO", "/"),
-                                env.get("QUERY_STRING", ""), headers, e.body)  # fmt: skip
-                if r.status >= 300 or self._replayed is None:
-                    raise ReplayMismatch(
-                        f"journal entry {e.seq} ({e.operation}) failed on replay: "
-                        f"{r.status} {r.body[:300].decode(errors='replace')}"
-                    )
-                if self._replayed != e.ids:
-                    diff = next(((a, b) for a, b in zip(e.ids, self._replayed, strict=False)
-                                 if a != b), (e.ids, self._replayed))  # fmt: skip
-                    raise ReplayMismatch(
-                        f"journal entry {e.seq} ({e.operation}) answered other ids on "
-                        f"replay: recorded {diff[0]}, now {diff[1]}"
-                    )
-            return len(journal.entries)
-        finally:
-            self._replaying, self._replayed = None, None
-            self.judge = judge
 
     # -- what moto drops or says differently --------------------------------
 

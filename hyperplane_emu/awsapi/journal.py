@@ -17,12 +17,16 @@ One JSON object per line, appended and flushed before the caller gets its answer
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hyperplane_emu.awsapi.front import Front
 
 # Seeds are far from 0..n so a journal entry's stream never equals the warm-up's.
 SEED_BASE = 0x5EED_0000
@@ -115,3 +119,37 @@ class Journal:
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
         self.entries.clear()
+
+
+def replay(front: Front, journal: Journal) -> int:
+    """Play `journal` into a fresh moto; raise ReplayMismatch at the first other answer.
+    The judge stays out: the journal holds its undos too, as moto saw them."""
+    judge, front.judge = front.judge, None
+    try:
+        for e in journal.entries:
+            front.replaying, front.replayed = e, None
+            env: dict[str, Any] = dict(e.environ)
+            env["wsgi.input"] = io.BytesIO(e.body)
+            env["CONTENT_LENGTH"] = str(len(e.body))
+            headers = {k[5:].replace("_", "-").title(): v for k, v in env.items()
+                       if k.startswith("HTTP_")}  # fmt: skip
+            if env.get("CONTENT_TYPE"):
+                headers["Content-Type"] = env["CONTENT_TYPE"]
+            r = front.handle(env, env["REQUEST_METHOD"], env.get("PATH_INFO", "/"),
+                            env.get("QUERY_STRING", ""), headers, e.body)  # fmt: skip
+            if r.status >= 300 or front.replayed is None:
+                raise ReplayMismatch(
+                    f"journal entry {e.seq} ({e.operation}) failed on replay: "
+                    f"{r.status} {r.body[:300].decode(errors='replace')}"
+                )
+            if front.replayed != e.ids:
+                diff = next(((a, b) for a, b in zip(e.ids, front.replayed, strict=False)
+                             if a != b), (e.ids, front.replayed))  # fmt: skip
+                raise ReplayMismatch(
+                    f"journal entry {e.seq} ({e.operation}) answered other ids on "
+                    f"replay: recorded {diff[0]}, now {diff[1]}"
+                )
+        return len(journal.entries)
+    finally:
+        front.replaying, front.replayed = None, None
+        front.judge = judge

@@ -8,7 +8,7 @@ from typing import Any
 from hyperplane_emu.awsapi import server
 from hyperplane_emu.awsapi.export import Export, export
 from hyperplane_emu.awsapi.front import Front
-from hyperplane_emu.awsapi.journal import WARM_SEED, Journal
+from hyperplane_emu.awsapi.journal import WARM_SEED, Journal, replay
 from hyperplane_emu.awsapi.judge import Judge
 from hyperplane_emu.awsapi.reconcile import Reconciler, write_aliases
 
@@ -58,7 +58,7 @@ class Service:
         if self.journal is not None:
             # The replayed state is reconciled (brought up) as soon as the loop starts.
             try:
-                self.replayed = self.front.replay(self.journal)
+                self.replayed = replay(self.front, self.journal)
             except Exception:
                 self.http.stop()
                 self.http = None
