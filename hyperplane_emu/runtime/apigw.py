@@ -3,7 +3,8 @@
 At `up` the runtime makes a CA for this topology (`<state>/apigw/ca.pem`), issues
 the data plane a certificate for `*.execute-api.<region>.amazonaws.com` and the
 `vpce` names, and adds the CA to the trust store that `ip netns exec` shows every
-emulated host (`/etc/netns/<ns>/ssl`, bind-mounted over /etc/ssl), so a plain
+emulated host (`/etc/netns/<ns>/ssl`, a link to `<state>/apigw/ssl`, bind-mounted
+over /etc/ssl), so a plain
 `curl https://<api-id>.execute-api.<region>.amazonaws.com/prod/…` works in `exec`.
 Other clients: `--cacert /run/hyperplane-emu/<name>/apigw/ca.pem`.
 """
@@ -51,18 +52,32 @@ def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
 
 
 def trust(p: Plan, ca_cert: Path, etc_netns: str = ETC_NETNS) -> None:
-    """Every host namespace trusts the topology's CA (system roots kept)."""
+    """Every host namespace trusts the topology's CA (system roots kept).
+
+    One trust store per topology, beside the CA (`<state>/apigw/ssl`, on /run's
+    tmpfs, removed with the state directory), and one symlink per host
+    (`/etc/netns/<ns>/ssl`; `ip netns exec` bind-mounts what it points to over
+    /etc/ssl). Copying /etc/ssl into /etc/netns for every host cost ~0.3 s a
+    host (hundreds of symlinks on a slow /etc), most of `up`'s API Gateway step.
+    """
+    shared = ca_cert.parent / "ssl"
+    if shared.exists():
+        shutil.rmtree(shared)
+    if SYSTEM_SSL.is_dir():
+        shutil.copytree(SYSTEM_SSL, shared, symlinks=True)
+    (shared / "certs").mkdir(parents=True, exist_ok=True)
     pem = ca_cert.read_text()
     system = (SYSTEM_SSL / BUNDLE).read_text() if (SYSTEM_SSL / BUNDLE).exists() else ""
+    bundle = shared / BUNDLE
+    if bundle.is_symlink():
+        bundle.unlink()
+    bundle.write_text(system + ("\n" if system and not system.endswith("\n") else "") + pem)
+    os.chmod(bundle, 0o644)
     for h in p.hosts.values():
         ssl_dir = Path(etc_netns) / h.namespace / "ssl"
-        if ssl_dir.exists():
+        if ssl_dir.is_symlink() or ssl_dir.is_file():
+            ssl_dir.unlink()
+        elif ssl_dir.exists():
             shutil.rmtree(ssl_dir)
-        if SYSTEM_SSL.is_dir():
-            shutil.copytree(SYSTEM_SSL, ssl_dir, symlinks=True)
-        (ssl_dir / "certs").mkdir(parents=True, exist_ok=True)
-        bundle = ssl_dir / BUNDLE
-        if bundle.is_symlink():
-            bundle.unlink()
-        bundle.write_text(system + ("\n" if system and not system.endswith("\n") else "") + pem)
-        os.chmod(bundle, 0o644)
+        ssl_dir.parent.mkdir(parents=True, exist_ok=True)
+        ssl_dir.symlink_to(shared, target_is_directory=True)
