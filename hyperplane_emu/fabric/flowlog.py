@@ -371,7 +371,9 @@ class FlowLogger:
         agg[4] = int(agg[4]) | flags
 
 
-def _pass_through(own: int, half: FlowHalf, wire: FiveTuple) -> tuple[FiveTuple, PacketExtra | None]:
+def _pass_through(
+    own: int, half: FlowHalf, wire: FiveTuple
+) -> tuple[FiveTuple, PacketExtra | None]:
     """srcaddr/dstaddr vs pkt-srcaddr/pkt-dstaddr, as AWS defines them: `srcaddr` is
     the interface's own address for outgoing traffic and `dstaddr` its own for
     incoming traffic, while the pkt-* fields are the packet's real addresses. They

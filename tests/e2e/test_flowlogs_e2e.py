@@ -93,7 +93,9 @@ def test_custom_format_through_an_nlb_shows_packet_addresses_and_ored_flags(
     # node: AWS's pkt-srcaddr is the packet's own source, so it names the node too
     # (the client is on the node's own records). No record on app1 names the client.
     assert on_target and all(client not in (r["pkt-srcaddr"], r["pkt-dstaddr"]) for r in on_target)
-    assert all(r["pkt-srcaddr"] == r["srcaddr"] and r["pkt-dstaddr"] == r["dstaddr"] for r in on_target)
+    assert all(
+        r["pkt-srcaddr"] == r["srcaddr"] and r["pkt-dstaddr"] == r["dstaddr"] for r in on_target
+    )
     # The client's request is the one to 8080 that carries bytes beyond the TCP
     # headers: the node's TCP health checks open and close without a payload.
     to_app = [r for r in on_target if r["dstport"] == "8080" and r["srcaddr"] == node_ip]
