@@ -74,7 +74,7 @@ TOP = Section(
 SETTINGS = Section(
     pattern="settings",
     title="emulator settings",
-    keys=("loader.SETTINGS_RANGES",),
+    keys=("loader.SETTINGS_KEYS",),
     model=m.Settings,
     docs={
         "conntrack_max": Key(
@@ -83,6 +83,12 @@ SETTINGS = Section(
         ),
         "flow_log_interval": Key(values=_range(SETTINGS_RANGES["flow_log_interval"]) + " s"),
         "mtu": Key("ENI MTU (AWS: 9001 inside a VPC).", values=_range(SETTINGS_RANGES["mtu"])),
+        "backend_trusted_cas": Key(
+            "CA certificates API Gateway trusts for HTTPS integrations besides the "
+            "topology's CA: stand-ins for the public CAs a real backend's certificate "
+            "chains to on AWS.",
+            values="PEM files, relative to the topology file",
+        ),
     },
 )
 
@@ -264,14 +270,43 @@ HOST = Section(
         ),
         "serve": Key(
             "Built-in servers to start in the host's namespace (`echo` answers with the "
-            "source address and headers it saw).",
-            values="`echo:<port>` or a list of them",
+            "source address and headers it saw); `echo+tls` serves HTTPS with the "
+            "host's `certificate`.",
+            values="`echo:<port>`, `echo+tls:<port>` or a list of them",
+        ),
+        "certificate": Key(
+            "The certificate its `echo+tls` servers present; only with one.",
+            default="issued by the topology's CA for the private DNS name and IP",
+            values="mapping",
         ),
         "private_ip": Key(
             "Fixed address; else the next free one.",
             values="an address of the subnet, not a reserved one",
         ),
         "source_dest_check": Key("Drop frames not from/to the ENI's own address, as AWS does."),
+    },
+)
+
+HOST_CERTIFICATE = Section(
+    pattern=f"{_VPC}.hosts.<host>.certificate",
+    title="host certificate (for `echo+tls`)",
+    keys=("hosts.CERTIFICATE_KEYS",),
+    model=m.HostCertificate,
+    intro="Written to the state directory (mode 0600) at `up`; API Gateway's backend "
+    "TLS checks judge it (tls_config).",
+    docs={
+        "names": Key(
+            "Subject alternative names; the first is the CN.",
+            default="the host's private DNS name and IP",
+            values="DNS names (`*.` allowed) or IP addresses",
+        ),
+        "issuer": Key(
+            "`topology`: the topology's CA, which API Gateway and the hosts trust; "
+            "`self-signed`: chains to nothing (API Gateway refuses it unless "
+            "`insecure_skip_verification`).",
+            default="`topology`",
+            values="`topology`, `self-signed`",
+        ),
     },
 )
 
@@ -940,8 +975,9 @@ TLS_CONFIG = Section(
     title="backend TLS (tls_config)",
     keys=("apitls.TLS_CONFIG_KEYS",),
     model=m.TlsConfig,
-    intro="The backend's certificate must chain to the topology's CA, be valid and carry "
-    "the host name; a failure answers 500 (REST) or 503 (HTTP APIs).",
+    intro="The backend's certificate must chain to the topology's CA (or one of "
+    "`settings.backend_trusted_cas`), be valid and carry the host name; a failure "
+    "answers 500 (REST) or 503 (HTTP APIs).",
     docs={
         "insecure_skip_verification": Key(
             "REST only: any issuer (self-signed too); expiry and host name still checked.",
@@ -977,6 +1013,7 @@ TREE: tuple[Section, ...] = (
     GROUP,
     RULE,
     HOST,
+    HOST_CERTIFICATE,
     FLOW_LOG,
     NACL,
     NACL_RULE,

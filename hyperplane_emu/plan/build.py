@@ -135,7 +135,9 @@ class _Builder:
             vpcs=self.vpcs,
             hosts=hosts,
             enis=tuple(enis),
-            settings=PlanSettings(s.conntrack_max, s.flow_log_interval, s.mtu),
+            settings=PlanSettings(
+                s.conntrack_max, s.flow_log_interval, s.mtu, s.backend_trusted_cas
+            ),
             source=topo.source,
             load_balancers=lbs,
             endpoint_services=services,

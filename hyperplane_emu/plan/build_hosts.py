@@ -10,8 +10,8 @@ from ipaddress import IPv4Address
 
 from hyperplane_emu.plan import apigateway, names
 from hyperplane_emu.plan.enirequest import EniRequest
-from hyperplane_emu.plan.model import PlanEni, PlanHost, PlanServe, PlanVpc
-from hyperplane_emu.spec.model import Topology
+from hyperplane_emu.plan.model import PlanCertificate, PlanEni, PlanHost, PlanServe, PlanVpc
+from hyperplane_emu.spec.model import HostCertificate, Topology
 
 
 def host_requests(topo: Topology, t: str, vpcs: dict[str, PlanVpc]) -> list[EniRequest]:
@@ -66,9 +66,17 @@ def hosts(
                 enis=(e.id,),
                 gateway=pv.subnets[h.subnet].router_ip,
                 resolv_conf=resolv_conf(region, pv.dns_ip),
-                serve=tuple(PlanServe(s.kind, s.port) for s in h.serve),
+                serve=tuple(PlanServe(s.kind, s.port, s.tls) for s in h.serve),
+                certificate=_certificate(h.certificate, region, e.ip),
             )
     return out
+
+
+def _certificate(c: HostCertificate | None, region: str, ip: str) -> PlanCertificate | None:
+    if c is None:
+        return None
+    names = c.names or (hostname(region, IPv4Address(ip)), ip)
+    return PlanCertificate(names, c.issuer)
 
 
 def hostname(region: str, ip: IPv4Address) -> str:

@@ -158,6 +158,15 @@ class PlanEni:
 class PlanServe:
     kind: str  # "echo"
     port: int
+    tls: bool = False  # HTTPS, presenting the host's `certificate`
+
+
+@dataclass(frozen=True)
+class PlanCertificate:
+    """What the runtime issues for a host's TLS servers (written to <state>/certs/)."""
+
+    names: tuple[str, ...]  # resolved: the host's private DNS name and IP unless written
+    issuer: str  # "topology" (the topology's CA) or "self-signed"
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,7 @@ class PlanHost:
     gateway: str  # default route via the subnet router (.1)
     resolv_conf: str  # content of /etc/netns/<namespace>/resolv.conf
     serve: tuple[PlanServe, ...] = ()
+    certificate: PlanCertificate | None = None
 
 
 @dataclass(frozen=True)
@@ -507,6 +517,7 @@ class PlanSettings:
     conntrack_max: int
     flow_log_interval: int
     mtu: int
+    backend_trusted_cas: tuple[str, ...] = ()  # extra CAs for HTTPS integrations (absolute)
 
 
 PLAN_VERSION = 1

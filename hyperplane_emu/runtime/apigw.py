@@ -24,13 +24,45 @@ SYSTEM_SSL = Path("/etc/ssl")
 BUNDLE = Path("certs/ca-certificates.crt")
 
 
+def topology_ca(p: Plan, state_dir: Path) -> tuple[Path, Path]:
+    """The topology's CA (`<state>/apigw/ca.pem`, `ca.key`), made on first use: before
+    the hosts' TLS servers start (their certificates come from it) and reused by the
+    data plane's."""
+    import hyperplane_emu.services.apigateway.ca as ca
+
+    d = state_dir / "apigw"
+    d.mkdir(mode=0o700, exist_ok=True)
+    if (d / "ca.pem").is_file() and (d / "ca.key").is_file():
+        return d / "ca.pem", d / "ca.key"
+    return ca.make_ca(d, p.name)
+
+
+def host_certificates(p: Plan, state_dir: Path) -> dict[str, tuple[Path, Path]]:
+    """Issue each TLS-serving host its certificate (`<state>/certs/<host>.pem`, `.key`,
+    both 0600): from the topology's CA, or self-signed. Returns host -> (cert, key)."""
+    import hyperplane_emu.services.apigateway.ca as ca
+
+    out: dict[str, tuple[Path, Path]] = {}
+    d = state_dir / "certs"
+    for h in p.hosts.values():
+        if h.certificate is None:
+            continue
+        d.mkdir(mode=0o700, exist_ok=True)
+        issuer = topology_ca(p, state_dir) if h.certificate.issuer == "topology" else None
+        cert, key = ca.issue(
+            issuer, h.certificate.names, d, p.region, basename=h.name, execute_api_names=False
+        )
+        os.chmod(cert, 0o600)
+        out[h.name] = (cert, key)
+    return out
+
+
 def prepare(p: Plan, state_dir: Path) -> tuple[list[str], Path]:
     """Write CA and certificate; returns (argv of the data plane, ready file)."""
     import hyperplane_emu.services.apigateway.ca as ca
 
     d = state_dir / "apigw"
-    d.mkdir(mode=0o700, exist_ok=True)
-    ca_cert, ca_key = ca.make_ca(d, p.name)
+    ca_cert, ca_key = topology_ca(p, state_dir)
     names = [
         f"*.execute-api.{p.region}.amazonaws.com",
         f"*.{p.region}.vpce.amazonaws.com",

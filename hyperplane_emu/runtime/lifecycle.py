@@ -262,6 +262,9 @@ def _start_health_checks(p: Plan, state: StateDir, progress: Progress) -> None:
 
 
 def _start_services(p: Plan, k: KernelDoor, state: StateDir, progress: Progress) -> None:
+    from hyperplane_emu.runtime import apigw
+
+    certs = apigw.host_certificates(p, state.path)
     started = []
     for h in p.hosts.values():
         for s in h.serve:
@@ -275,6 +278,9 @@ def _start_services(p: Plan, k: KernelDoor, state: StateDir, progress: Progress)
                 "--name",
                 h.name,
             ]
+            if s.tls:
+                cert, key = certs[h.name]
+                argv += ["--tls-cert", str(cert), "--tls-key", str(key)]
             pid = _spawn(state, name, argv, h.namespace)
             started.append((name, pid, h.namespace, s.port))
     for name, pid, ns, port in started:

@@ -13,13 +13,18 @@ from ipaddress import IPv4Address, IPv4Network
 from yaml.nodes import Node, ScalarNode
 
 from hyperplane_emu.spec import names, net
-from hyperplane_emu.spec.model import Host, Serve
+from hyperplane_emu.spec.model import Host, HostCertificate, Serve
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 from hyperplane_emu.spec.secgroups import DEFAULT_GROUP
 
-HOST_KEYS = ("subnet", "security_groups", "serve", "private_ip", "source_dest_check")
+HOST_KEYS = (
+    "subnet", "security_groups", "serve", "private_ip", "source_dest_check", "certificate",
+)  # fmt: skip
 SERVE_KINDS = ("echo",)
-_SERVE = re.compile(r"([a-z]+):([0-9]{1,9})")
+CERTIFICATE_KEYS = ("names", "issuer")
+ISSUERS = ("topology", "self-signed")
+_SERVE = re.compile(r"([a-z]+)(\+tls)?:([0-9]{1,9})")
+_CERT_NAME = re.compile(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")
 
 
 class HostScope:
@@ -94,6 +99,7 @@ def _host(ctx: Ctx, name: str, node: Node, path: str, scope: HostScope) -> Host 
         groups = parsed or groups
 
     serve: tuple[Serve, ...] = ()
+    parsed_serve: tuple[Serve, ...] | None = ()
     serve_node = view.get("serve")
     if serve_node is not None:
         parsed_serve = _serve(ctx, serve_node, view.path_of("serve"))
@@ -113,9 +119,66 @@ def _host(ctx: Ctx, name: str, node: Node, path: str, scope: HostScope) -> Host 
         ok = ok and value is not None
         check = True if value is None else value
 
+    certificate: HostCertificate | None = None
+    cert_node = view.get("certificate")
+    serve_broken = serve_node is not None and parsed_serve is None
+    if cert_node is not None:
+        certificate = _certificate(ctx, cert_node, view.path_of("certificate"))
+        ok = ok and certificate is not None
+        if not any(s.tls for s in serve) and not serve_broken:
+            # Accepted and ignored would be worse than refused: nothing would present it.
+            ctx.error(
+                view.path_of("certificate"), cert_node,
+                "no TLS server presents this certificate: serve one like echo+tls:8443",
+            )  # fmt: skip
+            ok = False
+    elif any(s.tls for s in serve):
+        certificate = HostCertificate()
+
     if not ok or subnet is None:
         return None
-    return Host(name, subnet, groups, serve, check, private_ip)
+    return Host(name, subnet, groups, serve, check, private_ip, certificate)
+
+
+def _certificate(ctx: Ctx, node: Node, path: str) -> HostCertificate | None:
+    """`{names: [orders.example.com], issuer: topology|self-signed}`."""
+    view = ctx.mapping(node, path, null_ok=True)
+    if view is None:
+        return None
+    view.check_keys(CERTIFICATE_KEYS)
+    ok = True
+    names_: list[str] = []
+    names_node = view.get("names")
+    if names_node is not None:
+        items = ctx.sequence(names_node, view.path_of("names"))
+        if items is None:
+            ok = False
+        for item_path, item in items or []:
+            text = ctx.text(item, item_path, "a DNS name or IP address")
+            if text is None:
+                ok = False
+            elif not _CERT_NAME.fullmatch(text) or ".." in text or text.endswith("."):
+                ctx.error(item_path, item, f"{text!r} is not a DNS name or IP address")
+                ok = False
+            elif text in names_:
+                ctx.error(item_path, item, f"name {text!r} is listed twice")
+                ok = False
+            else:
+                names_.append(text)
+    issuer = "topology"
+    issuer_node = view.get("issuer")
+    if issuer_node is not None:
+        text = ctx.text(issuer_node, view.path_of("issuer"), "topology or self-signed")
+        if text is not None and text not in ISSUERS:
+            ctx.error(
+                view.path_of("issuer"), issuer_node,
+                f"unknown issuer {text!r} (known: topology, self-signed)"
+                f"{did_you_mean(text, ISSUERS)}",
+            )  # fmt: skip
+            text = None
+        ok = ok and text is not None
+        issuer = text or issuer
+    return HostCertificate(tuple(names_), issuer) if ok else None
 
 
 def _groups(ctx: Ctx, node: Node, path: str, scope: HostScope) -> tuple[str, ...] | None:
@@ -148,7 +211,7 @@ def _groups(ctx: Ctx, node: Node, path: str, scope: HostScope) -> tuple[str, ...
 
 
 def _serve(ctx: Ctx, node: Node, path: str) -> tuple[Serve, ...] | None:
-    """`echo:8080` or a list of them."""
+    """`echo:8080` or a list of them; `echo+tls:8443` serves HTTPS (`certificate`)."""
     entries: list[tuple[str, Node]]
     if isinstance(node, ScalarNode):
         entries = [(path, node)]
@@ -160,16 +223,18 @@ def _serve(ctx: Ctx, node: Node, path: str) -> tuple[Serve, ...] | None:
     result: list[Serve] = []
     ok = True
     for entry_path, entry in entries:
-        text = ctx.text(entry, entry_path, "a server like echo:8080")
+        text = ctx.text(entry, entry_path, "a server like echo:8080 or echo+tls:8443")
         if text is None:
             ok = False
             continue
         match = _SERVE.fullmatch(text)
         if match is None:
-            ctx.error(entry_path, entry, f"{text!r} is not a server like echo:8080")
+            ctx.error(
+                entry_path, entry, f"{text!r} is not a server like echo:8080 or echo+tls:8443"
+            )
             ok = False
             continue
-        kind, port = match[1], int(match[2])
+        kind, tls, port = match[1], match[2] is not None, int(match[3])
         if kind not in SERVE_KINDS:
             ctx.error(
                 entry_path,
@@ -184,7 +249,7 @@ def _serve(ctx: Ctx, node: Node, path: str) -> tuple[Serve, ...] | None:
             ctx.error(entry_path, entry, f"port {port} is served twice")
             ok = False
         else:
-            result.append(Serve(kind, port))
+            result.append(Serve(kind, port, tls))
     return tuple(result) if ok else None
 
 

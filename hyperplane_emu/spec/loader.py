@@ -8,6 +8,7 @@ or raises one `SpecError` with every issue found.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from yaml.nodes import Node
 
@@ -44,6 +45,7 @@ SETTINGS_RANGES: dict[str, tuple[int, int]] = {
     "flow_log_interval": (1, 600),
     "mtu": (1280, 9001),
 }
+SETTINGS_KEYS = (*SETTINGS_RANGES, "backend_trusted_cas")
 
 
 def build(ctx: Ctx, doc: Document, source: str) -> Topology:
@@ -78,7 +80,7 @@ def _topology(ctx: Ctx, root: Node, source: str) -> Topology | None:
     region = names.region(ctx, region_node, "region") if region_node is not None else None
 
     accounts = _accounts(ctx, view)
-    settings = _settings(ctx, view)
+    settings = _settings(ctx, view, source)
 
     vpc_views: dict[str, MapView] = {}
     vpc_map: dict[str, Vpc] = {}
@@ -144,12 +146,12 @@ def _accounts(ctx: Ctx, view: MapView) -> dict[str, str]:
     return accounts
 
 
-def _settings(ctx: Ctx, view: MapView) -> Settings:
+def _settings(ctx: Ctx, view: MapView, source: str) -> Settings:
     node = view.get("settings")
     written = ctx.mapping(node, "settings", null_ok=True) if node is not None else None
     if written is None:
         return Settings()
-    written.check_keys(tuple(SETTINGS_RANGES))
+    written.check_keys(SETTINGS_KEYS)
     values: dict[str, int] = {}
     for key, (low, high) in SETTINGS_RANGES.items():
         value_node = written.get(key)
@@ -157,4 +159,31 @@ def _settings(ctx: Ctx, view: MapView) -> Settings:
             value = ctx.integer(value_node, written.path_of(key), low, high)
             if value is not None:
                 values[key] = value
-    return Settings(**values)
+    cas_node = written.get("backend_trusted_cas")
+    cas = _trusted_cas(ctx, cas_node, source) if cas_node is not None else ()
+    return Settings(**values, backend_trusted_cas=cas)
+
+
+def _trusted_cas(ctx: Ctx, node: Node, source: str) -> tuple[str, ...]:
+    """PEM files relative to the topology file, checked now so that `up` cannot start a
+    data plane that fails to load them."""
+    from cryptography import x509
+
+    items = ctx.sequence(node, "settings.backend_trusted_cas")
+    base = Path(source).parent if source and not source.startswith("<") else Path.cwd()
+    result: list[str] = []
+    for item_path, item in items or []:
+        text = ctx.text(item, item_path, "a CA certificate file (PEM)")
+        if text is None:
+            continue
+        path = (base / text).resolve()
+        try:
+            x509.load_pem_x509_certificates(path.read_bytes())
+        except OSError as e:
+            ctx.error(item_path, item, f"cannot read {path}: {e.strerror or e}")
+            continue
+        except ValueError:
+            ctx.error(item_path, item, f"{path} holds no PEM certificate")
+            continue
+        result.append(str(path))
+    return tuple(result)

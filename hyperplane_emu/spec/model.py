@@ -67,6 +67,20 @@ class Serve:
 
     kind: str  # "echo" for now; later issues may add more
     port: int
+    tls: bool = False  # `echo+tls:8443`: HTTPS with the host's `certificate`
+
+
+@dataclass(frozen=True)
+class HostCertificate:
+    """The certificate a host's TLS servers present (`certificate:`).
+
+    `names` empty: the host's private DNS name and IP (resolved in the plan).
+    `issuer`: "topology" (the topology's CA, trusted by API Gateway and the hosts) or
+    "self-signed" (chains to nothing: API Gateway refuses it unless
+    insecure_skip_verification)."""
+
+    names: tuple[str, ...] = ()
+    issuer: str = "topology"
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,7 @@ class Host:
     serve: tuple[Serve, ...] = ()
     source_dest_check: bool = True
     private_ip: str | None = None
+    certificate: HostCertificate | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,10 @@ class Settings:
     """Seconds per flow-log aggregation window (AWS: 60 or 600; shorter here so
     that tests and the demo see records quickly)."""
     mtu: int = 9001
+    backend_trusted_cas: tuple[str, ...] = ()
+    """CA files (absolute; written relative to the topology file) API Gateway also
+    trusts for HTTPS integrations: stand-ins for the public CAs a real backend's
+    certificate chains to on AWS."""
 
 
 # --------------------------------------------------------------------------

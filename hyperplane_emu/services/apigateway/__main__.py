@@ -46,7 +46,8 @@ def _write_ready(path: Path, server: ApiGatewayServer) -> None:
 def _load(args: argparse.Namespace) -> config_mod.GatewayConfig:
     """Raises OSError or ValueError (serialize.PlanFormatError is one)."""
     cfg = config_mod.load(args.plan, args.cert, args.key, args.fabric_socket)
-    cfg = dataclasses.replace(cfg, backend_cas=tuple(_backend_cas(args)))
+    # Trusted: --backend-ca (or the topology's CA) plus settings.backend_trusted_cas.
+    cfg = dataclasses.replace(cfg, backend_cas=(*_backend_cas(args), *cfg.backend_cas))
     if args.listen:
         cfg = dataclasses.replace(
             cfg, listen=tuple(config_mod.parse_listen(x) for x in args.listen)

@@ -109,7 +109,7 @@ def _san(name: str) -> x509.GeneralName:
 
 
 def issue(
-    ca: tuple[str | Path, str | Path],
+    ca: tuple[str | Path, str | Path] | None,
     names: Sequence[str],
     directory: str | Path,
     region: str = "us-east-1",
@@ -117,27 +117,36 @@ def issue(
     execute_api_names: bool = True,
 ) -> tuple[Path, Path]:
     """Issue `<basename>.pem`/`.key` signed by `ca`, for the execute-api names (unless
-    `execute_api_names` is false: a backend's certificate) and `names`."""
-    ca_cert = x509.load_pem_x509_certificate(Path(ca[0]).read_bytes())
-    ca_key = serialization.load_pem_private_key(Path(ca[1]).read_bytes(), password=None)
+    `execute_api_names` is false: a backend's certificate) and `names`; `ca` None: the
+    certificate signs itself (chains to nothing: a backend API Gateway must refuse)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    if ca is None:
+        ca_key: object = key
+        issuer_name: x509.Name | None = None
+        ca_not_after = dt.datetime.max.replace(tzinfo=dt.UTC)
+    else:
+        ca_cert = x509.load_pem_x509_certificate(Path(ca[0]).read_bytes())
+        ca_key = serialization.load_pem_private_key(Path(ca[1]).read_bytes(), password=None)
+        issuer_name = ca_cert.subject
+        ca_not_after = ca_cert.not_valid_after_utc
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{ca[1]}: not an EC key")
+        raise ValueError(f"{ca and ca[1]}: not an EC key")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     all_names: list[str] = []
     for n in [*(default_names(region) if execute_api_names else []), *names]:
         if n not in all_names:
             all_names.append(n)
-    key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, all_names[0])])
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, all_names[0])]))
-        .issuer_name(ca_cert.subject)
+        .subject_name(subject)
+        .issuer_name(issuer_name or subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
-        .not_valid_after(min(now + VALIDITY, ca_cert.not_valid_after_utc))
+        .not_valid_after(min(now + VALIDITY, ca_not_after))
         .add_extension(x509.SubjectAlternativeName([_san(n) for n in all_names]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(

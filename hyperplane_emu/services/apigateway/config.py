@@ -97,6 +97,8 @@ def from_plan(
         apis=dict(plan.apis),
         vpc_links_v2=dict(plan.vpc_links_v2),
         fabric_socket=fabric_socket,
+        # The topology's settings.backend_trusted_cas; __main__ adds the topology's CA.
+        backend_cas=tuple(plan.settings.backend_trusted_cas),
     )
 
 
