@@ -145,6 +145,11 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         "tests/unit/fabric/test_flowlogs.py::test_accepted_flow_recorded_on_both_enis",
     ),
     "settings.mtu": ("tests/e2e/test_traffic.py::test_large_transfer_survives_mtu_sized_frames",),
+    "settings.backend_trusted_cas": (
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
+        "tests/unit/spec/test_spec_host_tls.py::test_trusted_cas_are_relative_to_the_topology_and_reach_the_data_plane",
+        "bad:settings-trusted-ca-missing",
+    ),
     "vpcs.<vpc>.cidr": (
         E2E_UP,
         "tests/unit/fabric/test_forwarding.py::test_destination_outside_vpc_has_no_route",
@@ -186,7 +191,24 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "vpcs.<vpc>.hosts.<host>.security_groups": (E2E_SG_DENY, SG_REF),
     "vpcs.<vpc>.hosts.<host>.serve": (
         E2E_TRAFFIC,
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
+        "bad:host-serve-tls-format",
         "tests/e2e/test_traffic.py::test_udp_and_ping_across_subnets",
+    ),
+    "vpcs.<vpc>.hosts.<host>.certificate": (
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
+        "tests/unit/spec/test_spec_host_tls.py::test_issuance_chains_to_the_topology_ca_or_to_nothing",
+        "bad:host-certificate-without-tls",
+    ),
+    "vpcs.<vpc>.hosts.<host>.certificate.names": (
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
+        "tests/unit/spec/test_spec_host_tls.py::test_plan_resolves_default_names_to_private_dns_name_and_ip",
+        "bad:host-certificate-name",
+    ),
+    "vpcs.<vpc>.hosts.<host>.certificate.issuer": (
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
+        "tests/unit/spec/test_spec_host_tls.py::test_issuance_chains_to_the_topology_ca_or_to_nothing",
+        "bad:host-certificate-issuer",
     ),
     "vpcs.<vpc>.hosts.<host>.private_ip": (
         E2E_UP,
@@ -511,13 +533,13 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
         "tests/unit/services/apigateway/test_apigw_dispatch.py::test_mock_and_configuration_failures",
     ),
     "apis.<api>.routes.<route>.integration.tls_config": (
-        "tests/e2e/test_apigateway.py::test_backend_tls_is_verified_through_a_vpc_link",
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
         "tests/unit/services/apigateway/test_apigw_server.py::test_backend_certificate_is_verified_as_aws_does",
         "bad:api-tls-config-http-uri",
         "bad:api-tls-config-mock",
     ),
     "apis.<api>.routes.<route>.integration.tls_config.insecure_skip_verification": (
-        "tests/e2e/test_apigateway.py::test_backend_tls_is_verified_through_a_vpc_link",
+        "tests/e2e/test_backend_tls_e2e.py::test_echo_tls_targets_are_verified_as_api_gateway_does",
         "tests/unit/services/apigateway/test_apigw_server.py::test_backend_certificate_is_verified_as_aws_does",
         "bad:api-tls-config-skip-on-http-api",
     ),
