@@ -129,3 +129,19 @@ def test_issuance_chains_to_the_topology_ca_or_to_nothing(tmp_path: Path) -> Non
 
     topology_ca(p, tmp_path)
     assert (tmp_path / "apigw" / "ca.pem").read_bytes() == before
+
+
+def test_data_plane_trusts_the_topology_ca_plus_the_listed_ones(tmp_path: Path) -> None:
+    """__main__: --backend-ca (else ca.pem beside --cert) first, then the plan's list."""
+    from hyperplane_emu.services.apigateway.__main__ import _load, parse_args
+
+    (tmp_path / "cas").mkdir()
+    listed, _ = make_ca(tmp_path / "cas", "public")
+    f = tmp_path / "t.yaml"
+    f.write_text(TOPO.replace("vpcs:", "settings: {backend_trusted_cas: [cas/ca.pem]}\nvpcs:", 1))
+    p = dataclasses.replace(build(spec.load(f)), api_gateway=PlanApiGateway("", "", "", "", "", ()))
+    (tmp_path / "plan.json").write_text(to_json(p))
+    topo_ca, _ = make_ca(tmp_path / "apigw", "tls")
+    args = parse_args(["--plan", str(tmp_path / "plan.json"),
+                       "--cert", str(tmp_path / "apigw" / "server.pem")])  # fmt: skip
+    assert _load(args).backend_cas == (str(topo_ca), str(listed.resolve()))
