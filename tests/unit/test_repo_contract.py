@@ -86,7 +86,7 @@ def test_vagrantfile_provisions_with_setup() -> None:
 
 
 def test_examples_exist() -> None:
-    assert {"basic", "private-rest-api", "http-api-vpc-link"} <= set(examples.names())
+    assert {"basic", "private-rest-api", "http-api-vpc-link", "network-fidelity"} <= set(examples.names())
 
 
 @pytest.mark.parametrize("name", examples.names())
