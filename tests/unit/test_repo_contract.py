@@ -86,7 +86,8 @@ def test_vagrantfile_provisions_with_setup() -> None:
 
 
 def test_examples_exist() -> None:
-    assert {"basic", "private-rest-api", "http-api-vpc-link", "network-fidelity"} <= set(examples.names())
+    expected = {"basic", "private-rest-api", "http-api-vpc-link", "network-fidelity"}
+    assert expected <= set(examples.names())
 
 
 @pytest.mark.parametrize("name", examples.names())
