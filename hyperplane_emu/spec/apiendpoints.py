@@ -86,9 +86,5 @@ def _execute_api_endpoint(
 
 def _vpc(ctx: Ctx, vpc_name: str, node: Node, path: str, topology: Topology) -> Vpc | None:
     """The VPC, or None: missing (reported) or broken (its own errors say why)."""
-    vpc = topology.vpcs.get(vpc_name)
-    if vpc is None:
-        declared = ctx.declared.get("vpcs", frozenset())
-        if declared is not None and vpc_name not in declared:
-            ctx.error(path, node, f"no VPC {vpc_name!r}{did_you_mean(vpc_name, declared)}")
-    return vpc
+    refs.missing_vpc(ctx, vpc_name, node, path, topology)
+    return topology.vpcs.get(vpc_name)

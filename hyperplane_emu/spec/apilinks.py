@@ -151,27 +151,14 @@ def _rest_link_target(
     if not slash or not vpc_name or not lb or "/" in lb:
         ctx.error(path, node, f"target {text!r} is not <vpc>/<nlb>")
         return None
-    vpc = _vpc_ref(ctx, vpc_name, node, path, topology)
+    vpc = _vpc(ctx, vpc_name, node, path, topology)
     if vpc is None:
         return None
-    lbs_path = loadbalancers.section_path(f"vpcs.{vpc_name}")
-    if lb in (ctx.declared.get(lbs_path + loadbalancers.APPLICATION_KEY) or ()):
-        ctx.error(
-            path,
-            node,
-            f"{lb!r} is an application load balancer: REST API VPC links support only "
-            "Network Load Balancers (AWS; V2 links, which reach ALBs, are not emulated)",
-        )
-        return None
-    found = refs.status(ctx, lbs_path, lb, vpc.load_balancers)
-    if found == "missing":
-        ctx.error(
-            path,
-            node,
-            f"no load balancer {lb!r} in VPC {vpc_name!r}{did_you_mean(lb, vpc.load_balancers)}",
-        )
-        return None
-    if found == "broken":
+    on_alb = (
+        ": REST API VPC links support only Network Load Balancers (AWS; V2 links, which "
+        "reach ALBs, are not emulated)"
+    )
+    if loadbalancers.nlb_status(ctx, lb, vpc, node, path, on_alb=on_alb) != "found":
         return None
     if vpc.account != account:
         ctx.error(
@@ -190,16 +177,6 @@ def _rest_link_target(
         )
         return None
     return text
-
-
-def _vpc_ref(ctx: Ctx, vpc_name: str, node: Node, path: str, topology: Topology) -> Vpc | None:
-    """The VPC, or None: missing (reported) or broken (its own errors say why)."""
-    vpc = topology.vpcs.get(vpc_name)
-    if vpc is None:
-        declared = ctx.declared.get("vpcs", frozenset())
-        if declared is not None and vpc_name not in declared:
-            ctx.error(path, node, f"no VPC {vpc_name!r}{did_you_mean(vpc_name, declared)}")
-    return vpc
 
 
 def _http_link(
@@ -223,7 +200,7 @@ def _http_link(
     if vpc_node is not None:
         vpc_name = ctx.text(vpc_node, view.path_of("vpc"), "a VPC name")
         if vpc_name is not None:
-            vpc = _vpc_ref(ctx, vpc_name, vpc_node, view.path_of("vpc"), topology)
+            vpc = _vpc(ctx, vpc_name, vpc_node, view.path_of("vpc"), topology)
     if vpc is not None and vpc_node is not None and vpc.account != account:
         ctx.error(
             view.path_of("vpc"),
@@ -273,3 +250,9 @@ def _link_subnets(ctx: Ctx, node: Node, path: str, vpc: Vpc | None) -> tuple[str
         else:
             result.append(subnet)
     return tuple(result) if len(result) == len(items) else None
+
+
+def _vpc(ctx: Ctx, vpc_name: str, node: Node, path: str, topology: Topology) -> Vpc | None:
+    """The VPC, or None: missing (reported) or broken (its own errors say why)."""
+    refs.missing_vpc(ctx, vpc_name, node, path, topology)
+    return topology.vpcs.get(vpc_name)

@@ -176,11 +176,8 @@ def _vpc(ctx: Ctx, node: Node, path: str, topology: Topology) -> str | None:
     name = ctx.text(node, path, "a VPC name")
     if name is None:
         return None
-    if name not in topology.vpcs:
-        declared = ctx.declared.get("vpcs", frozenset())
-        if declared is not None and name not in declared:
-            ctx.error(path, node, f"no VPC {name!r}{did_you_mean(name, declared)}")
-            return None
+    if refs.missing_vpc(ctx, name, node, path, topology):
+        return None
     return name  # a broken VPC (reported) still names the right thing
 
 

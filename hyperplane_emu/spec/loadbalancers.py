@@ -75,6 +75,27 @@ def section_path(vpc_path: str) -> str:
     return f"{vpc_path}.load_balancers"
 
 
+def nlb_status(
+    ctx: Ctx, lb: str, vpc: Vpc, node: Node, path: str, *, on_alb: str, missing_hint: str = ""
+) -> refs.Found | None:
+    """Where a reference to NLB `lb` of `vpc` stands; None when an ALB or missing (reported:
+    `on_alb` says why an ALB will not do, `missing_hint` ends the no-such-NLB message)."""
+    lbs_path = section_path(f"vpcs.{vpc.name}")
+    if lb in (ctx.declared.get(lbs_path + APPLICATION_KEY) or ()):
+        ctx.error(path, node, f"{lb!r} is an application load balancer{on_alb}")
+        return None
+    found = refs.status(ctx, lbs_path, lb, vpc.load_balancers)
+    if found == "missing":
+        ctx.error(
+            path,
+            node,
+            f"no load balancer {lb!r} in VPC {vpc.name!r}{did_you_mean(lb, vpc.load_balancers)}"
+            + missing_hint,
+        )
+        return None
+    return found
+
+
 @vpc_section("load_balancers")
 def parse_load_balancers(ctx: Ctx, node: Node, path: str, vpc: Vpc, topology: Topology) -> Vpc:
     view = ctx.mapping(node, path, null_ok=True)

@@ -118,23 +118,16 @@ def _service_lb(
     lb = ctx.text(node, path, "a load balancer name")
     if lb is None:
         return None
-    lbs_path = loadbalancers.section_path(f"vpcs.{vpc.name}")
-    if lb in (ctx.declared.get(lbs_path + loadbalancers.APPLICATION_KEY) or ()):
-        ctx.error(
-            path,
-            node,
-            f"{lb!r} is an application load balancer; endpoint services front network "
-            "load balancers",
-        )
-        return None
-    found = refs.status(ctx, lbs_path, lb, vpc.load_balancers)
-    if found == "missing":
-        ctx.error(
-            path,
-            node,
-            f"no load balancer {lb!r} in VPC {vpc.name!r}{did_you_mean(lb, vpc.load_balancers)}"
-            " (an endpoint service fronts an NLB of its own VPC)",
-        )
+    found = loadbalancers.nlb_status(
+        ctx,
+        lb,
+        vpc,
+        node,
+        path,
+        on_alb="; endpoint services front network load balancers",
+        missing_hint=" (an endpoint service fronts an NLB of its own VPC)",
+    )
+    if found is None:
         return None
     if lb in fronted:
         ctx.error(

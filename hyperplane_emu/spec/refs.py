@@ -18,7 +18,7 @@ from typing import Literal
 
 from yaml.nodes import Node
 
-from hyperplane_emu.spec.model import Vpc
+from hyperplane_emu.spec.model import Topology, Vpc
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 from hyperplane_emu.spec.secgroups import DEFAULT_GROUP
 
@@ -38,6 +38,15 @@ def status(ctx: Ctx, section_path: str, name: str, valid: Collection[str]) -> Fo
     if declared is None or name in declared:
         return "broken"
     return "missing"
+
+
+def missing_vpc(ctx: Ctx, name: str, node: Node, path: str, topology: Topology) -> bool:
+    """True, reported, when no VPC `name` is written; a broken one is not missing."""
+    if status(ctx, "vpcs", name, topology.vpcs) != "missing":
+        return False
+    declared = ctx.declared.get("vpcs") or frozenset()
+    ctx.error(path, node, f"no VPC {name!r}{did_you_mean(name, declared)}")
+    return True
 
 
 def substrate_known(vpc: Vpc) -> bool:
