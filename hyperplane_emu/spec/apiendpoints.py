@@ -12,7 +12,7 @@ from __future__ import annotations
 from yaml.nodes import Node
 
 from hyperplane_emu.spec import privatelink, refs
-from hyperplane_emu.spec.model import Topology, Vpc
+from hyperplane_emu.spec.model import Topology
 from hyperplane_emu.spec.nodes import Ctx, MapView, did_you_mean
 
 
@@ -59,7 +59,7 @@ def _execute_api_endpoint(
     if not slash or not vpc_name or not name or "/" in name:
         ctx.error(path, node, f"{text!r} is not <vpc>/<endpoint> (an endpoint of this file)")
         return None
-    vpc = _vpc(ctx, vpc_name, node, path, topology)
+    vpc = refs.vpc(ctx, vpc_name, node, path, topology)
     if vpc is None:
         return None
     found = refs.status(ctx, f"vpcs.{vpc_name}.endpoints", name, vpc.endpoints)
@@ -82,9 +82,3 @@ def _execute_api_endpoint(
         )
         return None
     return text
-
-
-def _vpc(ctx: Ctx, vpc_name: str, node: Node, path: str, topology: Topology) -> Vpc | None:
-    """The VPC, or None: missing (reported) or broken (its own errors say why)."""
-    refs.missing_vpc(ctx, vpc_name, node, path, topology)
-    return topology.vpcs.get(vpc_name)

@@ -151,7 +151,7 @@ def _rest_link_target(
     if not slash or not vpc_name or not lb or "/" in lb:
         ctx.error(path, node, f"target {text!r} is not <vpc>/<nlb>")
         return None
-    vpc = _vpc(ctx, vpc_name, node, path, topology)
+    vpc = refs.vpc(ctx, vpc_name, node, path, topology)
     if vpc is None:
         return None
     on_alb = (
@@ -200,7 +200,7 @@ def _http_link(
     if vpc_node is not None:
         vpc_name = ctx.text(vpc_node, view.path_of("vpc"), "a VPC name")
         if vpc_name is not None:
-            vpc = _vpc(ctx, vpc_name, vpc_node, view.path_of("vpc"), topology)
+            vpc = refs.vpc(ctx, vpc_name, vpc_node, view.path_of("vpc"), topology)
     if vpc is not None and vpc_node is not None and vpc.account != account:
         ctx.error(
             view.path_of("vpc"),
@@ -250,9 +250,3 @@ def _link_subnets(ctx: Ctx, node: Node, path: str, vpc: Vpc | None) -> tuple[str
         else:
             result.append(subnet)
     return tuple(result) if len(result) == len(items) else None
-
-
-def _vpc(ctx: Ctx, vpc_name: str, node: Node, path: str, topology: Topology) -> Vpc | None:
-    """The VPC, or None: missing (reported) or broken (its own errors say why)."""
-    refs.missing_vpc(ctx, vpc_name, node, path, topology)
-    return topology.vpcs.get(vpc_name)

@@ -40,6 +40,12 @@ def status(ctx: Ctx, section_path: str, name: str, valid: Collection[str]) -> Fo
     return "missing"
 
 
+def vpc(ctx: Ctx, name: str, node: Node, path: str, topology: Topology) -> Vpc | None:
+    """The VPC, or None: missing (reported) or broken (its own errors say why)."""
+    missing_vpc(ctx, name, node, path, topology)
+    return topology.vpcs.get(name)
+
+
 def missing_vpc(ctx: Ctx, name: str, node: Node, path: str, topology: Topology) -> bool:
     """True, reported, when no VPC `name` is written; a broken one is not missing."""
     if status(ctx, "vpcs", name, topology.vpcs) != "missing":
