@@ -92,15 +92,10 @@ def parse_application_lb(
             ctx.error(view.path_of(key), view.key_node(key), f"{key}: {reason}")
     view.check_keys((*ALB_KEYS, *NLB_ONLY_KEYS), required=("subnets",))
 
-    scheme = "internal"
-    scheme_node = view.get("scheme")
-    if scheme_node is not None:
-        scheme = (
-            refs.choice(
-                ctx, scheme_node, view.path_of("scheme"), "scheme", ("internal", "internet-facing")
-            )
-            or ""
-        )
+    scheme = (
+        refs.key_choice(ctx, view, "scheme", "internal", "scheme", ("internal", "internet-facing"))
+        or ""
+    )
 
     subnets = _subnets(ctx, view, vpc)
     zones = (

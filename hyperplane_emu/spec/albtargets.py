@@ -56,34 +56,18 @@ def parse_alb_target_group(
             ctx.error(view.path_of(key), view.key_node(key), f"{key}: {reason}")
     view.check_keys((*TG_KEYS, *NLB_ONLY_KEYS), required=("port",))
 
-    protocol: str | None = "http"
-    proto_node = view.get("protocol")
-    if proto_node is not None:
-        protocol = refs.choice(
-            ctx,
-            proto_node,
-            view.path_of("protocol"),
-            "protocol",
-            TG_PROTOCOLS,
-            TG_PROTOCOLS_NOT_EMULATED,
-        )
+    protocol: str | None = refs.key_choice(
+        ctx, view, "protocol", "http", "protocol", TG_PROTOCOLS, TG_PROTOCOLS_NOT_EMULATED
+    )
 
     port = None
     port_node = view.get("port")
     if port_node is not None:
         port = ctx.integer(port_node, view.path_of("port"), 1, 65535)
 
-    target_type: str | None = "instance"
-    type_node = view.get("target_type")
-    if type_node is not None:
-        target_type = refs.choice(
-            ctx,
-            type_node,
-            view.path_of("target_type"),
-            "target type",
-            TARGET_TYPES,
-            TARGET_TYPES_NOT_EMULATED,
-        )
+    target_type: str | None = refs.key_choice(
+        ctx, view, "target_type", "instance", "target type", TARGET_TYPES, TARGET_TYPES_NOT_EMULATED
+    )
 
     targets: tuple[Target, ...] = ()
     targets_node = view.get("targets")

@@ -78,12 +78,9 @@ def _api(
     issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(API_KEYS, required=("type", "stages"))
 
-    api_type: str | None = None
-    type_node = view.get("type")
-    if type_node is not None:
-        api_type = refs.choice(
-            ctx, type_node, view.path_of("type"), "API type", API_TYPES, API_TYPES_NOT_EMULATED
-        )
+    api_type: str | None = refs.key_choice(
+        ctx, view, "type", None, "API type", API_TYPES, API_TYPES_NOT_EMULATED
+    )
     endpoint = _endpoint_type(ctx, view, api_type)
     account = _account(ctx, view, topology)
 

@@ -118,17 +118,9 @@ def _namespace(
         return None
     issues_before = len(ctx.issues)
     view.check_keys(NAMESPACE_KEYS, required=("type",))
-    ns_type = None
-    type_node = view.get("type")
-    if type_node is not None:
-        ns_type = refs.choice(
-            ctx,
-            type_node,
-            view.path_of("type"),
-            "namespace type",
-            NAMESPACE_TYPES,
-            NAMESPACE_TYPES_NOT_EMULATED,
-        )
+    ns_type = refs.key_choice(
+        ctx, view, "type", None, "namespace type", NAMESPACE_TYPES, NAMESPACE_TYPES_NOT_EMULATED
+    )
     if ns_type is not None:
         _namespace_name(ctx, name, key_node, path, ns_type)
     vpc = None
@@ -309,10 +301,7 @@ def _instance(
     attributes_node = view.get("attributes")
     if attributes_node is not None:
         attributes = _attributes(ctx, attributes_node, view.path_of("attributes"))
-    health = "healthy"
-    health_node = view.get("health")
-    if health_node is not None:
-        health = refs.choice(ctx, health_node, view.path_of("health"), "health", HEALTH) or ""
+    health = refs.key_choice(ctx, view, "health", "healthy", "health", HEALTH) or ""
     if len(ctx.issues) > issues_before or port is None or (host is None and ip is None):
         return None
     return CloudMapInstance(

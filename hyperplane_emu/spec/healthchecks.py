@@ -110,17 +110,15 @@ def parse(ctx: Ctx, node: Node, path: str, rules: CheckRules) -> HealthCheck | N
     issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(HEALTH_KEYS)
 
-    protocol: str | None = rules.default_protocol
-    proto_node = view.get("protocol")
-    if proto_node is not None:
-        protocol = refs.choice(
-            ctx,
-            proto_node,
-            view.path_of("protocol"),
-            "health check protocol",
-            rules.protocols,
-            rules.not_emulated,
-        )
+    protocol: str | None = refs.key_choice(
+        ctx,
+        view,
+        "protocol",
+        rules.default_protocol,
+        "health check protocol",
+        rules.protocols,
+        rules.not_emulated,
+    )
 
     port: int | None = None
     port_node = view.get("port")

@@ -188,10 +188,7 @@ def _load_balancer(
             ctx, type_node, view.path_of("type"), "load balancer type", TYPES, TYPES_NOT_EMULATED
         )
 
-    scheme = "internal"
-    scheme_node = view.get("scheme")
-    if scheme_node is not None:
-        scheme = refs.choice(ctx, scheme_node, view.path_of("scheme"), "scheme", SCHEMES) or ""
+    scheme = refs.key_choice(ctx, view, "scheme", "internal", "scheme", SCHEMES) or ""
 
     subnets: tuple[str, ...] | None = None
     subnets_node = view.get("subnets")
@@ -362,17 +359,15 @@ def _listener(
     port_node = view.get("port")
     port = ctx.integer(port_node, view.path_of("port"), 1, 65535) if port_node else None
 
-    protocol: str | None = "tcp"
-    proto_node = view.get("protocol")
-    if proto_node is not None:
-        protocol = refs.choice(
-            ctx,
-            proto_node,
-            view.path_of("protocol"),
-            "listener protocol",
-            LISTENER_PROTOCOLS,
-            LISTENER_PROTOCOLS_NOT_EMULATED,
-        )
+    protocol: str | None = refs.key_choice(
+        ctx,
+        view,
+        "protocol",
+        "tcp",
+        "listener protocol",
+        LISTENER_PROTOCOLS,
+        LISTENER_PROTOCOLS_NOT_EMULATED,
+    )
 
     group: str | None = None
     group_node = view.get("target_group")

@@ -159,10 +159,7 @@ def _rule(ctx: Ctx, node: Node, path: str) -> NaclRule | None:
     if number_node is not None:
         number = ctx.integer(number_node, view.path_of("rule"), *RULE_NUMBERS)
 
-    action = None
-    action_node = view.get("action")
-    if action_node is not None:
-        action = refs.choice(ctx, action_node, view.path_of("action"), "rule action", ACTIONS)
+    action = refs.key_choice(ctx, view, "action", None, "rule action", ACTIONS)
 
     protocol = None
     proto_node = view.get("protocol")

@@ -165,3 +165,19 @@ def group_list(ctx: Ctx, node: Node, path: str, vpc: Vpc) -> tuple[str, ...] | N
     if not ok:
         return None
     return tuple(result) or (DEFAULT_GROUP,)
+
+
+def key_choice(
+    ctx: Ctx,
+    view: MapView,
+    key: str,
+    default: str | None,
+    what: str,
+    allowed: tuple[str, ...],
+    not_emulated: Mapping[str, str] | None = None,
+) -> str | None:
+    """`choice` for the optional `key` of `view`: `default` when it is not written."""
+    node = view.get(key)
+    if node is None:
+        return default
+    return choice(ctx, node, view.path_of(key), what, allowed, not_emulated)

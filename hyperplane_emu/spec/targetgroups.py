@@ -73,40 +73,30 @@ def parse_target_group(
     issues_before = len(ctx.issues)  # an unknown key (a typo?) makes it invalid too
     view.check_keys(TG_KEYS, required=("port",))
 
-    protocol = "tcp"
-    proto_node = view.get("protocol")
-    if proto_node is not None:
-        protocol = (
-            refs.choice(
-                ctx,
-                proto_node,
-                view.path_of("protocol"),
-                "protocol",
-                TG_PROTOCOLS,
-                TG_PROTOCOLS_NOT_EMULATED,
-            )
-            or ""
+    protocol = (
+        refs.key_choice(
+            ctx, view, "protocol", "tcp", "protocol", TG_PROTOCOLS, TG_PROTOCOLS_NOT_EMULATED
         )
+        or ""
+    )
 
     port = None
     port_node = view.get("port")
     if port_node is not None:
         port = ctx.integer(port_node, view.path_of("port"), 1, 65535)
 
-    target_type = "instance"
-    type_node = view.get("target_type")
-    if type_node is not None:
-        target_type = (
-            refs.choice(
-                ctx,
-                type_node,
-                view.path_of("target_type"),
-                "target type",
-                TARGET_TYPES,
-                TARGET_TYPES_NOT_EMULATED,
-            )
-            or ""
+    target_type = (
+        refs.key_choice(
+            ctx,
+            view,
+            "target_type",
+            "instance",
+            "target type",
+            TARGET_TYPES,
+            TARGET_TYPES_NOT_EMULATED,
         )
+        or ""
+    )
 
     targets: tuple[Target, ...] = ()
     targets_node = view.get("targets")
