@@ -9,6 +9,18 @@ from __future__ import annotations
 
 TAGS = ("Tags",)
 
+_SG_RULE = ("GroupId", "IpProtocol", "FromPort", "ToPort", "CidrIp", "CidrIpv6", "Description")
+SG_INGRESS_RULE = (
+    *_SG_RULE,
+    "SourceSecurityGroupId",
+    "SourceSecurityGroupOwnerId",
+    "SourcePrefixListId",
+    "SourceSecurityGroupName",
+    "GroupName",
+)
+SG_EGRESS_RULE = (*_SG_RULE, "DestinationSecurityGroupId", "DestinationPrefixListId")
+"""A rule resource's properties; a group's inline rules take the same (either direction)."""
+
 CATALOG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # type: (properties translated, properties accepted without effect)
     "AWS::EC2::VPC": (
@@ -29,37 +41,8 @@ CATALOG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("GroupDescription", "VpcId", "SecurityGroupIngress", "SecurityGroupEgress"),
         ("GroupName", *TAGS),
     ),
-    "AWS::EC2::SecurityGroupIngress": (
-        (
-            "GroupId",
-            "IpProtocol",
-            "FromPort",
-            "ToPort",
-            "CidrIp",
-            "CidrIpv6",
-            "Description",
-            "SourceSecurityGroupId",
-            "SourceSecurityGroupOwnerId",
-            "SourcePrefixListId",
-            "SourceSecurityGroupName",
-            "GroupName",
-        ),
-        (),
-    ),
-    "AWS::EC2::SecurityGroupEgress": (
-        (
-            "GroupId",
-            "IpProtocol",
-            "FromPort",
-            "ToPort",
-            "CidrIp",
-            "CidrIpv6",
-            "Description",
-            "DestinationSecurityGroupId",
-            "DestinationPrefixListId",
-        ),
-        (),
-    ),
+    "AWS::EC2::SecurityGroupIngress": (SG_INGRESS_RULE, ()),
+    "AWS::EC2::SecurityGroupEgress": (SG_EGRESS_RULE, ()),
     "AWS::EC2::Instance": (
         (
             "SubnetId",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hyperplane_emu.cfn.catalog import SG_EGRESS_RULE, SG_INGRESS_RULE
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
 from hyperplane_emu.cfn.rtypes import ENI, INSTANCE, SG, SG_EGRESS, SG_INGRESS, SUBNET, VPC
@@ -32,6 +33,8 @@ PROTOCOLS = {
     "-1": "all",
     "all": "all",
 }
+RULE_KEYS = frozenset((*SG_INGRESS_RULE, *SG_EGRESS_RULE))
+"""What a rule may hold, inline or a resource of its own: the keys of both directions."""
 
 
 def vpc_entry(tr: Translator, vpc: Resource) -> dict[str, Any]:
@@ -103,24 +106,8 @@ def _rule(
     if not isinstance(rule, dict):
         tr.error(path, "a rule is a mapping (IpProtocol, FromPort, ToPort, CidrIp…)")
         return None
-    known = {
-        "IpProtocol",
-        "FromPort",
-        "ToPort",
-        "CidrIp",
-        "CidrIpv6",
-        "Description",
-        "SourceSecurityGroupId",
-        "SourceSecurityGroupOwnerId",
-        "DestinationSecurityGroupId",
-        "SourceSecurityGroupName",
-        "SourcePrefixListId",
-        "DestinationPrefixListId",
-        "GroupId",
-        "GroupName",
-    }
     for key in rule:
-        if key not in known:
+        if key not in RULE_KEYS:
             tr.error(f"{path}.{key}", f"unknown rule property {key!r}")
             return None
     for key in ("SourcePrefixListId", "DestinationPrefixListId", "SourceSecurityGroupName"):
