@@ -72,8 +72,7 @@ def _vpc(tr: Translator, res: Resource) -> None:
             "endpoints": {},
         }
     )
-    tr.where(res.id, path)
-    tr.prov(f"{path}.cidr", p.path("CidrBlock"))
+    p.place(path, cidr="CidrBlock")
     if p.flag("EnableDnsSupport") is False:
         p.error(
             "EnableDnsSupport",
@@ -95,9 +94,7 @@ def _subnet(tr: Translator, res: Resource) -> None:
     name = tr.names[res.id]
     vpc_entry(tr, vpc).setdefault("subnets", {})[name] = {"cidr": cidr, "az": az}
     path = f"vpcs.{vname}.subnets.{name}"
-    tr.where(res.id, path)
-    tr.prov(f"{path}.cidr", p.path("CidrBlock"))
-    tr.prov(f"{path}.az", p.path("AvailabilityZone"))
+    p.place(path, cidr="CidrBlock", az="AvailabilityZone")
 
 
 def _rule(

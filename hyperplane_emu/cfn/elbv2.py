@@ -87,8 +87,7 @@ def _load_balancer(tr: Translator, res: Resource) -> None:
     name = tr.names[res.id]
     tr.topology["vpcs"][vname].setdefault("load_balancers", {})[name] = lb
     path = f"vpcs.{vname}.load_balancers.{name}"
-    tr.where(res.id, path)
-    tr.prov(f"{path}.subnets", p.path("Subnets" if p.has("Subnets") else "SubnetMappings"))
+    p.place(path, subnets="Subnets" if p.has("Subnets") else "SubnetMappings")
 
 
 def lb_entry(tr: Translator, logical: str) -> tuple[str, str, dict[str, Any]] | None:
@@ -194,14 +193,13 @@ def _target_group(
     name = tr.names[res.id]
     lb["target_groups"][name] = tg
     path = f"vpcs.{vname}.load_balancers.{lb_name}.target_groups.{name}"
-    tr.where(res.id, path)
-    for key, prop in (
-        ("port", "Port"),
-        ("protocol", "Protocol"),
-        ("targets", "Targets"),
-        ("health_check", "HealthCheckProtocol"),
-    ):
-        tr.prov(f"{path}.{key}", p.path(prop))
+    p.place(
+        path,
+        port="Port",
+        protocol="Protocol",
+        targets="Targets",
+        health_check="HealthCheckProtocol",
+    )
     return name
 
 
@@ -322,8 +320,7 @@ def _listener(tr: Translator, res: Resource) -> None:
             tr.ignore(f"{res.type} attribute {attr}: not emulated")
     lb.setdefault("listeners", []).append(listener)
     path = f"vpcs.{vname}.load_balancers.{lb_name}.listeners[{len(lb['listeners']) - 1}]"
-    tr.where(res.id, path)
-    tr.prov(f"{path}.port", p.path("Port"))
+    p.place(path, port="Port")
     tr.listener_ports[res.id] = (vname, lb_name, port)
 
 

@@ -151,9 +151,7 @@ def _flow_log(tr: Translator, res: Resource) -> None:
         log["max_aggregation_interval"] = p.number("MaxAggregationInterval")
     logs = tr.topology["vpcs"][vname].setdefault("flow_logs", [])
     item = f"vpcs.{vname}.flow_logs[{len(logs)}]"
-    tr.where(res.id, item)
-    tr.prov(f"{item}.format", p.path("LogFormat"))
-    tr.prov(f"{item}.max_aggregation_interval", p.path("MaxAggregationInterval"))
+    p.place(item, format="LogFormat", max_aggregation_interval="MaxAggregationInterval")
     logs.append(log)
 
 

@@ -40,8 +40,7 @@ def _endpoint_service(tr: Translator, res: Resource) -> None:
     name = tr.names[res.id]
     tr.topology["vpcs"][vname].setdefault("endpoint_services", {})[name] = svc
     path = f"vpcs.{vname}.endpoint_services.{name}"
-    tr.where(res.id, path)
-    tr.prov(f"{path}.load_balancer", p.path("NetworkLoadBalancerArns"))
+    p.place(path, load_balancer="NetworkLoadBalancerArns")
 
 
 def _permissions(tr: Translator, res: Resource) -> None:
@@ -113,14 +112,13 @@ def _endpoint(tr: Translator, res: Resource) -> None:
     name = tr.names[res.id]
     tr.topology["vpcs"][vname].setdefault("endpoints", {})[name] = ep
     path = f"vpcs.{vname}.endpoints.{name}"
-    tr.where(res.id, path)
-    for key, prop in (
-        ("subnets", "SubnetIds"),
-        ("service", "ServiceName"),
-        ("private_dns", "PrivateDnsEnabled"),
-        ("security_groups", "SecurityGroupIds"),
-    ):
-        tr.prov(f"{path}.{key}", p.path(prop))
+    p.place(
+        path,
+        subnets="SubnetIds",
+        service="ServiceName",
+        private_dns="PrivateDnsEnabled",
+        security_groups="SecurityGroupIds",
+    )
 
 
 HANDLERS: dict[str, Handler] = {

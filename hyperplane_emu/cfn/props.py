@@ -45,6 +45,13 @@ class Props:
     def path(self, key: str) -> str:
         return f"{self.base}.{key}"
 
+    def place(self, topo_path: str, **sources: str) -> None:
+        """The resource became `topo_path`; each keyword names the property that a key of
+        it came from (for errors worded in the template's terms)."""
+        self.tr.where(self.res.id, topo_path)
+        for key, prop in sources.items():
+            self.tr.prov(f"{topo_path}.{key}", self.path(prop))
+
     def error(self, key: str, message: str) -> None:
         self.tr.error(self.path(key) if key else self.res.path, message)
         self.ok = False
