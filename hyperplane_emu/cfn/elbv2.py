@@ -67,12 +67,7 @@ def _load_balancer(tr: Translator, res: Resource) -> None:
             )
         else:
             lb["enforce_security_group_inbound_rules_on_private_link_traffic"] = enforce
-    for i, attr in enumerate(p.items("LoadBalancerAttributes")):
-        apath = f"{p.path('LoadBalancerAttributes')}[{i}]"
-        if not isinstance(attr, dict) or "Key" not in attr:
-            tr.error(apath, "an attribute is {Key, Value}")
-            continue
-        key, value = str(attr["Key"]), attr.get("Value")
+    for key, value, apath in p.attributes("LoadBalancerAttributes"):
         if key == "load_balancing.cross_zone.enabled" and lb_type == "network":
             lb["cross_zone"] = p.boolean(value, f"{apath}.Value")
         elif key == "idle_timeout.timeout_seconds" and lb_type == "application":
@@ -176,12 +171,7 @@ def _target_group(
         hc["matcher"] = str(matcher["HttpCode"])
     if hc:
         tg["health_check"] = hc
-    for i, attr in enumerate(p.items("TargetGroupAttributes")):
-        apath = f"{p.path('TargetGroupAttributes')}[{i}]"
-        if not isinstance(attr, dict) or "Key" not in attr:
-            tr.error(apath, "an attribute is {Key, Value}")
-            continue
-        key, value = str(attr["Key"]), attr.get("Value")
+    for key, value, apath in p.attributes("TargetGroupAttributes"):
         if key == "preserve_client_ip.enabled":
             tg["preserve_client_ip"] = p.boolean(value, f"{apath}.Value")
         elif key == "proxy_protocol_v2.enabled":

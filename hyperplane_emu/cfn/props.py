@@ -7,6 +7,7 @@ anything else as a wrong type at `Resources.<id>.Properties.<Key>`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from hyperplane_emu.cfn.catalog import CATALOG
@@ -127,6 +128,15 @@ class Props:
             self.error(key, f"expected a list, got {_kind(v)}")
             return []
         return v
+
+    def attributes(self, key: str) -> Iterator[tuple[str, Any, str]]:
+        """(Key, Value, path) of each {Key, Value} in the list `key`; others are reported."""
+        for i, attr in enumerate(self.items(key)):
+            apath = f"{self.path(key)}[{i}]"
+            if not isinstance(attr, dict) or "Key" not in attr:
+                self.tr.error(apath, "an attribute is {Key, Value}")
+                continue
+            yield str(attr["Key"]), attr.get("Value"), apath
 
     def mapping(self, key: str, required: bool = False) -> dict[str, Any]:
         v = self.raw(key, required)
