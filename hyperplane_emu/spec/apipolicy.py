@@ -169,12 +169,10 @@ def _source_vpce(ctx: Ctx, text: str, node: Node, path: str, topology: Topology)
     if not slash or not vpc_name or not endpoint or "/" in endpoint:
         ctx.error(path, node, f"{text!r} is not <vpc>/<endpoint> of this file or a vpce- id")
         return None
+    if refs.missing_vpc(ctx, vpc_name, node, path, topology):
+        return None
     vpc = topology.vpcs.get(vpc_name)
     if vpc is None:
-        declared = ctx.declared.get("vpcs", frozenset())
-        if declared is not None and vpc_name not in declared:
-            ctx.error(path, node, f"no VPC {vpc_name!r}{did_you_mean(vpc_name, declared)}")
-            return None
         return text  # a broken VPC: its own errors say why
     found = refs.status(ctx, f"vpcs.{vpc_name}.endpoints", endpoint, vpc.endpoints)
     if found == "missing":
@@ -198,11 +196,9 @@ def _source_vpce(ctx: Ctx, text: str, node: Node, path: str, topology: Topology)
 def _source_vpc(ctx: Ctx, text: str, node: Node, path: str, topology: Topology) -> str | None:
     if VPC_ID.fullmatch(text):
         return text
-    declared = ctx.declared.get("vpcs", frozenset())
-    if text in topology.vpcs or declared is None or text in declared:
-        return text
-    ctx.error(path, node, f"no VPC {text!r}{did_you_mean(text, declared)} (or write a vpc- id)")
-    return None
+    if refs.missing_vpc(ctx, text, node, path, topology, hint=" (or write a vpc- id)"):
+        return None
+    return text
 
 
 def _cidr(ctx: Ctx, text: str, node: Node, path: str, topology: Topology) -> str | None:

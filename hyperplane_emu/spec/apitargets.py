@@ -42,12 +42,10 @@ def http_api_target(
         )
         return None
     vpc_name, lb_name, port = match[1], match[2], int(match[3])
+    if refs.missing_vpc(ctx, vpc_name, node, path, scope.topology):
+        return None
     vpc = scope.topology.vpcs.get(vpc_name)
     if vpc is None:
-        declared = ctx.declared.get("vpcs", frozenset())
-        if declared is not None and vpc_name not in declared:
-            ctx.error(path, node, f"no VPC {vpc_name!r}{did_you_mean(vpc_name, declared)}")
-            return None
         return text  # a broken VPC: its own errors say why
     if link is not None and link.vpc != vpc_name:
         ctx.error(

@@ -310,14 +310,10 @@ def _endpoint_service(
             path, node, f"service {text!r} is not execute-api or <vpc>/<endpoint service>{hint}"
         )
         return None, None
+    if refs.missing_vpc(ctx, provider_name, node, path, topology):
+        return None, None
     provider = topology.vpcs.get(provider_name)
     if provider is None:
-        declared = ctx.declared.get("vpcs", frozenset())
-        if declared is not None and provider_name not in declared:
-            ctx.error(
-                path, node, f"no VPC {provider_name!r}{did_you_mean(provider_name, declared)}"
-            )
-            return None, None
         return text, None  # a broken VPC: its own errors say why
     found = refs.status(ctx, services_path(provider_name), service_name, provider.endpoint_services)
     if found == "missing":

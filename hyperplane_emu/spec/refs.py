@@ -46,12 +46,15 @@ def vpc(ctx: Ctx, name: str, node: Node, path: str, topology: Topology) -> Vpc |
     return topology.vpcs.get(name)
 
 
-def missing_vpc(ctx: Ctx, name: str, node: Node, path: str, topology: Topology) -> bool:
-    """True, reported, when no VPC `name` is written; a broken one is not missing."""
+def missing_vpc(
+    ctx: Ctx, name: str, node: Node, path: str, topology: Topology, hint: str = ""
+) -> bool:
+    """True, reported (`hint` ends the message), when no VPC `name` is written; a broken
+    one is not missing."""
     if status(ctx, "vpcs", name, topology.vpcs) != "missing":
         return False
     declared = ctx.declared.get("vpcs") or frozenset()
-    ctx.error(path, node, f"no VPC {name!r}{did_you_mean(name, declared)}")
+    ctx.error(path, node, f"no VPC {name!r}{did_you_mean(name, declared)}{hint}")
     return True
 
 
