@@ -12,11 +12,11 @@ import contextlib
 import json
 from typing import Any
 
-from hyperplane_emu.cfn.ec2 import vpc_of
+from hyperplane_emu.cfn.ec2 import group_names, vpc_of
 from hyperplane_emu.cfn.elbv2 import lb_entry
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
-from hyperplane_emu.cfn.rtypes import LB, LINK_V1, LINK_V2, LISTENER, SD_SERVICE, SG, SUBNET, VPC
+from hyperplane_emu.cfn.rtypes import LB, LINK_V1, LINK_V2, LISTENER, SD_SERVICE, SUBNET
 from hyperplane_emu.cfn.translate import Translator
 
 
@@ -126,13 +126,7 @@ def _link_spec(tr: Translator, link: Resource) -> dict[str, Any] | None:
         if subnets:
             p.error("SubnetIds", "a VPC link's subnets are in one VPC of the template")
         return None
-    groups = []
-    for i, g in enumerate(p.items("SecurityGroupIds")):
-        group = tr.owner(
-            g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC), "AWS::EC2::SecurityGroup"
-        )
-        if group is not None:
-            groups.append("default" if group.type == VPC else tr.names[group.id])
+    groups = group_names(tr, p, "SecurityGroupIds")
     spec: dict[str, Any] = {"vpc": vpcs.pop(), "subnets": [tr.names[s.id] for s in subnets]}
     if groups:
         spec["security_groups"] = groups

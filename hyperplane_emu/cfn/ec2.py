@@ -37,6 +37,17 @@ RULE_KEYS = frozenset((*SG_INGRESS_RULE, *SG_EGRESS_RULE))
 """What a rule may hold, inline or a resource of its own: the keys of both directions."""
 
 
+def group_names(tr: Translator, p: Props, key: str) -> list[str]:
+    """The security groups the list property `key` names ("default": a VPC's
+    DefaultSecurityGroup attribute); an id of anything else is reported and left out."""
+    groups = []
+    for i, g in enumerate(p.items(key)):
+        group = tr.owner(g, f"{p.path(key)}[{i}]", (SG, VPC), "AWS::EC2::SecurityGroup")
+        if group is not None:
+            groups.append("default" if group.type == VPC else tr.names[group.id])
+    return groups
+
+
 def vpc_entry(tr: Translator, vpc: Resource) -> dict[str, Any]:
     return tr.topology["vpcs"].setdefault(tr.names[vpc.id], {})
 

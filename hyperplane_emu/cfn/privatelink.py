@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hyperplane_emu.cfn.ec2 import group_names
 from hyperplane_emu.cfn.elbv2 import lb_entry
 from hyperplane_emu.cfn.intrinsics import Resource
 from hyperplane_emu.cfn.props import Props
-from hyperplane_emu.cfn.rtypes import ENDPOINT, LB, PERMISSIONS, SERVICE, SG, SUBNET, VPC
+from hyperplane_emu.cfn.rtypes import ENDPOINT, LB, PERMISSIONS, SERVICE, SUBNET, VPC
 from hyperplane_emu.cfn.translate import Handler, Translator
 
 EXECUTE_API = re.compile(r"com\.amazonaws\.([a-z0-9-]+)\.execute-api")
@@ -98,13 +99,7 @@ def _endpoint(tr: Translator, res: Resource) -> None:
         "type": "interface",
         "subnets": [tr.names[s.id] for s in p.refs("SubnetIds", SUBNET, required=True)],
     }
-    groups = []
-    for i, g in enumerate(p.items("SecurityGroupIds")):
-        group = tr.owner(
-            g, f"{p.path('SecurityGroupIds')}[{i}]", (SG, VPC), "AWS::EC2::SecurityGroup"
-        )
-        if group is not None:
-            groups.append("default" if group.type == VPC else tr.names[group.id])
+    groups = group_names(tr, p, "SecurityGroupIds")
     if groups:
         ep["security_groups"] = groups
     # CloudFormation's PrivateDnsEnabled defaults to false, unlike the console.
