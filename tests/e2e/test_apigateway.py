@@ -390,5 +390,3 @@ def test_on_premises_reaches_the_private_api_by_the_endpoint_specific_name_only(
     # The default name resolves publicly (no private DNS on premises): the public
     # front answers 403, as AWS documents for Direct Connect clients.
     assert from_laptop(f"https://{orders.hostname}/prod/orders") == (403, {"message": "Forbidden"})
-
-

@@ -100,19 +100,19 @@ FL_UNIT = (
 FL_FORMAT = "tests/unit/fabric/test_flowlog_formats.py::test_custom_format_record_fields"
 NLB_SG_PLAN = "tests/unit/runtime/test_apply_nlb_groups.py::test_plan_carries_nlb_groups_on_its_enis_and_the_attribute"
 NLB_SG_APPLY = "tests/unit/runtime/test_apply_nlb_groups.py::test_adding_groups_is_refused_naming_the_nlb_and_line"
-NACL_E2E_TRAP = "tests/e2e/test_nacl_e2e.py::test_ephemeral_port_trap_then_the_return_rule_applied_live"
-NACL_E2E_DENY = "tests/e2e/test_nacl_e2e.py::test_a_lower_numbered_deny_wins_over_an_allow"
-NACL_E2E_CUT = "tests/e2e/test_nacl_e2e.py::test_removing_the_return_rule_live_cuts_an_open_connection"
-NLB_SG_E2E = "tests/e2e/test_nlb_security_groups_e2e.py::test_the_nlb_group_admits_one_client_and_rejects_another"
-NLB_SG_PL = (
-    "tests/e2e/test_nlb_security_groups_e2e.py::test_privatelink_traffic_is_judged_only_while_enforced"
+NACL_E2E_TRAP = (
+    "tests/e2e/test_nacl_e2e.py::test_ephemeral_port_trap_then_the_return_rule_applied_live"
 )
+NACL_E2E_DENY = "tests/e2e/test_nacl_e2e.py::test_a_lower_numbered_deny_wins_over_an_allow"
+NACL_E2E_CUT = (
+    "tests/e2e/test_nacl_e2e.py::test_removing_the_return_rule_live_cuts_an_open_connection"
+)
+NLB_SG_E2E = "tests/e2e/test_nlb_security_groups_e2e.py::test_the_nlb_group_admits_one_client_and_rejects_another"
+NLB_SG_PL = "tests/e2e/test_nlb_security_groups_e2e.py::test_privatelink_traffic_is_judged_only_while_enforced"
 FL_E2E = "tests/e2e/test_flowlogs_e2e.py::test_custom_format_through_an_nlb_shows_packet_addresses_and_ored_flags"
 PPV2_ECHO = "tests/unit/services/test_echo.py::test_proxy_protocol_v2_header_is_parsed_and_reported_over_http"
 PPV2_BYTES = "tests/unit/fabric/test_ppv2.py::test_aws_vpce_tlv_is_type_ea_subtype_01_then_ascii_id"
-PPV2_E2E = (
-    "tests/e2e/test_ppv2_e2e.py::test_echo_target_reports_the_header_and_a_megabyte_survives_both_ways"
-)
+PPV2_E2E = "tests/e2e/test_ppv2_e2e.py::test_echo_target_reports_the_header_and_a_megabyte_survives_both_ways"
 PPV2_RAW = (
     "tests/e2e/test_ppv2_e2e.py::test_a_target_that_does_not_speak_ppv2_reads_the_header_as_bytes"
 )
