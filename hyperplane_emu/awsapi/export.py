@@ -35,35 +35,69 @@ class _Exporter(ApiGatewayExport):
         self.host_names: set[str] = set()
         self.lb_names: set[str] = set()
         self.account = ""
+        # account id -> its clients, in the order the accounts first changed something
+        self.per_account: dict[str, dict[str, Any]] = (
+            {"": c} if "ec2" in c else dict(c)  # one account's clients, or several accounts'
+        )
+        self.account_names: dict[str, str] = {}  # account id -> key of `accounts`
+        self.cloud_map_services: dict[str, str] = {}  # service arn -> "<ns>/<svc>"
+
+    def _account_key(self, account: str) -> str:
+        # The first account is `customer` (the topology's default: single-account output
+        # says no `account:` at all); the others are named after their ids.
+        if account not in self.account_names:
+            self.account_names[account] = "customer" if not self.account_names else f"a{account}"
+        return self.account_names[account]
 
     def run(self) -> Export:
-        ec2 = self.c["ec2"]
         vpcs: dict[str, Any] = {}
-        for v in ec2.describe_vpcs()["Vpcs"]:
-            if v.get("IsDefault"):
-                continue
-            n = _name(_tags(v).get("Name", ""), v["VpcId"], set(vpcs))
-            self.vpc_names[v["VpcId"]] = n
-            self.account = self.account or v.get("OwnerId", "")
-            vpcs[n] = {"cidr": v["CidrBlock"], "subnets": {}, "security_groups": {}}
-            self.out.overrides[f"vpc:vpc/{n}"] = v["VpcId"]
         doc: dict[str, Any] = {"name": self.name, "region": self.region}
-        if self.account:
-            doc["accounts"] = {"customer": self.account}
+        owned: dict[str, list[str]] = {}  # account id -> its VPC names
+        for account, c in self.per_account.items():
+            self.c = c
+            for v in c["ec2"].describe_vpcs()["Vpcs"]:
+                if v.get("IsDefault"):
+                    continue
+                n = _name(_tags(v).get("Name", ""), v["VpcId"], set(vpcs))
+                self.vpc_names[v["VpcId"]] = n
+                vpcs[n] = {"cidr": v["CidrBlock"], "subnets": {}, "security_groups": {}}
+                owned.setdefault(account or v.get("OwnerId", ""), []).append(n)
+                self.out.overrides[f"vpc:vpc/{n}"] = v["VpcId"]
+        for account, names in owned.items():
+            key = self._account_key(account)
+            for n in names:
+                if key != "customer":
+                    vpcs[n] = {"cidr": vpcs[n]["cidr"], "account": key,
+                               **{k: v for k, v in vpcs[n].items() if k != "cidr"}}  # fmt: skip
+        if self.account_names:
+            doc["accounts"] = {k: a for a, k in self.account_names.items()}
+            self.account = next(iter(self.account_names))
         doc["vpcs"] = vpcs
         self.out.doc = doc
         if not vpcs:
             return self.out
-        self._subnets(vpcs)
-        self._groups(vpcs)
-        self._instances(vpcs)
-        self._load_balancers(vpcs)
-        self._endpoint_services(vpcs)
-        self._endpoints(vpcs)
-        self._cloud_map(doc)
+        # Every account's endpoint services before any endpoint: a consumer's endpoint
+        # names a service of another account.
+        for c in self.per_account.values():
+            self.c = c
+            self._subnets(vpcs)
+            self._groups(vpcs)
+            self._instances(vpcs)
+            self._load_balancers(vpcs)
+            self._endpoint_services(vpcs)
         apis: dict[str, Any] = {}
-        self._rest_apis(apis)
-        self._http_apis(apis)
+        for account, c in self.per_account.items():
+            self.c = c
+            self._endpoints(vpcs)
+            self._cloud_map(doc)
+            before = set(apis)
+            self._rest_apis(apis)
+            self._http_apis(apis)
+            key = self.account_names.get(account, "customer") if account else "customer"
+            if key != "customer":
+                for n in set(apis) - before:
+                    apis[n] = {"type": apis[n]["type"], "account": key,
+                               **{k: v for k, v in apis[n].items() if k != "type"}}  # fmt: skip
         if apis:
             doc["apis"] = apis
         for v in vpcs.values():
@@ -363,6 +397,8 @@ class _Exporter(ApiGatewayExport):
     def _endpoints(self, vpcs: dict[str, Any]) -> None:
         for e in self.c["ec2"].describe_vpc_endpoints()["VpcEndpoints"]:
             vn = self.vpc_names.get(e["VpcId"])
+            if str(e.get("State", "")).lower() == "deleted":  # moto keeps deleted endpoints
+                continue
             if vn is None or e.get("VpcEndpointType") != "Interface":
                 if vn is not None:
                     self.out.notes.append(f"{e['VpcEndpointId']}: only interface endpoints")
@@ -407,9 +443,9 @@ class _Exporter(ApiGatewayExport):
 
     def _cloud_map(self, doc: dict[str, Any]) -> None:
         sd = self.c["servicediscovery"]
-        namespaces: dict[str, Any] = {}
-        services: dict[str, Any] = {}
-        self.cloud_map_services: dict[str, str] = {}  # service arn -> "<ns>/<svc>"
+        # Several accounts add to one `cloud_map` section.
+        namespaces: dict[str, Any] = doc.get("cloud_map", {}).get("namespaces", {})
+        services: dict[str, Any] = doc.get("cloud_map", {}).get("services", {})
         by_id: dict[str, str] = {}
         for ns in sd.list_namespaces().get("Namespaces", []):
             kind = {"DNS_PRIVATE": "dns_private", "HTTP": "http"}.get(ns.get("Type", ""))
@@ -449,7 +485,9 @@ class _Exporter(ApiGatewayExport):
 
 
 def export(clients: dict[str, Any], name: str, region: str, kept: Kept | None = None) -> Export:
-    """Read the state behind `clients`; `kept`: what the front remembered that moto drops."""
+    """Read the state behind `clients` (one account's, service -> client; or several
+    accounts', account id -> clients, the first being `customer`); `kept`: what the front
+    remembered that moto drops."""
     e = _Exporter(clients, name, region, kept or Kept())
     return e.run()
 

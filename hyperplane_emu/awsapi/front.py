@@ -17,6 +17,7 @@ layer sits before it and:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -37,6 +38,7 @@ log = logging.getLogger("hyperplane_emu.awsapi")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 READ_PREFIXES = ("Describe", "Get", "List", "Discover")
+DEFAULT_ACCOUNT = "123456789012"  # moto's
 _NET_TO_APP = (
     (b"loadbalancer%2Fnet%2F", b"loadbalancer%2Fapp%2F"),
     (b"loadbalancer/net/", b"loadbalancer/app/"),
@@ -106,6 +108,14 @@ class Front:
         # During journal.replay: the entry being replayed, and the ids its call answered.
         self.replaying: Entry | None = None
         self.replayed: list[str] | None = None
+        # Accounts that changed something, in the order they first did (the first is
+        # the topology's `customer`); a journal replay rebuilds the same order.
+        self.accounts: list[str] = []
+        # Called once per account on its first request, before it reaches moto: moto
+        # builds an account's backends (drawing ids) on first use, which a seeded
+        # mutation must not pay for. The default account is warmed by `Service.warm`.
+        self.on_account: Callable[[str], None] = lambda _: None
+        self.seen: set[str] = {DEFAULT_ACCOUNT}
 
     # -- WSGI ---------------------------------------------------------------
 
@@ -140,6 +150,13 @@ class Front:
         except Unrecognised as e:
             proto = _guess_protocol(e.service, headers, body)
             return Response(*protocol.not_implemented(proto, e.service, e.operation, str(e)))
+        account = account_of(environ, call.access_key)
+        call = dataclasses.replace(call, account=account)
+        # moto 5.2 maps only its IAM users' keys to accounts; the header is its other way.
+        environ = {**environ, "HTTP_X_MOTO_ACCOUNT_ID": account}
+        if account not in self.seen:
+            self.seen.add(account)
+            self.on_account(account)
         if not calls.supported(call.service, call.operation):
             return Response(
                 *protocol.not_implemented(
@@ -240,6 +257,9 @@ class Front:
 
     def _record(self, call: Call, environ: dict[str, Any], body: bytes, ids: list[str],
                 local: bool = False) -> None:  # fmt: skip
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT)
+        if account not in self.accounts:
+            self.accounts.append(account)
         if self.replaying is not None:
             self.replayed = ids
         elif self.journal is not None:
@@ -276,6 +296,11 @@ class Front:
             self._record_service(call, r)
         elif call.service == "ec2" and op == "CreateVpcEndpoint":
             self._record_connection(call, r)
+        elif call.service == "ec2" and op == "DeleteVpcEndpoints":
+            with self.lock:  # a deleted endpoint has no connection left to describe
+                for k, v in call.params.items():
+                    if k.startswith("VpcEndpointId."):
+                        self.kept.connections.pop(v, None)
         if call.service == "elbv2" and op == "DescribeTargetHealth":
             r.body = self._target_health(call.params.get("TargetGroupArn", ""), r.body)
         if call.service == "ec2" and op in ("CreateVpcEndpoint", "DescribeVpcEndpoints"):
@@ -329,7 +354,7 @@ class Front:
             if eid is None or state is None:
                 continue
             conn = self.kept.connections.get(eid.text or "")
-            if conn is not None:
+            if conn is not None and (state.text or "").lower() != "deleted":
                 state.text = conn.state
                 changed = True
         if not changed:
@@ -523,10 +548,17 @@ def _integration_key(call: Call) -> tuple[str, str, str]:
     return (pp.get("restapi_id", ""), pp.get("resource_id", ""), pp.get("http_method", "").upper())
 
 
+def account_of(environ: dict[str, Any], access_key: str) -> str:
+    """The request's account: moto's `x-moto-account-id` header, else a 12-digit access
+    key id (LocalStack's rule), else moto's default account."""
+    for candidate in (str(environ.get("HTTP_X_MOTO_ACCOUNT_ID", "")), access_key):
+        if candidate.isdigit() and len(candidate) == 12:
+            return candidate
+    return DEFAULT_ACCOUNT
+
+
 def _account(call: Call) -> str:
-    # moto's rule: a 12-digit access key id is the account, else the default account.
-    key = call.access_key
-    return key if key.isdigit() and len(key) == 12 else "123456789012"
+    return call.account or account_of({}, call.access_key)
 
 
 def _matches_filters(params: dict[str, str], c: EndpointConnection) -> bool:

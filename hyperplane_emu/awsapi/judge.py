@@ -40,11 +40,12 @@ UP_FRONT = {("ec2", "CreateVpcEndpoint"), ("apigateway", "CreateDeployment"),
 
 
 class Judge:
-    def __init__(self, read: Callable[[], Export], clients: Callable[[], dict[str, Any]],
-                 region: str) -> None:  # fmt: skip
+    def __init__(self, read: Callable[[], Export], clients: Callable[[str], dict[str, Any]],
+                 region: str, accounts: Callable[[], list[str]] = lambda: []) -> None:  # fmt: skip
         self.read = read
-        self.clients = clients
+        self.clients = clients  # account id -> clients acting in that account
         self.region = region
+        self.accounts = accounts
 
     def wants(self, call: Call) -> bool:
         return (call.service, call.operation) in JUDGED
@@ -80,14 +81,17 @@ class Judge:
         return frozenset(f"{i.path}: {i.message}" for i in checked.issues)
 
     def _up_front(self, call: Call) -> Refusal | None:
-        c = self.clients()
+        c = self.clients(call.account)
         if (call.service, call.operation) == ("ec2", "CreateVpcEndpoint"):
             name = call.params.get("ServiceName", "")
             if name == f"com.amazonaws.{self.region}.execute-api":
                 return None
-            services = c["ec2"].describe_vpc_endpoint_service_configurations()
-            if any(s["ServiceName"] == name for s in services["ServiceConfigurations"]):
-                return None
+            # The service may be another account's (cross-account PrivateLink).
+            for account in dict.fromkeys([call.account, *self.accounts()]):
+                ec2 = self.clients(account)["ec2"]
+                services = ec2.describe_vpc_endpoint_service_configurations()
+                if any(s["ServiceName"] == name for s in services["ServiceConfigurations"]):
+                    return None
             return ("InvalidServiceName",
                     f"The Vpc Endpoint Service '{name}' does not exist (the emulator serves "
                     f"com.amazonaws.{self.region}.execute-api and the endpoint services "
@@ -114,7 +118,7 @@ class Judge:
         return None
 
     def _undo(self, call: Call, body: bytes) -> None:
-        c = self.clients()
+        c = self.clients(call.account)
         op = call.operation
         try:
             if op == "CreateVpcEndpoint":

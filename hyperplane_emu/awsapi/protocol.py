@@ -42,6 +42,7 @@ class Call:
     access_key: str
     params: dict[str, Any] = field(default_factory=dict)  # query params / JSON body
     path_params: dict[str, str] = field(default_factory=dict)  # REST URI labels
+    account: str = ""  # set by the front (front.account_of): the account the call acts in
 
 
 class Unrecognised(Exception):

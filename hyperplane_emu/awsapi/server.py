@@ -55,15 +55,16 @@ def start(front: Front, bind: str = "127.0.0.1", port: int = 0) -> Server:
     return Server(front, httpd, t)
 
 
-def clients(url: str, region: str) -> dict[str, Any]:
-    """boto3 clients on our own endpoint, for reading the state back."""
+def clients(url: str, region: str, account: str = "") -> dict[str, Any]:
+    """boto3 clients on our own endpoint, for reading the state back; `account`: a
+    12-digit id, used as the access key id (the front's rule for accounts)."""
     import boto3
     from botocore.config import Config
 
     from hyperplane_emu.awsapi.protocol import session as botocore_session
 
     session = boto3.session.Session(
-        aws_access_key_id="test",
+        aws_access_key_id=account or "test",
         aws_secret_access_key="test",
         region_name=region,
         botocore_session=botocore_session(),

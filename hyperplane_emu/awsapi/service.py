@@ -7,7 +7,7 @@ from typing import Any
 
 from hyperplane_emu.awsapi import server
 from hyperplane_emu.awsapi.export import Export, export
-from hyperplane_emu.awsapi.front import Front
+from hyperplane_emu.awsapi.front import DEFAULT_ACCOUNT, Front
 from hyperplane_emu.awsapi.journal import WARM_SEED, Journal, replay
 from hyperplane_emu.awsapi.judge import Judge
 from hyperplane_emu.awsapi.reconcile import Reconciler, write_aliases
@@ -26,13 +26,14 @@ class Service:
         self.reconciler = Reconciler(name, self.export, quiet=quiet, runtime=runtime,
                                      on_applied=self._applied)  # fmt: skip
         self.front.on_change = self.reconciler.poke
-        self.front.judge = Judge(self.export, self._reader, region)
+        self.front.judge = Judge(self.export, self._reader, region, lambda: self.front.accounts)
+        self.front.on_account = self.warm
         self.front.target_health = self.target_health
         self.front.built = self.built
         self.last: Export | None = None
         self.runtime = runtime
         self.http: server.Server | None = None
-        self._clients: dict[str, Any] | None = None
+        self._clients: dict[str, dict[str, Any]] = {}  # account id -> clients
 
     def reset(self) -> None:
         """Forget every resource: moto's state is per process, not per Service."""
@@ -67,12 +68,13 @@ class Service:
         self.reconciler.start()
         return self.url
 
-    def warm(self) -> None:
+    def warm(self, account: str = DEFAULT_ACCOUNT) -> None:
         """One read per service before saying ready: moto builds each backend on first
-        use (EC2's takes seconds), which would otherwise be the user's first call."""
+        use (EC2's takes seconds), which would otherwise be the user's first call. Also
+        run for each other account on its first request (`Front.on_account`)."""
         from moto.moto_api._internal import mock_random
 
-        c = self._reader()
+        c = self._reader(account)
         # Backends built here draw ids (the default VPC's, its security group's): the
         # same seed on every start gives them the same ones, as the journal expects.
         with self.front.moto:
@@ -83,10 +85,11 @@ class Service:
         c["apigatewayv2"].get_apis()
         c["servicediscovery"].list_namespaces()
 
-    def _reader(self) -> dict[str, Any]:
-        if self._clients is None:
-            self._clients = server.clients(self.url, self.region)
-        return self._clients
+    def _reader(self, account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+        account = account or DEFAULT_ACCOUNT
+        if account not in self._clients:
+            self._clients[account] = server.clients(self.url, self.region, account)
+        return self._clients[account]
 
     @property
     def url(self) -> str:
@@ -96,7 +99,11 @@ class Service:
         return f"http://{host}:{port}"
 
     def export(self) -> Export:
-        return export(self._reader(), self.name, self.region, self.front.kept)
+        accounts = self.front.accounts or [DEFAULT_ACCOUNT]
+        if accounts == [DEFAULT_ACCOUNT]:  # the account is the VPCs' owner, as before
+            return export(self._reader(), self.name, self.region, self.front.kept)
+        return export({a: self._reader(a) for a in accounts}, self.name, self.region,
+                      self.front.kept)  # fmt: skip
 
     def built(self) -> Any:
         """The running topology's plan, or None (no runtime, or not up yet)."""
