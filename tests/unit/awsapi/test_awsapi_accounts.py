@@ -16,15 +16,23 @@ PROVIDER, CONSUMER = "111111111111", "222222222222"
 
 
 def _as(service: Any, account: str, name: str) -> Any:
-    return boto3.client(name, endpoint_url=service.url, region_name="us-east-1",
-                        aws_access_key_id=account, aws_secret_access_key="test")  # fmt: skip
+    return boto3.client(
+        name,
+        endpoint_url=service.url,
+        region_name="us-east-1",
+        aws_access_key_id=account,
+        aws_secret_access_key="test",
+    )
 
 
 def _vpc(ec2: Any, name: str, cidr: str) -> tuple[str, str]:
-    vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=[
-        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}])["Vpc"]["VpcId"]  # fmt: skip
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr.replace("0.0/16", "1.0/24"),
-                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]  # fmt: skip
+    vpc = ec2.create_vpc(
+        CidrBlock=cidr,
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
+    )["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(
+        VpcId=vpc, CidrBlock=cidr.replace("0.0/16", "1.0/24"), AvailabilityZone="us-east-1a"
+    )["Subnet"]["SubnetId"]
     return vpc, subnet
 
 
@@ -33,27 +41,43 @@ def _cross_account(service: Any, allow: bool = True) -> dict[str, str]:
     p_ec2, p_elb = _as(service, PROVIDER, "ec2"), _as(service, PROVIDER, "elbv2")
     c_ec2 = _as(service, CONSUMER, "ec2")
     pvpc, psub = _vpc(p_ec2, "provider", "10.1.0.0/16")
-    app = p_ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, SubnetId=psub,
-                              TagSpecifications=[{"ResourceType": "instance", "Tags": [
-                                  {"Key": "Name", "Value": "app"}]}])["Instances"][0]  # fmt: skip
-    nlb = p_elb.create_load_balancer(Name="orders-nlb", Type="network", Scheme="internal",
-                                     Subnets=[psub])["LoadBalancers"][0]["LoadBalancerArn"]  # fmt: skip
-    tg = p_elb.create_target_group(Name="orders", Protocol="TCP", Port=8080, VpcId=pvpc,
-                                   TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    app = p_ec2.run_instances(
+        ImageId="ami-12345678",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=psub,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "app"}]}],
+    )["Instances"][0]
+    nlb = p_elb.create_load_balancer(
+        Name="orders-nlb", Type="network", Scheme="internal", Subnets=[psub]
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = p_elb.create_target_group(
+        Name="orders", Protocol="TCP", Port=8080, VpcId=pvpc, TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
     p_elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": app["InstanceId"]}])
-    p_elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=80,
-                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])  # fmt: skip
+    p_elb.create_listener(
+        LoadBalancerArn=nlb,
+        Protocol="TCP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )
     svc = p_ec2.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False)["ServiceConfiguration"]  # fmt: skip
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False
+    )["ServiceConfiguration"]
     if allow:
         p_ec2.modify_vpc_endpoint_service_permissions(
-            ServiceId=svc["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{CONSUMER}:root"])
+            ServiceId=svc["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{CONSUMER}:root"]
+        )
     cvpc, csub = _vpc(c_ec2, "consumer", "10.2.0.0/16")
-    vpce = c_ec2.create_vpc_endpoint(VpcId=cvpc, ServiceName=svc["ServiceName"],
-                                     VpcEndpointType="Interface",
-                                     SubnetIds=[csub])["VpcEndpoint"]  # fmt: skip
-    return {"provider_vpc": pvpc, "consumer_vpc": cvpc, "service": svc["ServiceId"],
-            "vpce": vpce["VpcEndpointId"]}  # fmt: skip
+    vpce = c_ec2.create_vpc_endpoint(
+        VpcId=cvpc, ServiceName=svc["ServiceName"], VpcEndpointType="Interface", SubnetIds=[csub]
+    )["VpcEndpoint"]
+    return {
+        "provider_vpc": pvpc,
+        "consumer_vpc": cvpc,
+        "service": svc["ServiceId"],
+        "vpce": vpce["VpcEndpointId"],
+    }
 
 
 def test_the_account_is_moto_s_header_else_a_12_digit_access_key_else_the_default() -> None:
