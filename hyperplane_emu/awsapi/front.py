@@ -65,6 +65,8 @@ class Kept:
     connections: dict[str, EndpointConnection] = field(default_factory=dict)
     # endpoint service id -> acceptance required
     acceptance: dict[str, bool] = field(default_factory=dict)
+    # endpoint service id -> the account that owns it (sees and decides its connections)
+    service_owners: dict[str, str] = field(default_factory=dict)
     # network load balancer names (their ARNs are rewritten app/ -> net/)
     network_lbs: set[str] = field(default_factory=set)
     # Cloud Map private DNS namespace name -> VPC id (GetNamespace does not say)
@@ -324,6 +326,7 @@ class Front:
             required = call.params.get("AcceptanceRequired", "true").lower() != "false"
             with self.lock:
                 self.kept.acceptance[sid] = required
+                self.kept.service_owners[sid] = _account(call)
 
     def _record_connection(self, call: Call, r: Response) -> None:
         service = call.params.get("ServiceName", "")
@@ -425,12 +428,16 @@ class Front:
             f"<creationTimestamp>{c.created}</creationTimestamp>"
             "</item>"
             for c in self.kept.connections.values()
-            if _matches_filters(call.params, c)
+            if _matches_filters(call.params, c) and self._owns(call, c.service_id)
         )
         return _ec2_ok(
             "DescribeVpcEndpointConnections",
             f"<vpcEndpointConnectionSet>{items}</vpcEndpointConnectionSet>",
         )
+
+    def _owns(self, call: Call, service_id: str) -> bool:
+        # Only the service's account sees and decides its connections (AWS).
+        return self.kept.service_owners.get(service_id, _account(call)) == _account(call)
 
     def _local_AcceptVpcEndpointConnections(self, call: Call) -> Response:  # noqa: N802
         return self._decide(call, "available")
@@ -445,7 +452,7 @@ class Front:
         with self.lock:
             for eid in wanted:
                 conn = self.kept.connections.get(eid)
-                if conn is None or conn.service_id != sid:
+                if conn is None or conn.service_id != sid or not self._owns(call, sid):
                     bad.append((eid, "InvalidVpcEndpointId.NotFound",
                                 f"The VPC endpoint {eid} is not connected to {sid}"))  # fmt: skip
                 elif conn.state != "pendingAcceptance":

@@ -36,7 +36,7 @@ def _vpc(ec2: Any, name: str, cidr: str) -> tuple[str, str]:
     return vpc, subnet
 
 
-def _cross_account(service: Any, allow: bool = True) -> dict[str, str]:
+def _cross_account(service: Any, allow: bool = True, accept: bool = False) -> dict[str, str]:
     """The provider's NLB behind an endpoint service; the consumer's endpoint to it."""
     p_ec2, p_elb = _as(service, PROVIDER, "ec2"), _as(service, PROVIDER, "elbv2")
     c_ec2 = _as(service, CONSUMER, "ec2")
@@ -62,7 +62,7 @@ def _cross_account(service: Any, allow: bool = True) -> dict[str, str]:
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
     )
     svc = p_ec2.create_vpc_endpoint_service_configuration(
-        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=False
+        NetworkLoadBalancerArns=[nlb], AcceptanceRequired=accept
     )["ServiceConfiguration"]
     if allow:
         p_ec2.modify_vpc_endpoint_service_permissions(
@@ -111,6 +111,9 @@ def test_two_access_keys_are_two_accounts_and_privatelink_crosses_them(service: 
     conns = _as(service, PROVIDER, "ec2").describe_vpc_endpoint_connections()
     [conn] = conns["VpcEndpointConnections"]
     assert conn["VpcEndpointOwner"] == CONSUMER and conn["VpcEndpointState"] == "available"
+    # ... and only the provider's: the consumer owns no service.
+    mine = _as(service, CONSUMER, "ec2").describe_vpc_endpoint_connections()
+    assert mine["VpcEndpointConnections"] == []
 
 
 def test_an_endpoint_the_provider_did_not_allow_is_refused_naming_the_account(
@@ -153,3 +156,26 @@ def test_a_restart_replays_every_account_with_the_same_ids_and_names(tmp_path: A
         assert after.doc["accounts"] == {"customer": PROVIDER, f"a{CONSUMER}": CONSUMER}
     finally:
         again.stop()
+
+
+def test_the_provider_accepts_the_consumer_s_pending_endpoint_the_consumer_cannot(
+    service: Any,
+) -> None:
+    out = _cross_account(service, accept=True)
+    c_ec2, p_ec2 = _as(service, CONSUMER, "ec2"), _as(service, PROVIDER, "ec2")
+
+    def state() -> str:
+        found = c_ec2.describe_vpc_endpoints(VpcEndpointIds=[out["vpce"]])["VpcEndpoints"]
+        return str(found[0]["State"])
+
+    assert state() == "pendingAcceptance"
+    own = c_ec2.accept_vpc_endpoint_connections(
+        ServiceId=out["service"], VpcEndpointIds=[out["vpce"]]
+    )
+    assert own["Unsuccessful"][0]["Error"]["Code"] == "InvalidVpcEndpointId.NotFound"
+    assert state() == "pendingAcceptance"
+    ok = p_ec2.accept_vpc_endpoint_connections(
+        ServiceId=out["service"], VpcEndpointIds=[out["vpce"]]
+    )
+    assert ok["Unsuccessful"] == []
+    assert state() == "available"
