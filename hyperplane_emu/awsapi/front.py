@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hyperplane_emu.awsapi import calls, cbor, protocol
+from hyperplane_emu.awsapi.accounts import DEFAULT_ACCOUNT, account_of
 from hyperplane_emu.awsapi.journal import Entry, Journal, environ_of, ids_of
 from hyperplane_emu.awsapi.protocol import Call, Unrecognised
 
@@ -38,7 +39,6 @@ log = logging.getLogger("hyperplane_emu.awsapi")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 EC2_NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
 READ_PREFIXES = ("Describe", "Get", "List", "Discover")
-DEFAULT_ACCOUNT = "123456789012"  # moto's
 _NET_TO_APP = (
     (b"loadbalancer%2Fnet%2F", b"loadbalancer%2Fapp%2F"),
     (b"loadbalancer/net/", b"loadbalancer/app/"),
@@ -555,33 +555,15 @@ def _integration_key(call: Call) -> tuple[str, str, str]:
     return (pp.get("restapi_id", ""), pp.get("resource_id", ""), pp.get("http_method", "").upper())
 
 
-def account_of(environ: dict[str, Any], access_key: str) -> str:
-    """The request's account: moto's `x-moto-account-id` header, else a 12-digit access
-    key id (LocalStack's rule), else moto's default account."""
-    for candidate in (str(environ.get("HTTP_X_MOTO_ACCOUNT_ID", "")), access_key):
-        if candidate.isdigit() and len(candidate) == 12:
-            return candidate
-    return DEFAULT_ACCOUNT
-
-
 def _account(call: Call) -> str:
     return call.account or account_of({}, call.access_key)
 
 
 def _matches_filters(params: dict[str, str], c: EndpointConnection) -> bool:
-    filters: dict[str, list[str]] = {}
-    i = 1
-    while f"Filter.{i}.Name" in params:
-        name = params[f"Filter.{i}.Name"]
-        j, values = 1, []
-        while f"Filter.{i}.Value.{j}" in params:
-            values.append(params[f"Filter.{i}.Value.{j}"])
-            j += 1
-        filters[name] = values
-        i += 1
     fields = {"service-id": c.service_id, "vpc-endpoint-id": c.endpoint_id,
               "vpc-endpoint-owner": c.owner, "vpc-endpoint-state": c.state}  # fmt: skip
-    return all(fields.get(k) in v for k, v in filters.items() if k in fields)
+    return all(fields.get(k) in v for k, v in protocol.ec2_filters(params).items()
+               if k in fields)  # fmt: skip
 
 
 def _find(root: ET.Element, tag: str) -> str:

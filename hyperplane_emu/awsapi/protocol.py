@@ -190,3 +190,17 @@ def not_implemented(
 
 def _x(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def ec2_filters(params: dict[str, str]) -> dict[str, list[str]]:
+    """An EC2 query's `Filter.N.Name` / `Filter.N.Value.M` as name -> values."""
+    filters: dict[str, list[str]] = {}
+    i = 1
+    while f"Filter.{i}.Name" in params:
+        j, values = 1, []
+        while f"Filter.{i}.Value.{j}" in params:
+            values.append(params[f"Filter.{i}.Value.{j}"])
+            j += 1
+        filters[params[f"Filter.{i}.Name"]] = values
+        i += 1
+    return filters

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from hyperplane_emu.awsapi import server
+from hyperplane_emu.awsapi.accounts import DEFAULT_ACCOUNT
 from hyperplane_emu.awsapi.export import Export, export
-from hyperplane_emu.awsapi.front import DEFAULT_ACCOUNT, Front
+from hyperplane_emu.awsapi.front import Front
 from hyperplane_emu.awsapi.journal import WARM_SEED, Journal, replay
 from hyperplane_emu.awsapi.judge import Judge
 from hyperplane_emu.awsapi.reconcile import Reconciler, write_aliases

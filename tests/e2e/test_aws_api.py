@@ -5,7 +5,8 @@ in a subprocess on 127.0.0.1; `hyperplane-emu exec NAME client -- curl` then cal
 the API by its private DNS name, and the target's echo says which source it saw
 (the NLB's private address: PrivateLink). A `revoke_security_group_ingress` on the
 endpoint's group makes the next call fail; an endpoint to an endpoint service that
-requires acceptance carries nothing until `accept_vpc_endpoint_connections`.
+requires acceptance carries nothing until `accept_vpc_endpoint_connections`. Two
+access keys are two accounts: one's endpoint reaches the other's endpoint service.
 """
 
 from __future__ import annotations
@@ -300,3 +301,86 @@ def test_the_aws_cli_drives_the_same_endpoint(served: Served) -> None:
     r = subprocess.run([*aws, "ec2", "create-transit-gateway"], env=served.env,
                        capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode != 0 and "NotImplemented" in r.stderr and "CreateTransitGateway" in r.stderr
+
+
+def test_cross_account_privatelink_carries_packets_to_the_provider_s_target(
+    served: Served,
+) -> None:
+    provider, consumer = "111111111111", "222222222222"
+
+    def as_(account: str, service: str) -> Any:
+        return boto3.client(service, endpoint_url=served.url, region_name="us-east-1",
+                            aws_access_key_id=account, aws_secret_access_key="test")  # fmt: skip
+
+    def network(ec2: Any, cidr: str, port: int) -> tuple[str, str, str]:
+        vpc = ec2.create_vpc(CidrBlock=f"{cidr}.0.0/16")["Vpc"]["VpcId"]
+        sub = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{cidr}.1.0/24",
+                                AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]  # fmt: skip
+        sg = ec2.create_security_group(VpcId=vpc, GroupName="open", Description="o")["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+            "IpRanges": [{"CidrIp": f"{cidr}.0.0/16"}]}])  # fmt: skip
+        return vpc, sub, sg
+
+    def instance(ec2: Any, sub: str, sg: str, name: str, serve: str = "") -> str:
+        tags = [{"Key": "Name", "Value": name}]
+        if serve:
+            tags.append({"Key": "hyperplane-emu:serve", "Value": serve})
+        return str(ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=sub, SecurityGroupIds=[sg],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]["InstanceId"])  # fmt: skip
+
+    p_ec2, p_elb, c_ec2 = as_(provider, "ec2"), as_(provider, "elbv2"), as_(consumer, "ec2")
+    pvpc, psub, psg = network(p_ec2, "10.1", 8080)
+    app = instance(p_ec2, psub, psg, "app", "echo:8080")
+    nlb = p_elb.create_load_balancer(Name="svc-nlb", Type="network", Scheme="internal",
+                                     Subnets=[psub])["LoadBalancers"][0]  # fmt: skip
+    tg = p_elb.create_target_group(Name="svc", Protocol="TCP", Port=8080, VpcId=pvpc,
+                                   TargetType="instance")["TargetGroups"][0]  # fmt: skip
+    tg = tg["TargetGroupArn"]
+    p_elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": app}])
+    p_elb.create_listener(LoadBalancerArn=nlb["LoadBalancerArn"], Protocol="TCP", Port=80,
+                          DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])  # fmt: skip
+    svc = p_ec2.create_vpc_endpoint_service_configuration(
+        NetworkLoadBalancerArns=[nlb["LoadBalancerArn"]], AcceptanceRequired=False,
+    )["ServiceConfiguration"]  # fmt: skip
+    p_ec2.modify_vpc_endpoint_service_permissions(
+        ServiceId=svc["ServiceId"], AddAllowedPrincipals=[f"arn:aws:iam::{consumer}:root"]
+    )
+    cvpc, csub, csg = network(c_ec2, "10.2", 80)
+    client_id = instance(c_ec2, csub, csg, "client")
+    ep = c_ec2.create_vpc_endpoint(VpcEndpointType="Interface", VpcId=cvpc, SubnetIds=[csub],
+                                   SecurityGroupIds=[csg], ServiceName=svc["ServiceName"],
+                                   )["VpcEndpoint"]  # fmt: skip
+
+    def endpoint_ip() -> str | None:
+        if not StateDir.of(served.name).exists():
+            return None
+        from hyperplane_emu.runtime.status import read_plan
+
+        try:
+            _, p = read_plan(served.name)
+        except lifecycle.NotUp:
+            return None
+        e = next((e for e in p.endpoints.values() if e.id == ep["VpcEndpointId"]), None)
+        return None if e is None else next(x.ip for x in p.enis if x.id in e.enis)
+
+    ip = wait_for(endpoint_ip, 60, f"the endpoint in the data plane:\n{served.outcome()}")
+
+    def through() -> Any:
+        code, body = served.curl("client", f"http://{ip}:80/", max_time=2)
+        return json.loads(body) if code == 0 and "saw_source" in body else None
+
+    body = wait_for(through, 30, f"the endpoint to carry traffic:\n{served.outcome()}")
+    assert body["host"] == "app"
+    # The target saw the provider's NLB address (PrivateLink), not the consumer's client.
+    source = body["saw_source"].split(":")[0]
+    client_ip = c_ec2.describe_instances(InstanceIds=[client_id])["Reservations"][0][
+        "Instances"][0]["PrivateIpAddress"]  # fmt: skip
+    assert source.startswith("10.1.1.") and source != client_ip
+    exported = subprocess.run([*CLI, "export", served.name], capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    assert f'a{consumer}: "{consumer}"' in exported.stdout or f"a{consumer}: '{consumer}'" in (
+        exported.stdout
+    ), exported.stdout

@@ -9,7 +9,7 @@ import yaml
 
 from hyperplane_emu import plan as planlib
 from hyperplane_emu import spec
-from hyperplane_emu.awsapi.front import DEFAULT_ACCOUNT, account_of
+from hyperplane_emu.awsapi.accounts import DEFAULT_ACCOUNT, account_of
 from hyperplane_emu.plan import ids
 
 PROVIDER, CONSUMER = "111111111111", "222222222222"
