@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -75,6 +76,8 @@ class Reconciler:
             self._cv.notify_all()
         if self._thread.ident is not None:  # a start refused (bad journal) never ran it
             self._thread.join(timeout=60)
+        # The exported topology file lives only as long as this reconciler.
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def poke(self, _call: object = None) -> None:
         with self._cv:
