@@ -350,16 +350,19 @@ def up(
     name: str | None = None,
     replace: bool = False,
     parameters: Mapping[str, str] | None = None,
+    fast_path: str | None = None,
 ) -> Topology:
     """Bring a topology up from a file (path), a mapping (the YAML as a dict), an
     example's name (`"private-rest-api"`), or a CloudFormation/SAM/CDK template (told
     by its content, as the CLI does; `parameters` are its `--parameter` values).
-    `name` overrides the topology name (two runs of one file side by side). Use as a
-    context manager."""
+    `name` overrides the topology name (two runs of one file side by side);
+    `fast_path` is `up --fast-path` (`"auto"`, `"off"`; default: the environment's
+    HYPERPLANE_EMU_FAST_PATH, else auto). Use as a context manager."""
     if os.geteuid() != 0:
         raise NotRoot("hyperplane_emu.up needs root (it creates network namespaces)")
     loaded = load_source(source, name, parameters)
-    t = Topology(lifecycle.up(loaded.plan, replace=replace), loaded.translation)
+    p = lifecycle.up(loaded.plan, replace=replace, fast_path=fast_path)
+    t = Topology(p, loaded.translation)
     LIVE.add(t)
     arm_signals()
     return t

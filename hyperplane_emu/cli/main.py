@@ -197,10 +197,27 @@ def validate(
     "--replace", is_flag=True, help="Take a running topology of the same name down first."
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@click.option(
+    "--fast-path",
+    type=click.Choice(["auto", "off"]),
+    envvar="HYPERPLANE_EMU_FAST_PATH",
+    default="auto",
+    show_default=True,
+    help="auto: once Python has judged a flow, the kernel (an eBPF program on the fabric's "
+    "veths) carries its packets at kernel speed; off: every packet through Python. "
+    "`status` says which one runs, and why not.",
+)
 @template_options
 @needs_root
 @friendly
-def up(file: str, replace: bool, quiet: bool, parameters: tuple[str, ...], strict: bool) -> None:
+def up(
+    file: str,
+    replace: bool,
+    quiet: bool,
+    fast_path: str,
+    parameters: tuple[str, ...],
+    strict: bool,
+) -> None:
     """Build a topology (a topology file or a CloudFormation/SAM/CDK template): namespaces,
     veths, the fabric and the services. All or nothing."""
     steps = Steps(quiet)
@@ -210,9 +227,11 @@ def up(file: str, replace: bool, quiet: bool, parameters: tuple[str, ...], stric
 
         if not loaded.ok or loaded.topology is None:
             raise SpecError(loaded.issues, file)
-        p = lifecycle.up(plan.build(loaded.topology), replace=replace, progress=steps)
+        p = lifecycle.up(
+            plan.build(loaded.topology), replace=replace, progress=steps, fast_path=fast_path
+        )
     else:
-        p = lifecycle.up(file, replace=replace, progress=steps)
+        p = lifecycle.up(file, replace=replace, progress=steps, fast_path=fast_path)
     steps(f"{p.name} is up")
     click.echo(
         f"{p.name}: up ({len(p.hosts)} hosts, {len(p.enis)} ENIs). "

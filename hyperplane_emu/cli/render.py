@@ -94,6 +94,8 @@ def status(d: dict[str, Any]) -> None:
             f"{c.get('conntrack.entries', 0)}/{c.get('conntrack.max', 0)}, dropped "
             + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "0")
         )
+    if f.get("fast_path"):
+        console.print(f"fast path: {f['fast_path']}")
 
 
 def endpoint_connections(rows: list[dict[str, Any]]) -> None:

@@ -207,6 +207,9 @@ class FlowHalf:
         "l4d",
         "log",
         "flags",
+        "kkey",
+        "kpk",
+        "kby",
     )
 
     def __init__(self, flow: Flow, is_reply: bool, now: float) -> None:
@@ -233,6 +236,11 @@ class FlowHalf:
         # tcp-flags of the flow-log window (flowlog.record_flags ORed): set on the slow
         # path only, since fast-path packets carry no SYN/FIN/RST (and ACK alone is 0).
         self.flags = 0
+        # In the kernel's flow map (fastpath.FastPath): its key there, and the
+        # kernel's packet and byte counts already added to pk and by.
+        self.kkey: tuple[int, int, bytes] | None = None
+        self.kpk = 0
+        self.kby = 0
 
     in_eni: EniState
     out_eni: EniState

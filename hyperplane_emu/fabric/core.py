@@ -59,7 +59,6 @@ from .conntrack import (
     UDP_STREAM,
     ConnTrack,
     ConntrackTimeouts,
-    FastKey,
     Flow,
     FlowHalf,
     describe_flow,
@@ -67,6 +66,7 @@ from .conntrack import (
 )
 from .datapath import Frames, FrontPath, RoutePath
 from .events import DropEvent, Event, FiveTuple, FlowLogRecord, TraceHop
+from .fastpath import FastPath
 from .flowlog import REJECT, FlowLogger, record_flags
 from .judge import judge
 from .nacl import Crossing
@@ -120,7 +120,8 @@ class Fabric:
         self.trace_addresses: set[int] = set()  # trace flows from/to these IPv4 (ints)
         self._counts: collections.Counter[str] = collections.Counter()
         self._fast_forwarded = 0
-        self._fast: dict[FastKey, FlowHalf] = {}
+        self.fastpath = FastPath()  # the driver attaches the kernel's map, when it loads
+        self._fast = self.fastpath.entries
         self._frags: dict[tuple[int, int, int, int, int], tuple[FlowHalf, float]] = {}
         self.conntrack = ConnTrack(plan.settings.conntrack_max, timeouts)
         self.topology = topo = Topology(plan)
@@ -145,7 +146,8 @@ class Fabric:
         c["forwarded"] = c.get("forwarded", 0) + self._fast_forwarded
         c["conntrack.entries"] = self.conntrack.count
         c["conntrack.max"] = self.conntrack.max_flows
-        c["fastpath.entries"] = len(self._fast)
+        c.update(self.fastpath.counters())
+        c["forwarded"] += c.get("fastpath.kernel.forwarded", 0)
         c["flowlog.skipped"] = self.flowlog.skipped
         c["events.dropped"] = c.get("events.dropped", 0)
         return c
@@ -200,19 +202,22 @@ class Fabric:
 
     def tick(self, now: float) -> None:
         """Timers: conntrack expiry, fragment memory, flow-log window flush."""
+        self.fastpath.sync(now, force=False)  # the kernel's packets count as activity
         for flow in self.conntrack.expire(now):
+            self.fastpath.forget(flow)
             self.flowlog.retire(flow)
-            self._forget_fast(flow)
             self._counts["conntrack.expired"] += 1
         if self._frags:
             stale = [k for k, (_, t) in self._frags.items() if now - t > FRAGMENT_TIMEOUT]
             for k in stale:
                 del self._frags[k]
         if self.flowlog.due(now):
+            self.fastpath.sync(now)
             self._flow_logs.extend(self.flowlog.flush(now, self.conntrack.flows()))
 
     def flush_flow_logs(self, now: float) -> None:
         """Close the current flow-log window now (``flush_flow_logs`` control op)."""
+        self.fastpath.sync(now)
         self._flow_logs.extend(self.flowlog.flush(now, self.conntrack.flows()))
 
     def drain_flow_logs(self) -> list[FlowLogRecord]:
@@ -234,9 +239,7 @@ class Fabric:
         for st in self.enis.values():
             if sg.id in st.groups:
                 st.policy = EniPolicy(st.id, st.groups, compiled, st.unfiltered)
-        for h in self._fast.values():
-            h.fast_key = None
-        self._fast.clear()
+        self.fastpath.rules_changed()
         self._counts["sg.replaced"] += 1
 
     def replace_network_acl(self, acl: PlanNetworkAcl) -> int:
@@ -256,8 +259,11 @@ class Fabric:
         """Trace every flow from or to ``addr`` (slow-path decisions)."""
         self.trace_addresses.add(ip(addr))
 
-    def conntrack_dump(self) -> list[dict[str, object]]:
-        """The flow table for ``status`` / the ``conntrack`` control op."""
+    def conntrack_dump(self, now: float | None = None) -> list[dict[str, object]]:
+        """The flow table for ``status`` / the ``conntrack`` control op (``now``: the
+        driver's clock, to read the kernel's counters first)."""
+        if now is not None:
+            self.fastpath.sync(now)
         return [describe_flow(f) for f in self.conntrack.flows()]
 
     # ------------------------------------------------- NLB / PrivateLink control
@@ -286,7 +292,7 @@ class Fabric:
         for flow in self.conntrack.flows():
             if flow.target is target:
                 flow.resetting = flow.proto == PROTO_TCP
-                (self._forget_fast if flow.resetting else self._end)(flow)
+                (self.fastpath.forget if flow.resetting else self._end)(flow)
 
     def set_endpoint_state(self, endpoint_id: str, state: str) -> None:
         """Connection state of an interface endpoint (accept / reject by the provider).
@@ -528,10 +534,7 @@ class Fabric:
                 # flow's state, so a run of packets in one direction may take the
                 # fast path (one-way UDP such as iperf3 -u, syslog, statsd), and
                 # the other direction must come back here to count the turnaround.
-                other = flow.orig if half.is_reply else flow.reply
-                if other.fast_key is not None:
-                    self._fast.pop(other.fast_key, None)
-                    other.fast_key = None
+                self.fastpath.drop_half(flow.orig if half.is_reply else flow.reply)
                 return self._forward(half, p, frame, now, same_direction)
         return self._forward(half, p, frame, now)
 
@@ -554,9 +557,7 @@ class Fabric:
         if p.first_fragment:
             self._remember_fragment(half, p, now)
         elif half.fast_key is None and p.ihl == 20 and (udp_run or flow.fast_eligible):
-            key = (half.in_eni.port, p.proto, frame[26:38])
-            half.fast_key = key
-            self._fast[key] = half
+            self.fastpath.add(half, (half.in_eni.port, p.proto, frame[26:38]))
         self._counts["forwarded"] += 1
         out = rewrite(frame, half.l2)
         if half.nat is not None:
@@ -679,16 +680,11 @@ class Fabric:
         self.events.append(ev)
 
     def _end(self, flow: Flow) -> None:
-        """Forget a live flow now: its counters to the flow log, its fast entries, its keys."""
+        """Forget a live flow now: its fast entries (with the kernel's last counts),
+        its counters to the flow log, its keys."""
+        self.fastpath.forget(flow)
         self.flowlog.retire(flow)
-        self._forget_fast(flow)
         self.conntrack.remove(flow)
-
-    def _forget_fast(self, flow: Flow) -> None:
-        for h in (flow.orig, flow.reply):
-            if h.fast_key is not None:
-                self._fast.pop(h.fast_key, None)
-                h.fast_key = None
 
     def _tracing(self, p: Packet) -> bool:
         """Trace this new flow? (everything, or flows from/to a traced address)"""

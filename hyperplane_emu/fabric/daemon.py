@@ -23,6 +23,7 @@ from hyperplane_emu.plan import from_json
 from hyperplane_emu.proctitle import set_process_name
 from hyperplane_emu.realize import netns
 
+from . import kernelpath
 from .control import ControlHandler, LineReader, RequestError, error_line
 from .core import Fabric
 from .driver import Driver
@@ -109,10 +110,11 @@ class ControlServer:
         self.path.unlink(missing_ok=True)
 
 
-def serve(state_dir: Path) -> int:
+def serve(state_dir: Path, fast_path: str = "auto") -> int:
     plan = from_json((state_dir / "plan.json").read_text(encoding="utf-8"))
     fabric = Fabric(plan, clock_start=time.time())
     driver = Driver(fabric, plan, state_dir)
+    kernelpath.load(fabric, plan, fast_path)
     driver.open()
     # Signals: the handler only asks the loop to stop; the wakeup pipe makes
     # epoll return at once instead of at the next tick.
@@ -160,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="he-fabric", description=__doc__.split("\n")[0])
     ap.add_argument("--state-dir", required=True, type=Path)
     ap.add_argument("--netns", help="network namespace to run in (must exist)")
+    ap.add_argument(
+        "--fast-path",
+        choices=kernelpath.MODES,
+        default="auto",
+        help="auto: established flows in the kernel (eBPF) when it can load; off: all in Python",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(
@@ -175,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("fabric: cannot enter netns %s: %s", args.netns, e)
             return 1
     try:
-        return serve(args.state_dir)
+        return serve(args.state_dir, args.fast_path)
     except Exception:
         log.exception("fabric: failed")
         return 1

@@ -169,6 +169,7 @@ class Driver:
     def close(self) -> None:
         """Flush flow logs and captures, close everything. Idempotent."""
         self.flush_flow_logs()
+        self.fabric.fastpath.close()
         for eni_id in list(self.mirrors):
             self.capture_stop(eni_id)
         for port in list(self.captures):
@@ -311,6 +312,7 @@ class Driver:
             counters[f"driver.rx-error.{name}"] = n
         return {
             "counters": counters,
+            "fast_path": self.fabric.fastpath.describe(),
             "flows": self.fabric.conntrack.count,
             "ports": [
                 {
@@ -330,7 +332,7 @@ class Driver:
         }
 
     def conntrack(self) -> list[dict[str, object]]:
-        return self.fabric.conntrack_dump()
+        return self.fabric.conntrack_dump(self.clock())
 
     def set_target_health(
         self, load_balancer: str, target_group: str, target: str, state: str, reason: str
@@ -400,11 +402,18 @@ class Driver:
             self.fabric.mirror_start(eni_id)
             if eni.port >= 0:
                 self.captures[eni.port] = (path, writer)
+            self._pause_kernel()
             return
         port = self._port_of(eni_id)
         if port in self.captures:
             raise ValueError(f"{eni_id} is already being captured to {self.captures[port][0]}")
         self.captures[port] = (path, PcapWriter.open(path))
+        self._pause_kernel()
+
+    def _pause_kernel(self) -> None:
+        """A capture must see every packet: the kernel's fast path passes them all to
+        Python while one runs (the flows stay installed, and resume after)."""
+        self.fabric.fastpath.set_enabled(not (self.captures or self.mirrors))
 
     def capture_stop(self, eni_id: str) -> int:
         """Stop capturing ``eni_id``; returns the number of frames written."""
@@ -415,6 +424,7 @@ class Driver:
                 if pw is w:
                     del self.captures[port]
             w.close()
+            self._pause_kernel()
             return w.frames
         port = self._port_of(eni_id)
         if port not in self.captures:
@@ -424,6 +434,7 @@ class Driver:
     def _stop_capture(self, port: int) -> int:
         _, w = self.captures.pop(port)
         w.close()
+        self._pause_kernel()
         return w.frames
 
     def _port_of(self, eni_id: str) -> int:

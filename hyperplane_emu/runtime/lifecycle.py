@@ -59,6 +59,10 @@ class DownReport:
         self.errors.extend(other.errors)
 
 
+FAST_PATH_ENV = "HYPERPLANE_EMU_FAST_PATH"
+FAST_PATH_MODES = ("auto", "off")  # fabric.kernelpath.MODES (not imported: no fabric import here)
+
+
 def _step_delay() -> None:
     # Test hook: slows `up` so a test can kill it at a chosen point (crash recovery).
     delay = float(os.environ.get("HE_UP_STEP_DELAY", "0") or 0)
@@ -78,7 +82,18 @@ def up(
     progress: Progress = lambda _: None,
     kernel: KernelDoor | None = None,
     root: Path | None = None,
+    fast_path: str | None = None,
 ) -> Plan:
+    """Realize `source` and start its processes; all or nothing.
+
+    ``fast_path``: ``auto`` (established flows carried by the kernel's eBPF fast
+    path when it loads) or ``off``; None: ``$HYPERPLANE_EMU_FAST_PATH``, else auto."""
+    mode = fast_path or os.environ.get(FAST_PATH_ENV) or "auto"
+    if mode not in FAST_PATH_MODES:
+        raise RuntimeFailure(
+            f"fast path {mode!r} (--fast-path or ${FAST_PATH_ENV}): "
+            f"expected one of {', '.join(FAST_PATH_MODES)}"
+        )
     p = source if isinstance(source, Plan) else load_plan(source)
     k = kernel or Kernel()
     state = StateDir.of(p.name, root)
@@ -104,7 +119,7 @@ def up(
     try:
         state.plan_file.write_text(plan.to_json(p))
         _realize(p, k, state, progress)
-        _start_fabric(p, state, progress)
+        _start_fabric(p, state, progress, mode)
         _start_resolvers(p, state, progress)
         _start_services(p, k, state, progress)
         _start_albs(p, state, progress)
@@ -149,7 +164,7 @@ def _log_tail(state: StateDir, name: str, lines: int = 15) -> str:
     return "\n".join("    " + t for t in text.splitlines()[-lines:])
 
 
-def _start_fabric(p: Plan, state: StateDir, progress: Progress) -> None:
+def _start_fabric(p: Plan, state: StateDir, progress: Progress, fast_path: str) -> None:
     argv = [
         sys.executable,
         "-m",
@@ -158,6 +173,8 @@ def _start_fabric(p: Plan, state: StateDir, progress: Progress) -> None:
         str(state.path),
         "--netns",
         p.fabric_namespace,
+        "--fast-path",
+        fast_path,
     ]
     pid = _spawn(state, "fabric", argv, None)
     _wait_ready(

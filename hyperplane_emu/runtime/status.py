@@ -112,6 +112,8 @@ def status(name: str, root: Path | None = None) -> dict[str, Any]:
             "namespace": p.fabric_namespace,
             "counters": (fabric or {}).get("counters", {}),
             "flows": (fabric or {}).get("flows"),
+            # "on (kernel, N flow halves)", "off (why)"; the fabric's word, or its health
+            "fast_path": (fabric or {}).get("fast_path") or f"unknown (fabric {health})",
         },
         "processes": procs,
         "vpcs": [

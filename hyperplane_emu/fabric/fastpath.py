@@ -1,0 +1,208 @@
+"""Where established flows go fast: the core's own cache and, when loaded, the kernel's map.
+
+Python decides, the kernel carries. A flow half that the slow path has judged
+and that can no longer change state without a SYN, FIN or RST (`Flow.fast_eligible`)
+is *installed*:
+
+- always in the core's dict cache (`entries`, read by `Fabric.handle` before
+  anything else: one lookup and a splice, no parsing);
+- and, when the driver loaded the eBPF program (`fabric/ebpf`), in its flow map,
+  keyed on the fabric-side veth's ifindex and the same 12 wire bytes. The tc
+  ingress program then rewrites and redirects that half's packets in the
+  kernel: Python never sees them. It passes SYN/FIN/RST, fragments, options and
+  anything it does not know to the slow path, so connection tracking stays exact.
+
+The kernel counts packets, bytes and the last-seen time per entry; `sync` adds
+what it counted since the last look into the half's own counters (`pk`, `by`,
+`last`), which is all flow logs, conntrack expiry and ``status`` ever read. An
+entry leaves the kernel when its flow ends, when its target's connections are
+terminated, or when a security-group change may reverse its verdict (untracked
+flows; AWS keeps tracked ones): its final counters are read as it goes.
+
+A full map is not an error: the half stays on the Python path, and
+``fastpath.kernel.full`` counts it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from .conntrack import FastKey, Flow, FlowHalf
+
+
+class KernelCounters(Protocol):
+    packets: int
+    bytes: int
+    last_ns: int
+
+
+class KernelTable(Protocol):
+    """What the core needs of `ebpf.KernelFlows` (a fake in unit tests)."""
+
+    def put(self, key: tuple[int, int, bytes], action: object) -> None: ...
+    def delete(self, key: tuple[int, int, bytes]) -> KernelCounters | None: ...
+    def counters(self) -> dict[tuple[int, int, bytes], KernelCounters]: ...
+    def set_enabled(self, on: bool) -> None: ...
+    def stats(self) -> dict[str, int]: ...
+    def close(self) -> None: ...
+
+
+class ActionFactory(Protocol):
+    def __call__(self, rmac: bytes, l2: bytes, nat: bytes | None, out_ifindex: int) -> object: ...
+
+
+SYNC_INTERVAL = 1.0
+"""Seconds between two reads of the kernel's counters by `tick`. Conntrack timeouts
+are >= 10 s, so a `last` this stale never expires a live flow."""
+
+
+class FastPath:
+    """The established-flow caches of one fabric. See the module docstring."""
+
+    def __init__(self) -> None:
+        self.entries: dict[FastKey, FlowHalf] = {}
+        self.kernel: KernelTable | None = None
+        self._action: ActionFactory | None = None
+        self._full_error: type[Exception] = Exception
+        self._ifindex: Sequence[int] = ()
+        self.installed: dict[tuple[int, int, bytes], FlowHalf] = {}
+        self.full = 0
+        self.removed = 0
+        self.synced = 0.0
+        self.enabled = True
+        self.reason = "not loaded"  # why the kernel path is off, for status
+
+    def attach(
+        self,
+        kernel: KernelTable,
+        ifindex_of_port: Sequence[int],
+        action: ActionFactory,
+        full_error: type[Exception],
+    ) -> None:
+        """Use `kernel` from now on; ``ifindex_of_port[port]`` is each port's fabric-side veth."""
+        self.kernel = kernel
+        self._ifindex = ifindex_of_port
+        self._action = action
+        self._full_error = full_error
+        self.reason = ""
+
+    # ------------------------------------------------------------ install
+
+    def add(self, half: FlowHalf, key: FastKey) -> None:
+        half.fast_key = key
+        self.entries[key] = half
+        if self.kernel is not None and half.kkey is None:
+            self._install(half, key)
+
+    def _install(self, half: FlowHalf, key: FastKey) -> None:
+        assert self.kernel is not None and self._action is not None
+        kkey = (self._ifindex[key[0]], key[1], key[2])
+        action = self._action(half.rmac, half.l2, half.nat, self._ifindex[half.out_port])
+        try:
+            self.kernel.put(kkey, action)
+        except self._full_error:
+            self.full += 1
+            return
+        half.kkey = kkey
+        half.kpk = 0
+        half.kby = 0
+        self.installed[kkey] = half
+
+    # ------------------------------------------------------------- remove
+
+    def drop_half(self, half: FlowHalf) -> None:
+        """Take one half off both caches (its kernel counters are kept)."""
+        if half.fast_key is not None:
+            self.entries.pop(half.fast_key, None)
+            half.fast_key = None
+        if half.kkey is not None:
+            self._uninstall(half)
+
+    def forget(self, flow: Flow) -> None:
+        self.drop_half(flow.orig)
+        self.drop_half(flow.reply)
+
+    def rules_changed(self) -> None:
+        """Security-group rules changed: untracked flows must be judged again on their
+        next packet, so they leave both caches; tracked flows keep going (AWS) and
+        stay in the kernel, and re-enter the dict cache on their next slow packet."""
+        for h in list(self.installed.values()):
+            if h.flow.untracked:
+                self._uninstall(h)
+        for h in self.entries.values():
+            h.fast_key = None
+        self.entries.clear()
+
+    def _uninstall(self, half: FlowHalf) -> None:
+        assert self.kernel is not None and half.kkey is not None
+        c = self.kernel.delete(half.kkey)
+        self.installed.pop(half.kkey, None)
+        half.kkey = None
+        self.removed += 1
+        if c is not None:
+            _take(half, c, time.time(), time.monotonic_ns())
+
+    # --------------------------------------------------------------- read
+
+    def sync(self, now: float, *, force: bool = True) -> None:
+        """Add what the kernel forwarded since the last look to each half's counters.
+
+        ``force=False`` (the timer): at most every `SYNC_INTERVAL` seconds."""
+        if self.kernel is None or not self.installed:
+            return
+        if not force and now - self.synced < SYNC_INTERVAL:
+            return
+        self.synced = now
+        mono = time.monotonic_ns()
+        installed = self.installed
+        for kkey, c in self.kernel.counters().items():
+            half = installed.get(kkey)
+            if half is not None:
+                _take(half, c, now, mono)
+
+    def set_enabled(self, on: bool) -> None:
+        """Off while a capture runs: every packet then reaches Python (and the pcap)."""
+        if self.kernel is not None and on != self.enabled:
+            self.kernel.set_enabled(on)
+        self.enabled = on
+
+    def close(self) -> None:
+        """Detach the program and free the map (the process is stopping)."""
+        if self.kernel is not None:
+            self.kernel.close()
+            self.kernel = None
+            self.reason = "stopped"
+        self.installed.clear()
+
+    def counters(self) -> dict[str, int]:
+        c = {"fastpath.entries": len(self.entries)}
+        if self.kernel is not None:
+            c["fastpath.kernel.entries"] = len(self.installed)
+            c["fastpath.kernel.full"] = self.full
+            c["fastpath.kernel.removed"] = self.removed
+            for name, n in self.kernel.stats().items():
+                c[f"fastpath.kernel.{name}"] = n
+        return c
+
+    def describe(self) -> str:
+        """One line for ``status``: ``on (kernel, N flows)`` or ``off (why)``."""
+        if self.kernel is None:
+            return f"off ({self.reason})"
+        state = "on" if self.enabled else "paused (capture running)"
+        return f"{state} (kernel, {len(self.installed)} flow halves)"
+
+
+def _take(half: FlowHalf, c: KernelCounters, now: float, mono_ns: int) -> None:
+    """Fold an entry's cumulative counters into its half (only the part not yet taken)."""
+    dp = c.packets - half.kpk
+    if dp <= 0:
+        return
+    half.pk += dp
+    half.by += c.bytes - half.kby
+    half.kpk = c.packets
+    half.kby = c.bytes
+    last = now - (mono_ns - c.last_ns) / 1e9
+    if last > half.last:
+        half.last = last
