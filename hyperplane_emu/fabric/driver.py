@@ -25,12 +25,25 @@ new ``bytearray`` anyway. Profile of a 9001-MTU TCP stream (perf, py-spy):
 the *receiving host's* TCP stack, which the veth runs in the sender's softirq;
 Python (core + this loop) is ~20 %.
 
+Offloads (`OffloadMode`): "off" (the default) is all of the above, with
+TSO/GSO/GRO/tx checksum off on both ends of every veth, so every frame is a
+wire frame. "on" keeps TSO, GSO and tx checksum on (what an eBPF fast path at
+kernel speed needs) and gives each port a second socket: bound to ETH_P_IP
+with PACKET_VNET_HDR, so IPv4 arrives *after* tc ingress (frames a tc program
+redirected never reach Python, where an ETH_P_ALL tap would see and re-send
+them) and with the GSO metadata `gso.normalize` needs to turn each skb back
+into the wire frames it stands for. The ETH_P_ALL socket stays, for sending
+(plain wire frames, no header) and for everything that is not IPv4 (ARP,
+IPv6, odd frames), with a classic BPF filter that drops IPv4 so it never
+arrives twice.
+
 Single-threaded: the control socket (`control.py`) is served from the same
 epoll loop through `add_reader`, so the core is never touched by two threads.
 """
 
 from __future__ import annotations
 
+import enum
 import errno
 import logging
 import os
@@ -45,21 +58,23 @@ from hyperplane_emu.plan.model import Plan, PlanNetworkAcl, PlanSecurityGroup
 
 from .core import Fabric
 from .events import TraceHop
-from .offload import disable_offloads
+from .gso import VNET_HDR_LEN, normalize
+from .offload import disable_offloads, enable_offloads
 from .pcapfile import PcapWriter
+from .sockets import ETH_P_ALL, ETH_P_IP, VNET_RECV_SIZE, packet_socket
 
 log = logging.getLogger("hyperplane_emu.fabric.driver")
 
-ETH_P_ALL = 0x0003
-SOL_PACKET = 263
-PACKET_QDISC_BYPASS = 20
-PACKET_IGNORE_OUTGOING = 23
-SO_RCVBUFFORCE = 33
-SO_SNDBUFFORCE = 32
-SOCKET_BUFFER = 32 << 20
 RECV_SIZE = 65536  # larger than any MTU-sized frame; an offload leak shows up as a big frame
 TICK_INTERVAL = 0.25  # Fabric.tick at least this often (brief: <= 0.5 s)
 DEFAULT_BATCH = 256
+
+
+class OffloadMode(enum.Enum):
+    """How the fabric's veths and sockets handle segmentation/checksum offloads."""
+
+    OFF = "off"  # offloads off on both ends; one ETH_P_ALL socket per port
+    ON = "on"  # offloads on; PACKET_VNET_HDR ETH_P_IP socket + filtered ETH_P_ALL socket
 
 
 class Driver:
@@ -89,6 +104,11 @@ class Driver:
         nports = max((e.port for e in self.host_enis), default=-1) + 1
         self._socks: list[socket.socket | None] = [None] * nports
         self._sends: list[Callable[[Any], int]] = [_no_send] * nports
+        self._vnet_socks: list[socket.socket | None] = [None] * nports
+        self.offload_mode = OffloadMode.OFF
+        self.gso_frames = 0  # "on" mode: GSO skbs received, and the segments they made
+        self.gso_segments = 0
+        self.gso_drops: dict[str, int] = {}
         self.rx = [0] * nports
         self.tx = [0] * nports
         self.tx_errors: dict[str, int] = {}
@@ -105,26 +125,38 @@ class Driver:
 
     # ------------------------------------------------------------ lifecycle
 
-    def open(self, *, offloads: bool = True) -> None:
-        """Open one socket per host ENI (inside the fabric namespace) and the epoll set."""
+    def open(
+        self, *, offloads: OffloadMode | str = OffloadMode.OFF, set_links: bool = True
+    ) -> None:
+        """Open the sockets of every host ENI (inside the fabric namespace) and the epoll set.
+
+        ``set_links``: first set the offloads of both ends of every ENI veth
+        (host end in its namespace) to match ``offloads``.
+        """
+        mode = OffloadMode(offloads)
+        self.offload_mode = mode
         self._epoll = select.epoll()
+        if set_links:
+            self._set_link_offloads(mode)
+        on = mode is OffloadMode.ON
         for eni in self.host_enis:
-            if offloads:
-                disable_offloads(eni.fabric_ifname)
-            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-            try:
-                s.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
-                s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
-                _set_buffer(s, socket.SO_RCVBUF, SO_RCVBUFFORCE)
-                _set_buffer(s, socket.SO_SNDBUF, SO_SNDBUFFORCE)
-                s.bind((eni.fabric_ifname, ETH_P_ALL))
-                s.setblocking(False)
-            except OSError:
-                s.close()
-                raise
+            s = packet_socket(eni.fabric_ifname, ETH_P_ALL, not_ipv4=on)
             self.attach(eni.port, s)
             self.add_reader(s.fileno(), lambda port=eni.port: self._drain(port))  # type: ignore[misc]
-        log.info("fabric driver: %d ports open", len(self.host_enis))
+            if on:
+                v = packet_socket(eni.fabric_ifname, ETH_P_IP, vnet_hdr=True)
+                self._vnet_socks[eni.port] = v
+                self.add_reader(v.fileno(), lambda port=eni.port: self._drain_vnet(port))  # type: ignore[misc]
+        log.info("fabric driver: %d ports open, offloads %s", len(self.host_enis), mode.value)
+
+    def _set_link_offloads(self, mode: OffloadMode) -> None:
+        for eni in self.host_enis:
+            if mode is OffloadMode.ON:
+                enable_offloads(eni.fabric_ifname)
+                enable_offloads(eni.ifname, eni.namespace)
+            else:
+                disable_offloads(eni.fabric_ifname)
+                disable_offloads(eni.ifname, eni.namespace)
 
     def attach(self, port: int, sock: socket.socket) -> None:
         """Use ``sock`` (nonblocking, one frame per datagram) as ``port``'s link.
@@ -182,6 +214,10 @@ class Driver:
                 s.close()
                 self._socks[i] = None
                 self._sends[i] = _no_send
+        for i, s in enumerate(self._vnet_socks):
+            if s is not None:
+                s.close()
+                self._vnet_socks[i] = None
         if self._epoll is not None:
             self._epoll.close()
             self._epoll = None
@@ -222,7 +258,6 @@ class Driver:
         """The same loop, plus mirroring into the pcap of any captured port."""
         sock = self._socks[port]
         assert sock is not None
-        caps = self.captures
         now = self.clock()
         stamp = time.time_ns()
         n = 0
@@ -230,29 +265,80 @@ class Driver:
             while n < self.batch:
                 frame = sock.recv(RECV_SIZE)
                 n += 1
-                cap = caps.get(port)
-                if cap is not None:
-                    cap[1].write(frame, stamp)
-                for out_port, out in self.fabric.handle(port, frame, now):
-                    cap = caps.get(out_port)
-                    try:
-                        self._sends[out_port](out)
-                        self.tx[out_port] += 1
-                    except OSError as e:
-                        self._tx_error(e)
-                        continue
-                    if cap is not None:
-                        cap[1].write(out, stamp)
-                if self.mirrors:
-                    for eni_id, copy in self.fabric.drain_mirror():
-                        m = self.mirrors.get(eni_id)
-                        if m is not None:
-                            m[1].write(copy, stamp)
+                self._one_captured(port, frame, now, stamp)
         except BlockingIOError:
             pass
         except OSError as e:  # the veth went away (ENETDOWN, ENXIO): keep serving the rest
             self._rx_error(port, e)
         self.rx[port] += n
+
+    def _one_captured(self, port: int, frame: bytes, now: float, stamp: int) -> None:
+        caps = self.captures
+        cap = caps.get(port)
+        if cap is not None:
+            cap[1].write(frame, stamp)
+        for out_port, out in self.fabric.handle(port, frame, now):
+            cap = caps.get(out_port)
+            try:
+                self._sends[out_port](out)
+                self.tx[out_port] += 1
+            except OSError as e:
+                self._tx_error(e)
+                continue
+            if cap is not None:
+                cap[1].write(out, stamp)
+        if self.mirrors:
+            for eni_id, copy in self.fabric.drain_mirror():
+                m = self.mirrors.get(eni_id)
+                if m is not None:
+                    m[1].write(copy, stamp)
+
+    def _drain_vnet(self, port: int) -> None:
+        """Offloads on: up to ``batch`` skbs (vnet header + frame) from the IPv4 socket.
+
+        Each skb becomes the wire frames it stands for (`gso.normalize`), and
+        each of those goes through the core (and into captures) on its own, so
+        conntrack, flow logs and pcaps count wire packets. ``rx`` counts them too.
+        """
+        sock = self._vnet_socks[port]
+        assert sock is not None
+        recv = sock.recv
+        handle = self.fabric.handle
+        sends = self._sends
+        tx = self.tx
+        drops = self.gso_drops
+        capturing = bool(self.captures or self.mirrors)
+        now = self.clock()
+        stamp = time.time_ns()
+        n = frames = 0
+        batch = self.batch
+        try:
+            while n < batch:
+                data = recv(VNET_RECV_SIZE)
+                n += 1
+                if data[0] or data[1]:  # NEEDS_CSUM / DATA_VALID, or a GSO type
+                    wire = normalize(data, data[VNET_HDR_LEN:], drops)
+                    if data[1]:
+                        self.gso_frames += 1
+                        self.gso_segments += len(wire)
+                else:
+                    wire = [data[VNET_HDR_LEN:]]
+                for frame in wire:
+                    frames += 1
+                    if capturing:
+                        self._one_captured(port, frame, now, stamp)
+                        continue
+                    for out_port, out in handle(port, frame, now):
+                        try:
+                            sends[out_port](out)
+                            tx[out_port] += 1
+                        except OSError as e:
+                            self._tx_error(e)
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            self._rx_error(port, e)
+        self.rx[port] += frames
 
     def _rx_error(self, port: int, e: OSError) -> None:
         name = errno.errorcode.get(e.errno or 0, str(e.errno))
@@ -310,6 +396,11 @@ class Driver:
             counters[f"driver.tx-error.{name}"] = n
         for name, n in self.rx_errors.items():
             counters[f"driver.rx-error.{name}"] = n
+        if self.offload_mode is OffloadMode.ON:
+            counters["driver.rx-gso-frames"] = self.gso_frames
+            counters["driver.rx-gso-segments"] = self.gso_segments
+            for name, n in self.gso_drops.items():
+                counters[f"driver.gso-drop.{name}"] = n
         return {
             "counters": counters,
             "fast_path": self.fabric.fastpath.describe(),
@@ -327,6 +418,7 @@ class Driver:
                 }
                 for e in self.host_enis
             ],
+            "offloads": self.offload_mode.value,
             "uptime": round(self.clock() - self.started, 3),
             "pid": os.getpid(),
         }
@@ -446,11 +538,3 @@ class Driver:
 
 def _no_send(frame: Any) -> int:
     raise OSError(errno.ENODEV, "port has no socket")
-
-
-def _set_buffer(s: socket.socket, opt: int, force_opt: int) -> None:
-    # The FORCE variants ignore net.core.[rw]mem_max (root only); fall back if refused.
-    try:
-        s.setsockopt(socket.SOL_SOCKET, force_opt, SOCKET_BUFFER)
-    except PermissionError:
-        s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)

@@ -1,4 +1,4 @@
-"""Turn off a veth's segmentation and checksum offloads, from Python.
+"""Turn a veth's segmentation and checksum offloads off (or on), from Python.
 
 Why: with offloads on, a veth hands AF_PACKET 64 KiB TSO/GSO "super frames"
 and TCP/UDP checksums left for hardware that does not exist (CHECKSUM_PARTIAL).
@@ -16,7 +16,9 @@ setter for these features, so we issue it ourselves.
 
 Both ends of every ENI veth need it: the realize layer calls
 `disable_offloads(name, netns=...)` for the host end, the driver for the
-fabric end (it already runs inside the fabric namespace).
+fabric end (it already runs inside the fabric namespace). A fabric started
+with offloads on (`driver.OffloadMode.ON`) reads GSO metadata with
+PACKET_VNET_HDR instead and turns both ends back on (`enable_offloads`).
 """
 
 from __future__ import annotations
@@ -67,10 +69,35 @@ def disable_offloads(ifname: str, netns: str | None = None) -> dict[str, bool]:
     A feature the driver does not have (EOPNOTSUPP) is skipped: it cannot
     produce what we are protecting against.
     """
+    return _set(ifname, netns, dict.fromkeys(FEATURES, False))
+
+
+def enable_offloads(
+    ifname: str, netns: str | None = None, *, gro: bool | None = None
+) -> dict[str, bool]:
+    """Switch tx checksum offload, TSO and GSO on on ``ifname``; returns the new state.
+
+    For a fabric whose sockets read PACKET_VNET_HDR (`gso.normalize`): super
+    frames and partial checksums are then what the kernel hands over, and what
+    lets an eBPF fast path forward them at kernel speed. ``gro``: None leaves
+    GRO as it is, True/False sets it.
+    """
+    wanted = {"tx-checksum": True, "tso": True, "gso": True}
+    if gro is not None:
+        wanted["gro"] = gro
+    return _set(ifname, netns, wanted)
+
+
+def _set(ifname: str, netns: str | None, wanted: dict[str, bool]) -> dict[str, bool]:
+    # Off: segmentation before checksum (no checksum offload => no TSO, which the
+    # kernel re-derives); on: checksum first, for the same reason.
+    order = list(FEATURES) if not any(wanted.values()) else list(reversed(FEATURES))
     with _control_socket(netns) as sock:
-        for _, setter in FEATURES.values():
+        for name in order:
+            if name not in wanted:
+                continue
             try:
-                _ethtool_value(sock, ifname, setter, 0)
+                _ethtool_value(sock, ifname, FEATURES[name][1], int(wanted[name]))
             except OSError as e:
                 if e.errno != errno.EOPNOTSUPP:
                     raise
