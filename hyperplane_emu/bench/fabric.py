@@ -113,10 +113,11 @@ def measure(
     return f
 
 
-def kernel_lab(lab: Lab) -> Target:
+def kernel_lab(lab: Lab, offloads: str = "off") -> Target:
     c, r, s = lab.netns("kc"), lab.netns("kr"), lab.netns("ks")
-    lab.veth(c, "eth0", r, "he-kr-c", mtu=9001)
-    lab.veth(s, "eth0", r, "he-kr-s", mtu=9001)
+    off = offloads == "off"
+    lab.veth(c, "eth0", r, "he-kr-c", mtu=9001, offloads_off=off)
+    lab.veth(s, "eth0", r, "he-kr-s", mtu=9001, offloads_off=off)
     lab.address(c, "eth0", topo.CLIENT_IP, 24)
     lab.address(r, "he-kr-c", "10.0.1.1", 24)
     lab.address(s, "eth0", topo.SERVER_IP, 24)
@@ -128,14 +129,23 @@ def kernel_lab(lab: Lab) -> Target:
     return Target(lab, c, s, topo.SERVER_IP, links)
 
 
-def fabric_lab(lab: Lab, state_dir: Path) -> tuple[Target, Any]:
-    plan = topo.two_host_plan("bench", tcp_ports=[PORT], udp_ports=[PORT])
+def fabric_lab(lab: Lab, state_dir: Path, offloads: str = "off") -> tuple[Target, Any]:
+    name = lab.prefix[len("he-") :].rstrip("-")
+    plan = topo.two_host_plan(name, tcp_ports=[PORT], udp_ports=[PORT])
     topo.build(lab, plan)
     topo.write_state(state_dir, plan)
     log = (state_dir / "fabric.log").open("wb")
     daemon = lab.popen(
         plan.fabric_namespace,
-        [sys.executable, "-m", "hyperplane_emu.fabric.daemon", "--state-dir", str(state_dir)],
+        [
+            sys.executable,
+            "-m",
+            "hyperplane_emu.fabric.daemon",
+            "--state-dir",
+            str(state_dir),
+            "--offloads",
+            offloads,
+        ],
         stderr=log,
     )
     deadline = time.monotonic() + 15
@@ -184,20 +194,29 @@ def run(
     tcp_seconds: float = 5.0,
     udp_seconds: float = 3.0,
     on_step: Callable[[str], None] = lambda s: None,
+    *,
+    offloads: str = "off",
+    prefix: str = "he-bench-",
 ) -> Result:
+    """``offloads``: "on" keeps TSO/GSO/tx checksum on in both labs (the fabric
+    reads PACKET_VNET_HDR and segments in Python); ``prefix`` names the labs'
+    namespaces (two benches at once need two prefixes)."""
     from hyperplane_emu.fabric.control import request
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="he-bench-") as tmp:
         state = Path(tmp) / "state"
-        with Lab("he-bench-") as lab:
+        with Lab(prefix) as lab:
             on_step("kernel lab")
             kernel = measure(
-                kernel_lab(lab), tcp_seconds, udp_seconds, lambda s: on_step("kernel " + s)
+                kernel_lab(lab, offloads),
+                tcp_seconds,
+                udp_seconds,
+                lambda s: on_step("kernel " + s),
             )
-        with Lab("he-bench-") as lab:
+        with Lab(prefix) as lab:
             on_step("fabric lab")
-            target, daemon = fabric_lab(lab, state)
+            target, daemon = fabric_lab(lab, state, offloads)
             fabric = measure(target, tcp_seconds, udp_seconds, lambda s: on_step("fabric " + s))
             answer = request(str(state / "fabric.sock"), "status")
             counters = {k: v for k, v in answer.get("counters", {}).items() if v}

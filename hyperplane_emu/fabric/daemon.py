@@ -1,4 +1,6 @@
-"""The fabric process: ``python -m hyperplane_emu.fabric.daemon --state-dir DIR [--netns NAME]``.
+"""The fabric process: ``python -m hyperplane_emu.fabric.daemon --state-dir DIR [options]``.
+
+Options: ``--netns NAME``, ``--offloads on|off`` (`driver.OffloadMode`).
 
 Moves into the fabric namespace (if ``--netns``), reads ``DIR/plan.json``,
 opens the AF_PACKET ports (`driver.Driver`), serves ``DIR/fabric.sock``
@@ -26,7 +28,7 @@ from hyperplane_emu.realize import netns
 from . import kernelpath
 from .control import ControlHandler, LineReader, RequestError, error_line
 from .core import Fabric
-from .driver import Driver
+from .driver import Driver, OffloadMode
 
 log = logging.getLogger("hyperplane_emu.fabric.daemon")
 
@@ -110,12 +112,16 @@ class ControlServer:
         self.path.unlink(missing_ok=True)
 
 
-def serve(state_dir: Path, fast_path: str = "auto") -> int:
+def serve(state_dir: Path, fast_path: str = "auto", offloads: str | None = None) -> int:
+    """``offloads`` None: on when the kernel carries established flows (their speed
+    needs TSO/GSO), off otherwise (every frame Python reads is a wire frame)."""
     plan = from_json((state_dir / "plan.json").read_text(encoding="utf-8"))
     fabric = Fabric(plan, clock_start=time.time())
     driver = Driver(fabric, plan, state_dir)
-    kernelpath.load(fabric, plan, fast_path)
-    driver.open()
+    kernel = kernelpath.load(fabric, plan, fast_path)
+    if offloads is None:
+        offloads = OffloadMode.ON.value if kernel else OffloadMode.OFF.value
+    driver.open(offloads=OffloadMode(offloads))
     # Signals: the handler only asks the loop to stop; the wakeup pipe makes
     # epoll return at once instead of at the next tick.
     rfd, wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -168,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="auto: established flows in the kernel (eBPF) when it can load; off: all in Python",
     )
+    ap.add_argument(
+        "--offloads",
+        choices=[m.value for m in OffloadMode],
+        default=None,
+        help="veth TSO/GSO/checksum offloads: off (every frame a wire frame) or on "
+        "(PACKET_VNET_HDR, segmented in Python); default: on with the kernel fast path, "
+        "off without",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(
@@ -183,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("fabric: cannot enter netns %s: %s", args.netns, e)
             return 1
     try:
-        return serve(args.state_dir, args.fast_path)
+        return serve(args.state_dir, args.fast_path, args.offloads)
     except Exception:
         log.exception("fabric: failed")
         return 1

@@ -141,11 +141,10 @@ class Driver:
         on = mode is OffloadMode.ON
         for eni in self.host_enis:
             s = packet_socket(eni.fabric_ifname, ETH_P_ALL, not_ipv4=on)
-            self.attach(eni.port, s)
+            v = packet_socket(eni.fabric_ifname, ETH_P_IP, vnet_hdr=True) if on else None
+            self.attach(eni.port, s, v)
             self.add_reader(s.fileno(), lambda port=eni.port: self._drain(port))  # type: ignore[misc]
-            if on:
-                v = packet_socket(eni.fabric_ifname, ETH_P_IP, vnet_hdr=True)
-                self._vnet_socks[eni.port] = v
+            if v is not None:
                 self.add_reader(v.fileno(), lambda port=eni.port: self._drain_vnet(port))  # type: ignore[misc]
         log.info("fabric driver: %d ports open, offloads %s", len(self.host_enis), mode.value)
 
@@ -158,15 +157,18 @@ class Driver:
                 disable_offloads(eni.fabric_ifname)
                 disable_offloads(eni.ifname, eni.namespace)
 
-    def attach(self, port: int, sock: socket.socket) -> None:
+    def attach(self, port: int, sock: socket.socket, vnet: socket.socket | None = None) -> None:
         """Use ``sock`` (nonblocking, one frame per datagram) as ``port``'s link.
 
         `open()` attaches AF_PACKET sockets; tests attach a SOCK_DGRAM socketpair
         end, which keeps frame boundaries the same way, to run the data path
-        without root.
+        without root. ``vnet``: the receive-only socket whose datagrams are a
+        vnet header + frame (`_drain_vnet`), in "on" mode.
         """
         self._socks[port] = sock
         self._sends[port] = sock.send
+        if vnet is not None:
+            self._vnet_socks[port] = vnet
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         """Call ``callback`` when ``fd`` is readable (control socket, signal pipe…)."""
