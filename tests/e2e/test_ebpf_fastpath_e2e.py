@@ -62,7 +62,9 @@ def mac_str(b: bytes) -> str:
 
 
 def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True, capture_output=True, text=True)
+    """Run a command; one string argument is split on spaces."""
+    args = argv[0].split() if len(argv) == 1 else list(argv)
+    subprocess.run(args, check=True, capture_output=True, text=True)
 
 
 def tup(src: str, dst: str, sport: int, dport: int) -> bytes:
@@ -88,10 +90,18 @@ class Rig:
         """a:cport -> VIP:vport becomes NLB:nport -> b:bport, and the reply back."""
         fwd = (self.ifindex["fa"], proto, tup(A, VIP, cport, vport))
         rev = (self.ifindex["fb"], proto, tup(B, NLB, bport, nport))
-        kf.put(fwd, FlowAction(MAC["fa"], MAC["b0"] + MAC["fb"], tup(NLB, B, nport, bport),
-                               self.ifindex["fb"]))
-        kf.put(rev, FlowAction(MAC["fb"], MAC["a0"] + MAC["fa"], tup(VIP, A, vport, cport),
-                               self.ifindex["fa"]))
+        kf.put(
+            fwd,
+            FlowAction(
+                MAC["fa"], MAC["b0"] + MAC["fb"], tup(NLB, B, nport, bport), self.ifindex["fb"]
+            ),
+        )
+        kf.put(
+            rev,
+            FlowAction(
+                MAC["fb"], MAC["a0"] + MAC["fa"], tup(VIP, A, vport, cport), self.ifindex["fa"]
+            ),
+        )
         return fwd, rev
 
 
@@ -107,12 +117,11 @@ def rig() -> Iterator[Rig]:
     try:
         for ns in (NS_A, NS_F, NS_B):
             sh("ip", "netns", "add", ns)
-        sh("ip", "-n", NS_A, "link", "add", "he-ebpf-a0", "address", mac_str(MAC["a0"]),
-           "type", "veth", "peer", "name", "he-ebpf-fa", "address", mac_str(MAC["fa"]),
-           "netns", NS_F)
-        sh("ip", "-n", NS_B, "link", "add", "he-ebpf-b0", "address", mac_str(MAC["b0"]),
-           "type", "veth", "peer", "name", "he-ebpf-fb", "address", mac_str(MAC["fb"]),
-           "netns", NS_F)
+        for ns, end, peer in ((NS_A, "a0", "fa"), (NS_B, "b0", "fb")):
+            sh(
+                f"ip -n {ns} link add he-ebpf-{end} address {mac_str(MAC[end])} type veth"
+                f" peer name he-ebpf-{peer} address {mac_str(MAC[peer])} netns {NS_F}"
+            )
         for ns, dev, addr in (
             (NS_A, "he-ebpf-a0", f"{A}/24"),
             (NS_F, "he-ebpf-fa", "10.91.1.1/24"),
@@ -130,8 +139,7 @@ def rig() -> Iterator[Rig]:
             (NS_B, "10.91.2.1", "he-ebpf-b0", MAC["fb"]),
             (NS_B, NLB, "he-ebpf-b0", MAC["fb"]),
         ):
-            sh("ip", "-n", ns, "neigh", "replace", ip, "lladdr", mac_str(mac), "dev", dev,
-               "nud", "permanent")
+            sh(f"ip -n {ns} neigh replace {ip} lladdr {mac_str(mac)} dev {dev} nud permanent")
         sh("ip", "-n", NS_A, "route", "add", "default", "via", "10.91.1.1")
         sh("ip", "-n", NS_B, "route", "add", "default", "via", "10.91.2.1")
         # The TCP test's slow path (see the module docstring): this namespace only.
@@ -144,10 +152,14 @@ def rig() -> Iterator[Rig]:
             f" ip daddr {B} tcp dport 8001 snat to {NLB}:40001; }}\n"
             "}\n"
         )
-        subprocess.run(["ip", "netns", "exec", NS_F, "nft", "-f", "-"], input=nft, check=True,
-                       text=True, capture_output=True)
-        sh("ip", "netns", "exec", NS_F, "sysctl", "-qw",
-           "net.netfilter.nf_conntrack_tcp_be_liberal=1")
+        subprocess.run(
+            ["ip", "netns", "exec", NS_F, "nft", "-f", "-"],
+            input=nft,
+            check=True,
+            text=True,
+            capture_output=True,
+        )
+        sh(f"ip netns exec {NS_F} sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal=1")
         idx = run_in(NS_F, lambda: {d: socket.if_nametoindex(f"he-ebpf-{d}") for d in ("fa", "fb")})
         yield Rig(idx)
     finally:
@@ -181,7 +193,7 @@ class Capture:
         self.sock: socket.socket = run_in(NS_B, open_)
 
     def drain(self) -> list[tuple[bytes, int]]:
-        out = []
+        out: list[tuple[bytes, int]] = []
         while True:
             try:
                 data, anc, _flags, addr = self.sock.recvmsg(1 << 17, 256)
@@ -190,8 +202,13 @@ class Capture:
             if addr[2] == socket.PACKET_OUTGOING:
                 continue
             status = next(
-                (struct.unpack_from("=I", d)[0] for lvl, t, d in anc
-                 if lvl == SOL_PACKET and t == PACKET_AUXDATA), 0)
+                (
+                    struct.unpack_from("=I", d)[0]
+                    for lvl, t, d in anc
+                    if lvl == SOL_PACKET and t == PACKET_AUXDATA
+                ),
+                0,
+            )
             out.append((data, status))
 
     def close(self) -> None:
@@ -413,10 +430,13 @@ def test_map_full_and_close_leaves_nothing(rig: Rig) -> None:
     finally:
         k.close()
         k.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        k.put(keys[0], act)
     wait_for(lambda: not ids & {i for _, _, i in bpf_objects()}, "BPF objects freed")
     tc = subprocess.run(
         ["ip", "netns", "exec", NS_F, "tc", "filter", "show", "dev", "he-ebpf-fa", "ingress"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert "he_fastpath" not in tc.stdout
 
@@ -428,6 +448,7 @@ def test_missing_object_is_a_clear_reason(rig: Rig) -> None:
         run_in(NS_F, lambda: KernelFlows.load([rig.ifindex["fa"], 999999], 10))
     tc = subprocess.run(
         ["ip", "netns", "exec", NS_F, "tc", "filter", "show", "dev", "he-ebpf-fa", "ingress"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert "he_fastpath" not in tc.stdout, "a partial load must undo its attachments"

@@ -85,9 +85,7 @@ def build(source: Path = SOURCE, obj: Path = OBJECT, force: bool = False) -> Bui
     if not Path("/usr/include/bpf/bpf_helpers.h").exists():
         raise BuildError(f"libbpf headers missing (/usr/include/bpf): {SETUP_HINT}")
     tmp = obj.with_name(obj.name + ".tmp")
-    proc = subprocess.run(
-        command(source, tmp, clang), capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(command(source, tmp, clang), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
         first = next((ln for ln in proc.stderr.splitlines() if "error" in ln), proc.stderr.strip())

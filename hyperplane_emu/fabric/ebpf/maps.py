@@ -63,6 +63,11 @@ class MapFull(Exception):
     """he_flows has max_flows entries: the flow stays on the slow path."""
 
 
+class _Closed(dict[str, int]):
+    def __missing__(self, key: str) -> int:
+        raise ValueError(f"KernelFlows is closed (no {key})")
+
+
 def _netns_ino() -> int:
     return os.stat("/proc/thread-self/ns/net").st_ino
 
@@ -77,7 +82,7 @@ def _in_netns(fd: int, fn: Callable[[], T]) -> T:
             if _libc.setns(fd, _CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns into the fast path's namespace")
             out.append(fn())
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as e:  # re-raised in the caller's thread
             err.append(e)
 
     t = threading.Thread(target=go, name="he-ebpf-netns")
@@ -153,25 +158,23 @@ class KernelFlows:
         except BaseException:
             libbpf.bpf_object__close(ptr)
             raise
-        self = cls(ptr, fds, max_flows)
+        flows = cls(ptr, fds, max_flows)
         try:
-            self.set_enabled(True)
+            flows.set_enabled(True)
             for ifindex in ifindexes:
-                self._attach(ifindex)
+                flows._attach(ifindex)
         except BaseException as e:
-            self.close()
+            flows.close()
             if isinstance(e, FastPathUnavailable):
                 raise
             raise FastPathUnavailable(f"attach failed: {e}") from e
-        return self
+        return flows
 
     def _attach(self, ifindex: int) -> None:
         hook = _hook(ifindex, BPF_TC_INGRESS)
         rc = self._lib.bpf_tc_hook_create(ctypes.byref(hook))
         if rc < 0 and rc != -errno.EEXIST:
-            raise FastPathUnavailable(
-                f"cannot add clsact on ifindex {ifindex}: {errno_text(rc)}"
-            )
+            raise FastPathUnavailable(f"cannot add clsact on ifindex {ifindex}: {errno_text(rc)}")
         created = rc == 0
         opts = _opts(self._fds["prog"])
         opts.flags = BPF_TC_F_REPLACE
@@ -247,7 +250,12 @@ class KernelFlows:
         while True:
             count = ctypes.c_uint32(_BATCH)
             rc = self._lib.bpf_map_lookup_batch(
-                fd, None if first else tok_in, tok_out, keys, vals, ctypes.byref(count),
+                fd,
+                None if first else tok_in,
+                tok_out,
+                keys,
+                vals,
+                ctypes.byref(count),
                 ctypes.byref(opts),
             )
             if rc < 0 and rc != -errno.ENOENT:
@@ -310,6 +318,7 @@ class KernelFlows:
                 _in_netns(self._netns_fd, lambda: self._detach_all(attached))
         self._lib.bpf_object__close(self._obj)
         self._obj = None
+        self._fds = _Closed()  # the numbers may be reused by other files now
         self._keys.clear()
         os.close(self._netns_fd)
 
@@ -341,9 +350,7 @@ def _hook(ifindex: int, point: int) -> TcHook:
 
 
 def _opts(prog_fd: int) -> TcOpts:
-    return TcOpts(
-        sz=ctypes.sizeof(TcOpts), prog_fd=prog_fd, handle=TC_HANDLE, priority=TC_PRIORITY
-    )
+    return TcOpts(sz=ctypes.sizeof(TcOpts), prog_fd=prog_fd, handle=TC_HANDLE, priority=TC_PRIORITY)
 
 
 def _obj_id(libbpf: ctypes.CDLL, fd: int) -> int:

@@ -62,7 +62,9 @@ def test_bad_action_sizes_are_refused() -> None:
 def _btf_members(obj: Path, struct: str) -> tuple[int, dict[str, int]]:
     out = subprocess.run(
         ["bpftool", "btf", "dump", "file", str(obj), "format", "raw"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     m = re.search(rf"STRUCT '{struct}' size=(\d+) vlen=\d+\n((?:\t.*\n)+)", out)
     assert m, f"{struct} not in the object's BTF"
@@ -106,8 +108,10 @@ def test_build_without_clang_says_run_setup(
     src = tmp_path / "fastpath.bpf.c"
     src.write_text("int x;\n")
     monkeypatch.setattr(ebpf_build.shutil, "which", lambda _name: None)
-    with pytest.raises(ebpf_build.BuildError, match="clang missing: install clang llvm "
-                       "libbpf-dev: run scripts/setup"):
+    with pytest.raises(
+        ebpf_build.BuildError,
+        match="clang missing: install clang llvm libbpf-dev: run scripts/setup",
+    ):
         ebpf_build.build(src, tmp_path / "x.o")
 
 
@@ -127,8 +131,9 @@ def test_missing_object_is_unavailable_with_reason(tmp_path: Path) -> None:
         KernelFlows.load([], 10, obj=tmp_path / "nothing.o")
 
 
-def test_main_prints_one_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                              tmp_path: Path) -> None:
+def test_main_prints_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     def fake(force: bool = False) -> ebpf_build.BuildResult:
         return ebpf_build.BuildResult(tmp_path / "o", False, "ab" * 32)
 
