@@ -57,6 +57,10 @@ enum he_stat {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	/* Allocated per entry, not up front: sized for 1M flows, a fabric with a few
+	 * thousand uses a few hundred KB of kernel memory, not ~140 MB. A full map
+	 * still refuses an update with E2BIG. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MAX_FLOWS_DEFAULT);
 	__type(key, struct he_flow_key);
 	__type(value, struct he_flow_val);
