@@ -32,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     fab = sub.add_parser("fabric", help="fabric vs kernel forwarding: TCP Gbit/s, UDP pkt/s")
     fab.add_argument("--tcp-seconds", type=float, default=5.0)
     fab.add_argument("--udp-seconds", type=float, default=3.0)
-    fab.add_argument("--offloads", choices=["off", "on"], default="off")
+    fab.add_argument(
+        "--no-fast-path",
+        dest="fast",
+        action="store_false",
+        help="only the kernel and the slow path, offloads off (today's keys)",
+    )
     fab.add_argument("--prefix", default="he-bench-", help="namespace name prefix (he-…-)")
     pl = sub.add_parser("privatelink", help="endpoint -> NLB -> target vs direct: conn/s, Gbit/s")
     pl.add_argument("--seconds", type=float, default=4.0)
@@ -79,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.tcp_seconds,
                 args.udp_seconds,
                 step,
-                offloads=args.offloads,
                 prefix=args.prefix,
+                fast=args.fast,
             )
             out: dict[str, object] = result.as_json()
             table: Callable[[], None] = lambda: fabric.print_table(result)  # noqa: E731

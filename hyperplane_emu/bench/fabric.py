@@ -1,25 +1,34 @@
 """``scripts/bench fabric``: the fabric against the kernel's own forwarding, same run.
 
-Two self-contained labs (namespaces ``he-bench-*``, removed at the end, also
-on error or Ctrl-C):
+Self-contained labs (namespaces ``he-bench-*``, removed at the end, also on
+error or Ctrl-C), measured one after the other in the same run:
 
-- kernel: client ns -- router ns (ip_forward=1) -- server ns;
-- fabric: client ns and server ns, each veth'd to a fabric ns running the
-  fabric daemon with a two-host plan (one VPC, two subnets, security groups
-  allowing the bench ports, connection tracking on).
-
-Every veth end has TSO, GSO, GRO and tx checksum offload off in *both* labs:
-the fabric needs that (it forwards real MTU-sized frames), and the kernel
-gets the same links so the ratio compares forwarding, not offloads.
+- kernel, offloads off and kernel, offloads on: client ns -- router ns
+  (ip_forward=1) -- server ns;
+- fabric, slow path (``--fast-path off``): client ns and server ns, each veth'd
+  to a fabric ns running the fabric daemon with a two-host plan (one VPC, two
+  subnets, security groups allowing the bench ports, connection tracking on);
+  offloads off on every veth end, like the first kernel lab (the Python path
+  forwards real MTU-sized frames);
+- fabric, fast path (the default ``auto``): the same lab, the eBPF program
+  carrying established flows, offloads on, like the second kernel lab; then
+  the same TCP stream with 10 k and 100 k other entries in the flow map.
 
 Measures: iperf3 single-stream TCP at MTU 1500 and 9001 (receiver's Gbit/s),
 and packets/s of 64- and 1500-byte frames (UDP, iperf3 -b 0, the sender as
-fast as it goes) counted as frames arriving on the server's interface.
+fast as it goes) counted as frames arriving on the server's interface; and the
+fabric's connection setup rate on the PrivateLink path (`flowsetup`).
+
+Keys: today's (``ratio_1500`` = slow path / kernel offloads off, ...) and
+``ratio_1500_on``, ``ratio_9001_on``, ``ratio_pps_*_on`` (fast path / kernel
+offloads on), ``flows_per_s`` (connections set up per second, kernel installs
+included), ``map_gbps_1500`` (fast path with 10 k / 100 k map entries).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -129,25 +138,21 @@ def kernel_lab(lab: Lab, offloads: str = "off") -> Target:
     return Target(lab, c, s, topo.SERVER_IP, links)
 
 
-def fabric_lab(lab: Lab, state_dir: Path, offloads: str = "off") -> tuple[Target, Any]:
+def fabric_lab(
+    lab: Lab, state_dir: Path, fast_path: str, offloads: str | None = None
+) -> tuple[Target, Any]:
+    """The fabric daemon on a two-host plan; ``offloads`` None: the daemon's choice
+    (on with the kernel fast path, off without)."""
     name = lab.prefix[len("he-") :].rstrip("-")
     plan = topo.two_host_plan(name, tcp_ports=[PORT], udp_ports=[PORT])
     topo.build(lab, plan)
     topo.write_state(state_dir, plan)
     log = (state_dir / "fabric.log").open("wb")
-    daemon = lab.popen(
-        plan.fabric_namespace,
-        [
-            sys.executable,
-            "-m",
-            "hyperplane_emu.fabric.daemon",
-            "--state-dir",
-            str(state_dir),
-            "--offloads",
-            offloads,
-        ],
-        stderr=log,
-    )
+    argv = [sys.executable, "-m", "hyperplane_emu.fabric.daemon", "--state-dir", str(state_dir)]
+    argv += ["--fast-path", fast_path]
+    if offloads is not None:
+        argv += ["--offloads", offloads]
+    daemon = lab.popen(plan.fabric_namespace, argv, stderr=log)
     deadline = time.monotonic() + 15
     while not (state_dir / "fabric.ready").exists():
         if daemon.poll() is not None or time.monotonic() > deadline:
@@ -163,12 +168,59 @@ def fabric_lab(lab: Lab, state_dir: Path, offloads: str = "off") -> tuple[Target
     return Target(lab, client.namespace, server.namespace, server.ip, links), daemon
 
 
+def _flows_map_id(pid: int) -> int:
+    """The id of the he_flows map the fabric process `pid` holds (from its fdinfo)."""
+    from hyperplane_emu.fabric.ebpf import bpf_objects
+
+    flows = {i for kind, n, i in bpf_objects() if kind == "map" and n == "he_flows"}
+    fdinfo = Path(f"/proc/{pid}/fdinfo")
+    for entry in fdinfo.iterdir():
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("map_id:") and int(line.split()[1]) in flows:
+                return int(line.split()[1])
+    raise LabError(f"fabric pid {pid} holds no he_flows map (is the fast path on?)")
+
+
+def fill_map(map_id: int, start: int, n: int) -> None:
+    """Add `n` entries that no packet matches (ifindex 0) to the flow map `map_id`."""
+    import ctypes
+    import struct
+
+    from hyperplane_emu.fabric.ebpf import FlowAction
+    from hyperplane_emu.fabric.ebpf.layout import pack_action, pack_key
+    from hyperplane_emu.fabric.ebpf.libbpf import lib
+
+    libbpf = lib()
+    fd = libbpf.bpf_map_get_fd_by_id(map_id)
+    if fd < 0:
+        raise LabError(f"map {map_id}: {os.strerror(-fd)}")
+    try:
+        value = pack_action(FlowAction(b"\x02" * 6, b"\x04" * 12, None, 1))
+        for i in range(start, start + n):
+            key = pack_key((0, 6, struct.pack("!II", 0x0A000000 + i, 0x0AFF0001) + b"\0\1\0\2"))
+            if libbpf.bpf_map_update_elem(fd, key, value, 0) != 0:
+                raise LabError(f"map {map_id}: update failed: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class Result:
     kernel: Figures
     fabric: Figures
     fabric_counters: dict[str, int]
     seconds: float
+    kernel_on: Figures | None = None
+    fast: Figures | None = None
+    fast_counters: dict[str, int] = field(default_factory=dict)
+    fast_path: str = ""
+    map_gbps: dict[int, float] = field(default_factory=dict)  # map entries -> Gbit/s at 1500
+    flows_per_s: float | None = None
+    flows_per_s_python: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         k, f = self.kernel, self.fabric
@@ -176,18 +228,77 @@ class Result:
         for mtu in (1500, 9001):
             out[f"kernel_gbps_{mtu}"] = round(k.gbps[mtu], 3)
             out[f"fabric_gbps_{mtu}"] = round(f.gbps[mtu], 3)
-            out[f"ratio_{mtu}"] = round(f.gbps[mtu] / k.gbps[mtu], 3) if k.gbps[mtu] else None
+            out[f"ratio_{mtu}"] = _ratio(f.gbps[mtu], k.gbps[mtu])
         for size in (64, 1500):
             out[f"kernel_pps_{size}"] = round(k.pps[size])
             out[f"fabric_pps_{size}"] = round(f.pps[size])
-            out[f"ratio_pps_{size}"] = round(f.pps[size] / k.pps[size], 3) if k.pps[size] else None
+            out[f"ratio_pps_{size}"] = _ratio(f.pps[size], k.pps[size])
+        on, fast = self.kernel_on, self.fast
+        if on is not None and fast is not None:
+            for mtu in (1500, 9001):
+                out[f"kernel_on_gbps_{mtu}"] = round(on.gbps[mtu], 3)
+                out[f"fast_gbps_{mtu}"] = round(fast.gbps[mtu], 3)
+                out[f"ratio_{mtu}_on"] = _ratio(fast.gbps[mtu], on.gbps[mtu])
+            for size in (64, 1500):
+                out[f"kernel_on_pps_{size}"] = round(on.pps[size])
+                out[f"fast_pps_{size}"] = round(fast.pps[size])
+                out[f"ratio_pps_{size}_on"] = _ratio(fast.pps[size], on.pps[size])
+            out["map_gbps_1500"] = {str(n): round(g, 3) for n, g in self.map_gbps.items()}
+        out["flows_per_s"] = round(self.flows_per_s) if self.flows_per_s else None
+        out["flows_per_s_python"] = round(self.flows_per_s_python or 0) or None
+        out["fast_path"] = self.fast_path
         out["targets"] = {
             "ratio_9001 >= 0.5": bool(out["ratio_9001"] and out["ratio_9001"] >= 0.5),
             "fabric_pps_1500 >= 100000": out["fabric_pps_1500"] >= 100_000,
+            "ratio_1500_on >= 0.9": (out.get("ratio_1500_on") or 0) >= 0.9,
+            "ratio_9001_on >= 0.9": (out.get("ratio_9001_on") or 0) >= 0.9,
+            "ratio_pps_1500_on >= 0.9": (out.get("ratio_pps_1500_on") or 0) >= 0.9,
+            "flows_per_s >= 20000": (out["flows_per_s"] or 0) >= 20_000,
         }
         out["fabric_counters"] = self.fabric_counters
+        out["fast_counters"] = self.fast_counters
         out["seconds"] = round(self.seconds, 1)
         return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def _status(state: Path) -> dict[str, Any]:
+    from hyperplane_emu.fabric.control import request
+
+    answer: dict[str, Any] = request(str(state / "fabric.sock"), "status")
+    return answer
+
+
+def _stop(lab: Lab, daemon: Any, state: Path) -> None:
+    if lab.stop(daemon) != 0:
+        raise LabError("fabric daemon exited non-zero: " + (state / "fabric.log").read_text())
+
+
+def flow_setup(kernel: bool) -> float:
+    """Connections/s set up on the PrivateLink path, in process (`flowsetup`), best of 3;
+    ``kernel``: with a real flow map (loaded, attached nowhere) taking the installs."""
+    from hyperplane_emu.fabric.core import Fabric
+
+    from . import flowsetup
+
+    p = flowsetup.plan()
+    best = 0.0
+    for _ in range(3):
+        fab = Fabric(p)
+        if not kernel:
+            best = max(best, flowsetup.setup_rate(fab, 20_000))
+            continue
+        from hyperplane_emu.fabric.ebpf import FlowAction, KernelFlows, MapFull
+
+        with KernelFlows.load([], 65_536) as kf:
+            ports = max(e.port for e in p.enis) + 1
+            fab.fastpath.attach(kf, [1000 + i for i in range(ports)], FlowAction, MapFull)
+            best = max(best, flowsetup.setup_rate(fab, 20_000))
+            fab.fastpath.kernel = None  # closed with the map
+    return best
 
 
 def run(
@@ -195,36 +306,74 @@ def run(
     udp_seconds: float = 3.0,
     on_step: Callable[[str], None] = lambda s: None,
     *,
-    offloads: str = "off",
     prefix: str = "he-bench-",
+    fast: bool = True,
 ) -> Result:
-    """``offloads``: "on" keeps TSO/GSO/tx checksum on in both labs (the fabric
-    reads PACKET_VNET_HDR and segments in Python); ``prefix`` names the labs'
-    namespaces (two benches at once need two prefixes)."""
-    from hyperplane_emu.fabric.control import request
-
+    """``prefix`` names the labs' namespaces (two benches at once need two prefixes);
+    ``fast``: also measure the kernel with offloads on and the fabric's fast path."""
     t0 = time.monotonic()
+    r = Result(Figures(), Figures(), {}, 0.0)
     with tempfile.TemporaryDirectory(prefix="he-bench-") as tmp:
-        state = Path(tmp) / "state"
         with Lab(prefix) as lab:
-            on_step("kernel lab")
-            kernel = measure(
-                kernel_lab(lab, offloads),
-                tcp_seconds,
-                udp_seconds,
-                lambda s: on_step("kernel " + s),
+            on_step("kernel lab, offloads off")
+            r.kernel = measure(
+                kernel_lab(lab, "off"), tcp_seconds, udp_seconds, lambda s: on_step("kernel " + s)
             )
+        state = Path(tmp) / "slow"
         with Lab(prefix) as lab:
-            on_step("fabric lab")
-            target, daemon = fabric_lab(lab, state, offloads)
-            fabric = measure(target, tcp_seconds, udp_seconds, lambda s: on_step("fabric " + s))
-            answer = request(str(state / "fabric.sock"), "status")
-            counters = {k: v for k, v in answer.get("counters", {}).items() if v}
-            if lab.stop(daemon) != 0:
-                raise LabError(
-                    "fabric daemon exited non-zero: " + (state / "fabric.log").read_text()
-                )
-    return Result(kernel, fabric, counters, time.monotonic() - t0)
+            on_step("fabric lab, slow path (--fast-path off)")
+            target, daemon = fabric_lab(lab, state, "off")
+            r.fabric = measure(target, tcp_seconds, udp_seconds, lambda s: on_step("fabric " + s))
+            r.fabric_counters = {k: v for k, v in _status(state)["counters"].items() if v}
+            _stop(lab, daemon, state)
+        if fast:
+            _fast(r, Path(tmp) / "fast", prefix, tcp_seconds, udp_seconds, on_step)
+    r.seconds = time.monotonic() - t0
+    return r
+
+
+def _fast(
+    r: Result,
+    state: Path,
+    prefix: str,
+    tcp_seconds: float,
+    udp_seconds: float,
+    on_step: Callable[[str], None],
+) -> None:
+    with Lab(prefix) as lab:
+        on_step("kernel lab, offloads on")
+        r.kernel_on = measure(
+            kernel_lab(lab, "on"), tcp_seconds, udp_seconds, lambda s: on_step("kernel on " + s)
+        )
+    with Lab(prefix) as lab:
+        on_step("fabric lab, fast path")
+        target, daemon = fabric_lab(lab, state, "auto")
+        r.fast_path = str(_status(state).get("fast_path", ""))
+        r.fast = measure(target, tcp_seconds, udp_seconds, lambda s: on_step("fast " + s))
+        r.fast_counters = {k: v for k, v in _status(state)["counters"].items() if v}
+        if r.fast_path.startswith("on"):
+            map_id = _flows_map_id(daemon.pid)
+            server = target.lab.popen(
+                target.server_ns, ["iperf3", "-s", "-p", str(PORT)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            target.lab.wait_listening(target.server_ns, PORT)
+            try:
+                set_mtu(target, 1500)
+                filled = 0
+                for n in (10_000, 100_000):
+                    on_step(f"fast tcp mtu 1500, {n} entries in the flow map")
+                    fill_map(map_id, filled, n - filled)
+                    filled = n
+                    out = iperf(target, [], tcp_seconds)
+                    r.map_gbps[n] = out["end"]["sum_received"]["bits_per_second"] / 1e9
+            finally:
+                target.lab.stop(server)
+        _stop(lab, daemon, state)
+    on_step("connection setup rate (PrivateLink path, in process)")
+    r.flows_per_s_python = flow_setup(kernel=False)
+    if r.fast_path.startswith("on"):
+        r.flows_per_s = flow_setup(kernel=True)
 
 
 def print_table(r: Result) -> None:
@@ -232,26 +381,50 @@ def print_table(r: Result) -> None:
     from rich.table import Table
 
     j = r.as_json()
+    fast = r.fast is not None
     table = Table(title=f"fabric vs kernel forwarding ({j['seconds']} s, SGs + conntrack on)")
-    table.add_column("measure")
-    table.add_column("kernel", justify="right")
-    table.add_column("fabric", justify="right")
-    table.add_column("fabric/kernel", justify="right")
+    for col in ("measure", "kernel", "slow path", "slow/kernel"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    if fast:
+        for col in ("kernel, offloads on", "fast path", "fast/kernel on"):
+            table.add_column(col, justify="right")
     for mtu in (1500, 9001):
-        table.add_row(
+        row = [
             f"TCP 1 stream, MTU {mtu} (Gbit/s)",
             f"{j[f'kernel_gbps_{mtu}']:.2f}",
             f"{j[f'fabric_gbps_{mtu}']:.2f}",
             f"{j[f'ratio_{mtu}']:.0%}",
-        )
+        ]
+        if fast:
+            row += [
+                f"{j[f'kernel_on_gbps_{mtu}']:.2f}",
+                f"{j[f'fast_gbps_{mtu}']:.2f}",
+                f"{j[f'ratio_{mtu}_on']:.0%}",
+            ]
+        table.add_row(*row)
     for size in (64, 1500):
-        table.add_row(
+        row = [
             f"UDP {size}-byte frames (pkt/s delivered)",
             f"{j[f'kernel_pps_{size}']:,}",
             f"{j[f'fabric_pps_{size}']:,}",
             f"{j[f'ratio_pps_{size}']:.0%}",
-        )
+        ]
+        if fast:
+            row += [
+                f"{j[f'kernel_on_pps_{size}']:,}",
+                f"{j[f'fast_pps_{size}']:,}",
+                f"{j[f'ratio_pps_{size}_on']:.0%}",
+            ]
+        table.add_row(*row)
     console = Console()
     console.print(table)
+    if fast:
+        console.print(f"fast path: {j['fast_path']}")
+        for n, g in j["map_gbps_1500"].items():
+            console.print(f"fast path, TCP MTU 1500, {n} other map entries: {g:.2f} Gbit/s")
+    console.print(
+        f"connection setup, PrivateLink path (in process): {j['flows_per_s_python'] or 0:,}/s "
+        f"Python only, {j['flows_per_s'] or 0:,}/s with kernel installs"
+    )
     for name, ok in j["targets"].items():
         console.print(f"target {name}: {'met' if ok else 'NOT met'}")
