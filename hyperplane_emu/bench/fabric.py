@@ -16,7 +16,7 @@ error or Ctrl-C), measured one after the other in the same run:
 
 Measures: iperf3 single-stream TCP at MTU 1500 and 9001 (receiver's Gbit/s),
 and packets/s of 64- and 1500-byte frames (UDP, iperf3 -b 0, the sender as
-fast as it goes) counted as frames arriving on the server's interface; and the
+fast as it goes) counted as datagrams reaching the server's UDP layer; and the
 fabric's connection setup rate on the PrivateLink path (`flowsetup`).
 
 Keys: today's (``ratio_1500`` = slow path / kernel offloads off, ...) and
@@ -71,10 +71,15 @@ def set_mtu(t: Target, mtu: int) -> None:
             ns.link("set", index=ns.link_lookup(ifname=ifname)[0], mtu=mtu)
 
 
-def rx_packets(ns_name: str, ifname: str) -> int:
-    with NetNS(ns_name, flags=0) as ns:
-        link = ns.get_links(ns.link_lookup(ifname=ifname)[0])[0]
-        return int(link.get("IFLA_STATS64")["rx_packets"])
+def rx_datagrams(lab: Lab, ns_name: str) -> int:
+    """UDP datagrams that reached the server's UDP layer (delivered or dropped for a
+    full socket buffer): /proc/net/snmp InDatagrams + InErrors, read inside its
+    namespace. Not the interface's rx_packets: a frame the fast path hands over
+    with bpf_redirect_peer never passes the veth's xmit, where veths count."""
+    lines = [ln.split() for ln in lab.run(ns_name, ["cat", "/proc/net/snmp"]).stdout.splitlines()]
+    head, values = [ln for ln in lines if ln and ln[0] == "Udp:"][:2]
+    row = dict(zip(head[1:], values[1:], strict=True))
+    return int(row["InDatagrams"]) + int(row["InErrors"])
 
 
 def iperf(t: Target, args: list[str], seconds: float) -> dict[str, Any]:
@@ -113,9 +118,9 @@ def measure(
         # payload = frame - 42. Links stay at 9001: no frame is near the MTU.
         for frame in (64, 1500):
             on_step(f"udp {frame}-byte frames")
-            before = rx_packets(t.server_ns, "eth0")
+            before = rx_datagrams(t.lab, t.server_ns)
             out = iperf(t, ["-u", "-b", "0", "-l", str(frame - ETH_IP_UDP)], udp_seconds)
-            delivered = rx_packets(t.server_ns, "eth0") - before
+            delivered = rx_datagrams(t.lab, t.server_ns) - before
             f.pps[frame] = delivered / out["end"]["sum"]["seconds"]
     finally:
         t.lab.stop(server)

@@ -89,7 +89,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         topo.build(lab, plan)  # offloads off, as realize leaves them: the daemon turns them on
         log = (state / "fabric.log").open("wb")
         argv = [sys.executable, "-m", "hyperplane_emu.fabric.daemon", "--state-dir", str(state)]
-        daemon = lab.popen(plan.fabric_namespace, [*argv, "--offloads", "on"], stderr=log)
+        argv += ["--fast-path", "off", "--offloads", "on"]  # the Python path itself, offloads on
+        daemon = lab.popen(plan.fabric_namespace, argv, stderr=log)
         wait_for(
             lambda: (state / "fabric.ready").exists() or daemon.poll() is not None,
             what="fabric.ready",
