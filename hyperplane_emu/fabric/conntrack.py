@@ -230,9 +230,10 @@ class FlowHalf:
         self.nat: bytes | None = None
         self.ipd = 0
         self.l4d = 0
-        # Flow-log observations when the tuple differs per ENI along the path:
-        # ((eni id, FiveTuple), ...); None: in_eni and out_eni see the flow's tuple.
-        self.log: tuple[tuple[str, FiveTuple], ...] | None = None
+        # Flow-log observers when the tuple differs per ENI along the path (nat.PathLog,
+        # shared: ((eni id, sees the translated side), ...), read through `path_view`);
+        # None: in_eni and out_eni see the flow's tuple.
+        self.log: tuple[tuple[str, bool], ...] | None = None
         # tcp-flags of the flow-log window (flowlog.record_flags ORed): set on the slow
         # path only, since fast-path packets carry no SYN/FIN/RST (and ACK alone is 0).
         self.flags = 0
@@ -244,6 +245,25 @@ class FlowHalf:
 
     in_eni: EniState
     out_eni: EniState
+
+    def path_view(self) -> list[tuple[str, FiveTuple]]:
+        """``(eni id, 5-tuple as that ENI sees this half's packets)`` along a translated
+        path, in this half's direction: the sender's side is the flow's own tuple, the
+        far side the translated one (from the reply key)."""
+        f = self.flow
+        proto = f.proto
+        rk = f.rkey
+        if self.log is None or rk is None:
+            return []
+        if proto in (PROTO_TCP, PROTO_UDP):
+            near = FiveTuple(proto, f.src, f.dst, f.sport, f.dport)
+        else:
+            near = FiveTuple(proto, f.src, f.dst, -1, -1)
+        far = FiveTuple(proto, rk[3], rk[2], rk[5], rk[4])
+        if self.is_reply:
+            near = FiveTuple(proto, near.dst, near.src, near.dport, near.sport)
+            far = FiveTuple(proto, far.dst, far.src, far.dport, far.sport)
+        return [(eni_id, far if is_far else near) for eni_id, is_far in self.log]
 
 
 class Flow:

@@ -584,7 +584,7 @@ class Fabric:
     def _mirror(self, half: FlowHalf, p: Packet, frame: bytes, out: bytearray) -> None:
         """Copy what a captured virtual ENI on this path carries: the packet as it
         looks on that ENI's side of the translation."""
-        for eni_id, ft in half.log or ():
+        for eni_id, ft in half.path_view():
             # Host ENIs are captured on their own veth; data flows never cross an
             # NLB node's veth (it carries health checks only), so it is mirrored too.
             if eni_id in self.mirror and self.enis[eni_id].kind != "host":

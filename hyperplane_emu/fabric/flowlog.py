@@ -318,7 +318,7 @@ class FlowLogger:
         # Flags are ORed per half by the packet walk (`record_flags`).
         flags = half.flags
         if half.log is not None:
-            for eni_id, wire in half.log:
+            for eni_id, wire in half.path_view():
                 ft, extra = _pass_through(self.meta.get(eni_id, EniMeta()).ip, half, wire)
                 self._accumulate(
                     eni_id, ACCEPT, ft, half.pk, half.by, half.first, half.last, flags, extra

@@ -18,14 +18,22 @@ from typing import NamedTuple
 
 from .checksum import TTL_DECREMENT_CSUM
 from .conntrack import Flow, FlowHalf, FlowKey, Via
-from .events import FiveTuple
 from .nlb import NAT_PORTS, TargetState
 from .packet import PROTO_TCP, PROTO_UDP
 from .ppv2 import StreamInsert
 from .tables import VpcState
 
-PathLog = tuple[tuple[str, FiveTuple], ...]
-"""(ENI id, 5-tuple as that ENI sees it) along a translated path, for flow logs."""
+PathLog = tuple[tuple[str, bool], ...]
+"""The ENIs along a translated path that record it in their flow logs, in the request
+direction: ``(ENI id, far)``, where ``far`` means the ENI sees the translated 5-tuple
+(the receiver's side) and not the sender's own. No 5-tuples: `FlowHalf.path_view`
+derives them from the flow's fields when a record is written, so every flow on one
+path shares one `PathLog` (`translate_flow` interns them)."""
+
+_PATHS: dict[PathLog, tuple[PathLog, PathLog]] = {}
+"""Interned path logs: request view -> (it, the reply's view). Bounded by the
+topology's paths; `PATHS_MAX` guards against a topology that keeps changing."""
+PATHS_MAX = 4096
 
 
 class Translation(NamedTuple):
@@ -134,10 +142,6 @@ def nat_port(
     return None
 
 
-def reverse(ft: FiveTuple) -> FiveTuple:
-    return FiveTuple(ft.proto, ft.dst, ft.src, ft.dport, ft.sport)
-
-
 def translate_flow(flow: Flow, t: Translation) -> None:
     """Make `flow` (not yet in the table) a translated one: its reply key in the far VPC,
     what it goes through, its idle cap, both halves' rewrites and flow-log views."""
@@ -151,5 +155,9 @@ def translate_flow(flow: Flow, t: Translation) -> None:
     far = (t.src, t.dst, t.sport, t.dport)
     set_nat(flow.orig, near, far)
     set_nat(flow.reply, (far[1], far[0], far[3], far[2]), (near[1], near[0], near[3], near[2]))
-    flow.orig.log = t.log
-    flow.reply.log = tuple((e, reverse(ft)) for e, ft in reversed(t.log))
+    views = _PATHS.get(t.log)
+    if views is None:
+        if len(_PATHS) >= PATHS_MAX:
+            _PATHS.clear()
+        views = _PATHS[t.log] = (t.log, tuple(reversed(t.log)))
+    flow.orig.log, flow.reply.log = views

@@ -73,6 +73,6 @@ def path(
     if acl and not boundary.cross(dp, acl, p, now, tracing):
         return []
     dp.count("internet.flows")
-    log = ((eni.id, client_ft), (igw.id, prov_ft), (t_eni.id, prov_ft))
+    log = ((eni.id, False), (igw.id, True), (t_eni.id, True))
     nat = Translation(pvpc, igw.ip, port, t_ip, t_port, igw, INTERNET_IDLE, log)
     return dp.open_flow(eni, t_eni, p, frame, now, (ve, vt), tracing, nat, acl)

@@ -141,10 +141,10 @@ def path(
     )  # fmt: skip
     if not vt.allowed:
         return []
-    log = [(eni.id, client_ft), (front.id, client_ft)]
     if node is not front or not preserve:
-        log.append((node.id, prov_ft))
-    log.append((t_eni.id, prov_ft))
+        log = ((eni.id, False), (front.id, False), (node.id, True), (t_eni.id, True))
+    else:
+        log = ((eni.id, False), (front.id, False), (t_eni.id, True))
     dp.count("nlb.flows")
     insert = None
     if tg.proxy_protocol_v2 and p.proto == PROTO_TCP:
@@ -160,7 +160,7 @@ def path(
             dp.hop(now, client_ft, "proxy-protocol", node.id, "FORWARD",
                    f"proxy protocol v2 header inserted ({len(header)} bytes)")  # fmt: skip
     nat = Translation(
-        pvpc, new_src, new_sport, target.ip, target.port, endpoint or lb, idle, tuple(log),
+        pvpc, new_src, new_sport, target.ip, target.port, endpoint or lb, idle, log,
         target, insert,
     )  # fmt: skip
     return dp.open_flow(eni, t_eni, p, frame, now, (*verdicts, vt), tracing, nat, acl + acl2)

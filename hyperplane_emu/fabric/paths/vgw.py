@@ -54,8 +54,7 @@ def path(
     vi = judge(dp, INGRESS, dst, p, now, p.src, NO_GROUPS, tracing, sender=eni.id)
     if not vi.allowed:
         return []
-    ft = p.five()
     nat = Translation(
-        peer, p.src, p.sport, p.dst, p.dport, route.target, 0, ((eni.id, ft), (dst.id, ft))
+        peer, p.src, p.sport, p.dst, p.dport, route.target, 0, ((eni.id, False), (dst.id, True))
     )
     return dp.open_flow(eni, dst, p, frame, now, (ve, vi), tracing, nat, acl)

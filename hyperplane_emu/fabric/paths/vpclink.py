@@ -115,10 +115,10 @@ def path(
     )  # fmt: skip
     if not vt.allowed:
         return []
-    log = [(eni.id, client_ft), (link_eni.id, prov_ft)]
     if node is not link_eni:
-        log.append((node.id, prov_ft))
-    log.append((t_eni.id, prov_ft))
+        log = ((eni.id, False), (link_eni.id, True), (node.id, True), (t_eni.id, True))
+    else:
+        log = ((eni.id, False), (link_eni.id, True), (t_eni.id, True))
     dp.count("vpclink.flows")
-    nat = Translation(pvpc, new_src, port, t_ip, t_port, link, idle, tuple(log))
+    nat = Translation(pvpc, new_src, port, t_ip, t_port, link, idle, log)
     return dp.open_flow(eni, t_eni, p, frame, now, (ve, vt), tracing, nat, acl)
