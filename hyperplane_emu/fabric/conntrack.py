@@ -467,6 +467,21 @@ class ConnTrack:
             lst.append(flow)
 
 
+_VERDICT_SETS: dict[tuple[Verdict, ...], tuple[Verdict, ...]] = {}
+VERDICT_SETS_MAX = 4096
+
+
+def shared_verdicts(verdicts: tuple[Verdict, ...]) -> tuple[Verdict, ...]:
+    """One tuple for every flow admitted by the same verdicts (few per path: policies
+    share their `Verdict`s), instead of one per flow."""
+    v = _VERDICT_SETS.get(verdicts)
+    if v is None:
+        if len(_VERDICT_SETS) >= VERDICT_SETS_MAX:
+            _VERDICT_SETS.clear()
+        v = _VERDICT_SETS[verdicts] = verdicts
+    return v
+
+
 def _due(now: float, timeout: float) -> int:
     return int(now + (timeout if timeout < HORIZON else HORIZON)) + 1
 

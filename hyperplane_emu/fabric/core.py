@@ -63,6 +63,7 @@ from .conntrack import (
     FlowHalf,
     describe_flow,
     initial_state,
+    shared_verdicts,
 )
 from .datapath import Frames, FrontPath, RoutePath
 from .events import DropEvent, Event, FiveTuple, FlowLogRecord, TraceHop
@@ -486,7 +487,7 @@ class Fabric:
         if not self.conntrack.add(flow, now):
             self._counts["conntrack.full"] += 1
             return self.drop(DropReason.CONNTRACK_FULL, eni, p, now)
-        flow.verdicts = verdicts
+        flow.verdicts = shared_verdicts(verdicts)
         if acl:
             flow.acl = acl
             flow.acl_reply = boundary.replies(acl)

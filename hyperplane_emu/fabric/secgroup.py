@@ -119,7 +119,7 @@ def _port_match(rule: CompiledRule, proto: int, a: int, b: int) -> bool:
 class EniPolicy:
     """The union of an ENI's security groups, ready for per-packet evaluation."""
 
-    __slots__ = ("eni_id", "group_ids", "_rules", "_open_all_ports", "unfiltered")
+    __slots__ = ("eni_id", "group_ids", "_rules", "_open_all_ports", "unfiltered", "_verdicts")
 
     def __init__(
         self,
@@ -135,6 +135,12 @@ class EniPolicy:
         self.group_ids = frozenset(group_ids)
         self._rules: dict[str, dict[int, tuple[CompiledRule, ...]]] = {}
         self._open_all_ports: dict[str, frozenset[int]] = {}
+        # Verdicts are immutable and few (one per rule, direction and tracking): every
+        # flow they admit shares them (a flow keeps its verdicts for status and trace).
+        self._verdicts: dict[tuple[str, int, bool], Verdict] = {}
+        for d in (INGRESS, EGRESS):
+            self._verdicts[(d, 0, True)] = Verdict(True, d, eni_id, None, None, False)
+            self._verdicts[(d, 0, False)] = Verdict(False, d, eni_id, None, None, False)
         for direction in (INGRESS, EGRESS):
             rules = [
                 r for g in sorted(self.group_ids) for r in compiled.get(g, {}).get(direction, ())
@@ -163,7 +169,7 @@ class EniPolicy:
         the ICMP type/code.
         """
         if self.unfiltered:
-            return Verdict(True, direction, self.eni_id, None, None, False)
+            return self._verdicts[(direction, 0, True)]
         by_proto = self._rules[direction]
         first: CompiledRule | None = None
         any_open = False
@@ -181,9 +187,14 @@ class EniPolicy:
                 any_open = True
                 break
         if first is None:
-            return Verdict(False, direction, self.eni_id, None, None, False)
+            return self._verdicts[(direction, 0, False)]
         untracked = False
         if any_open and (proto in (PROTO_TCP, PROTO_UDP)):
             other = self._open_all_ports[EGRESS if direction == INGRESS else INGRESS]
             untracked = proto in other or -1 in other
-        return Verdict(True, direction, self.eni_id, first.sg_id, first.rule_id, untracked)
+        key = (direction, id(first), untracked)  # rules live as long as the policy
+        v = self._verdicts.get(key)
+        if v is None:
+            v = Verdict(True, direction, self.eni_id, first.sg_id, first.rule_id, untracked)
+            self._verdicts[key] = v
+        return v
