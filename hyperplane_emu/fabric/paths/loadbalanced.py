@@ -21,7 +21,7 @@ from ..datapath import Datapath, Frames
 from ..events import FiveTuple
 from ..flowlog import ACCEPT, REJECT
 from ..judge import judge
-from ..nat import Translation, nat_port
+from ..nat import PathLog, Translation, nat_port
 from ..nlb import EndpointState, flow_hash
 from ..packet import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, TCP_SYN, Packet
 from ..reasons import ENDPOINT_NOT_AVAILABLE, DropReason
@@ -142,7 +142,7 @@ def path(
     if not vt.allowed:
         return []
     if node is not front or not preserve:
-        log = ((eni.id, False), (front.id, False), (node.id, True), (t_eni.id, True))
+        log: PathLog = ((eni.id, False), (front.id, False), (node.id, True), (t_eni.id, True))
     else:
         log = ((eni.id, False), (front.id, False), (t_eni.id, True))
     dp.count("nlb.flows")

@@ -15,7 +15,7 @@ from ..datapath import Datapath, Frames
 from ..events import FiveTuple
 from ..judge import judge
 from ..nacl import Crossing
-from ..nat import Translation, nat_port
+from ..nat import PathLog, Translation, nat_port
 from ..nlb import flow_hash
 from ..packet import PROTO_TCP, TCP_ACK, TCP_RST, TCP_SYN, Packet
 from ..reasons import DropReason
@@ -116,7 +116,7 @@ def path(
     if not vt.allowed:
         return []
     if node is not link_eni:
-        log = ((eni.id, False), (link_eni.id, True), (node.id, True), (t_eni.id, True))
+        log: PathLog = ((eni.id, False), (link_eni.id, True), (node.id, True), (t_eni.id, True))
     else:
         log = ((eni.id, False), (link_eni.id, True), (t_eni.id, True))
     dp.count("vpclink.flows")
