@@ -36,7 +36,8 @@ def plan() -> Plan:
 
     with tempfile.TemporaryDirectory(prefix="he-bench-") as d:
         path = Path(d) / "flowsetup.yaml"
-        path.write_text(TOPOLOGY)
+        # Room for the 100 k flows of the goal (the default table holds 65,536).
+        path.write_text(TOPOLOGY + "settings: {conntrack_max: 200000}\n")
         return lifecycle.load_plan(path)
 
 
