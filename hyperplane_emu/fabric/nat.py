@@ -19,7 +19,7 @@ from typing import NamedTuple
 from .checksum import TTL_DECREMENT_CSUM
 from .conntrack import Flow, FlowHalf, FlowKey, Via
 from .nlb import NAT_PORTS, TargetState
-from .packet import PROTO_TCP, PROTO_UDP
+from .packet import PROTO_TCP, PROTO_UDP, U16
 from .ppv2 import StreamInsert
 from .tables import VpcState
 
@@ -82,8 +82,8 @@ def set_nat(half: FlowHalf, old: tuple[int, int, int, int], new: tuple[int, int,
         (~((o[i] << 8) | o[i + 1]) & 0xFFFF) + ((n[i] << 8) | n[i + 1]) for i in range(0, 12, 2)
     ]
     half.nat = n
-    half.ipd = fold(sum(words[:4]))  # IP header: the two addresses
-    half.l4d = fold(sum(words))  # TCP/UDP: pseudo-header addresses and the ports
+    half.ipd = U16[fold(sum(words[:4]))]  # IP header: the two addresses
+    half.l4d = U16[fold(sum(words))]  # TCP/UDP: pseudo-header addresses and the ports
 
 
 def translate_addresses(out: bytearray, h: FlowHalf, c: int) -> int:
@@ -138,7 +138,7 @@ def nat_port(
     for i in range(256):
         port = lo + (start + i * 7919) % span
         if (vpc_index, proto, t_ip, src, t_port, port) not in table:
-            return port
+            return U16[port]
     return None
 
 

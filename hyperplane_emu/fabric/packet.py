@@ -28,6 +28,11 @@ PROTO_ICMP = 1
 PROTO_TCP = 6
 PROTO_UDP = 17
 
+U16: tuple[int, ...] = tuple(range(65536))
+"""One shared int object per 16-bit value (CPython caches only -5..256): ports and
+checksum deltas that flows keep come from here, 32 bytes each saved per flow
+(~2.5 MB once, against ~190 bytes a flow)."""
+
 TCP_FIN = 0x01
 TCP_SYN = 0x02
 TCP_RST = 0x04
@@ -129,14 +134,14 @@ def parse_ipv4(frame: bytes) -> Packet | DropReason:
         doff = (frame[l4 + 12] >> 4) * 4
         if doff < 20 or doff > l4_len:
             return DropReason.BAD_TCP_OFFSET
-        p.sport = (frame[l4] << 8) | frame[l4 + 1]
-        p.dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
+        p.sport = U16[(frame[l4] << 8) | frame[l4 + 1]]
+        p.dport = U16[(frame[l4 + 2] << 8) | frame[l4 + 3]]
         p.tcp_flags = frame[l4 + 13]
     elif proto == PROTO_UDP:
         if l4_len < 8:
             return DropReason.TRUNCATED_L4
-        p.sport = (frame[l4] << 8) | frame[l4 + 1]
-        p.dport = (frame[l4 + 2] << 8) | frame[l4 + 3]
+        p.sport = U16[(frame[l4] << 8) | frame[l4 + 1]]
+        p.dport = U16[(frame[l4 + 2] << 8) | frame[l4 + 3]]
     elif proto == PROTO_ICMP:
         if l4_len < 8:
             return DropReason.TRUNCATED_L4
