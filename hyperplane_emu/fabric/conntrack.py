@@ -39,6 +39,7 @@ next state; a pair missing from the table leaves the state alone.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hyperplane_emu.plan.model import PlanVpcLinkV2
@@ -386,6 +387,9 @@ class ConnTrack:
         self.count = 0
         self._buckets: dict[int, list[Flow]] = {}
         self._heap: list[int] = []
+        # Called for a flow about to expire, to bring its `last` up to date first
+        # (packets the kernel's fast path carried: fastpath.FastPath.refresh).
+        self.refresh: Callable[[Flow, float], None] | None = None
 
     def add(self, flow: Flow, now: float) -> bool:
         """Insert a new flow; False (and nothing stored) if the table is full."""
@@ -447,6 +451,9 @@ class ConnTrack:
                 if flow.dead or flow.scheduled != b:
                     continue  # expired already, or re-filed earlier/later
                 d = flow.last + self._timeout_of(flow, flow.state)
+                if d <= now and self.refresh is not None:
+                    self.refresh(flow, now)
+                    d = flow.last + self._timeout_of(flow, flow.state)
                 if d <= now:
                     self.remove(flow)
                     gone.append(flow)

@@ -125,6 +125,7 @@ class Fabric:
         self._fast = self.fastpath.entries
         self._frags: dict[tuple[int, int, int, int, int], tuple[FlowHalf, float]] = {}
         self.conntrack = ConnTrack(plan.settings.conntrack_max, timeouts)
+        self.conntrack.refresh = self.fastpath.refresh  # kernel-carried packets count too
         self.topology = topo = Topology(plan)
         self.vpcs = topo.vpcs
         self.enis = topo.enis
@@ -203,7 +204,6 @@ class Fabric:
 
     def tick(self, now: float) -> None:
         """Timers: conntrack expiry, fragment memory, flow-log window flush."""
-        self.fastpath.sync(now, force=False)  # the kernel's packets count as activity
         for flow in self.conntrack.expire(now):
             self.fastpath.forget(flow)
             self.flowlog.retire(flow)

@@ -12,9 +12,10 @@ is *installed*:
   kernel: Python never sees them. It passes SYN/FIN/RST, fragments, options and
   anything it does not know to the slow path, so connection tracking stays exact.
 
-The kernel counts packets, bytes and the last-seen time per entry; `sync` adds
-what it counted since the last look into the half's own counters (`pk`, `by`,
-`last`), which is all flow logs, conntrack expiry and ``status`` ever read. An
+The kernel counts packets, bytes and the last-seen time per entry; `sync` (all
+entries: flow-log windows, `conntrack`) and `refresh` (one flow, before it may
+expire) add what it counted since the last look into the half's own counters
+(`pk`, `by`, `last`), which is all flow logs, conntrack expiry and ``status`` ever read. An
 entry leaves the kernel when its flow ends, when its target's connections are
 terminated, or when a security-group change may reverse its verdict (untracked
 flows; AWS keeps tracked ones): its final counters are read as it goes.
@@ -46,6 +47,7 @@ class KernelTable(Protocol):
 
     def put(self, key: tuple[int, int, bytes], action: Any) -> None: ...
     def delete(self, key: tuple[int, int, bytes]) -> KernelCounters | None: ...
+    def get(self, key: tuple[int, int, bytes]) -> KernelCounters | None: ...
     def counters(self) -> Mapping[tuple[int, int, bytes], KernelCounters]: ...
     def set_enabled(self, on: bool) -> None: ...
     def stats(self) -> dict[str, int]: ...
@@ -54,11 +56,6 @@ class KernelTable(Protocol):
 
 class ActionFactory(Protocol):
     def __call__(self, rmac: bytes, l2: bytes, nat: bytes | None, out_ifindex: int) -> object: ...
-
-
-SYNC_INTERVAL = 1.0
-"""Seconds between two reads of the kernel's counters by `tick`. Conntrack timeouts
-are >= 10 s, so a `last` this stale never expires a live flow."""
 
 
 class FastPath:
@@ -73,7 +70,6 @@ class FastPath:
         self.installed: dict[tuple[int, int, bytes], FlowHalf] = {}
         self.full = 0
         self.removed = 0
-        self.synced = 0.0
         self.enabled = True
         self.reason = "not loaded"  # why the kernel path is off, for status
 
@@ -94,10 +90,18 @@ class FastPath:
     # ------------------------------------------------------------ install
 
     def add(self, half: FlowHalf, key: FastKey) -> None:
+        """Install a half that the slow path just forwarded in an eligible state.
+
+        A half the kernel carries is not kept in the dict too (its packets never
+        reach Python: ~350 bytes a flow saved); while the kernel path is paused
+        (a capture), its packets come back here and it enters the dict."""
+        if self.kernel is not None and self.enabled:
+            if half.kkey is None:
+                self._install(half, key)
+            if half.kkey is not None:
+                return
         half.fast_key = key
         self.entries[key] = half
-        if self.kernel is not None and half.kkey is None:
-            self._install(half, key)
 
     def _install(self, half: FlowHalf, key: FastKey) -> None:
         assert self.kernel is not None and self._action is not None
@@ -149,21 +153,30 @@ class FastPath:
 
     # --------------------------------------------------------------- read
 
-    def sync(self, now: float, *, force: bool = True) -> None:
-        """Add what the kernel forwarded since the last look to each half's counters.
-
-        ``force=False`` (the timer): at most every `SYNC_INTERVAL` seconds."""
+    def sync(self, now: float) -> None:
+        """Add what the kernel forwarded since the last look to each half's counters
+        (one batched read of the whole map: flow-log windows, ``conntrack``)."""
         if self.kernel is None or not self.installed:
             return
-        if not force and now - self.synced < SYNC_INTERVAL:
-            return
-        self.synced = now
         mono = time.monotonic_ns()
         installed = self.installed
         for kkey, c in self.kernel.counters().items():
             half = installed.get(kkey)
             if half is not None:
                 _take(half, c, now, mono)
+
+    def refresh(self, flow: Flow, now: float) -> None:
+        """Bring one flow's counters up to date: conntrack asks before expiring it, so
+        expiry costs a lookup per *due* flow, never a read of the whole map."""
+        kernel = self.kernel
+        if kernel is None:
+            return
+        mono = time.monotonic_ns()
+        for half in (flow.orig, flow.reply):
+            if half.kkey is not None:
+                c = kernel.get(half.kkey)
+                if c is not None:
+                    _take(half, c, now, mono)
 
     def set_enabled(self, on: bool) -> None:
         """Off while a capture runs: every packet then reaches Python (and the pcap)."""

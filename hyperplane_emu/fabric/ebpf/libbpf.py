@@ -22,6 +22,8 @@ BPF_TC_INGRESS = 1
 BPF_TC_EGRESS = 2
 BPF_TC_F_REPLACE = 1
 BPF_ANY = 0
+BPF_NOEXIST = 1
+BPF_EXIST = 2
 
 
 class LibbpfMissing(OSError):

@@ -57,6 +57,7 @@ class FakeKernel:
         self.max = max_entries
         self.enabled = True
         self.deleted: list[tuple[int, int, bytes]] = []
+        self.lookups = 0
 
     def put(self, key: tuple[int, int, bytes], action: object) -> None:
         assert isinstance(action, Action)
@@ -67,6 +68,11 @@ class FakeKernel:
     def delete(self, key: tuple[int, int, bytes]) -> Counters | None:
         self.deleted.append(key)
         entry = self.map.pop(key, None)
+        return entry[1] if entry else None
+
+    def get(self, key: tuple[int, int, bytes]) -> Counters | None:
+        self.lookups += 1
+        entry = self.map.get(key)
         return entry[1] if entry else None
 
     def counters(self) -> dict[tuple[int, int, bytes], Counters]:
@@ -158,8 +164,9 @@ def test_kernel_activity_keeps_a_flow_from_expiring() -> None:
     kernel.carry(key(CLIENT, CLIENT_IP, APP1_IP, 4000, 5000, 17), 10, 300)
     fab.tick(later)
     # carry() stamped the kernel's "now", which `tick(later)` maps to `later`: the
-    # flow is alive until later + 20 s, and gone after.
+    # flow is alive until later + 20 s, and gone after. Only the due flow was read.
     assert fab.conntrack.count == 1
+    assert kernel.lookups == 2
     fab.tick(later + 10.0)
     assert fab.conntrack.count == 1
     fab.tick(later + 30.0)
@@ -196,9 +203,14 @@ def test_full_map_keeps_the_flow_on_the_python_path_and_says_so() -> None:
     established(fab)
     assert len(kernel.map) == 1
     assert fab.counters["fastpath.kernel.full"] == 1
-    assert fab.counters["fastpath.entries"] == 2  # Python still carries the other half fast
+    # The half the kernel refused is in Python's own cache; the other only in the kernel.
+    assert fab.counters["fastpath.entries"] == 1
     fast = fab._fast_forwarded
-    out = fab.handle(APP1, frame(APP1, CLIENT_IP, tcp(8080, 40000, "A", b"more")), 2.0)
+    (refused,) = fab.fastpath.entries.values()
+    port, ip, sport, dport = (
+        (CLIENT, APP1_IP, 40000, 8080) if not refused.is_reply else (APP1, CLIENT_IP, 8080, 40000)
+    )
+    out = fab.handle(port, frame(port, ip, tcp(sport, dport, "A", b"more")), 2.0)
     assert out and fab._fast_forwarded == fast + 1
 
 
@@ -211,6 +223,20 @@ def test_pause_for_captures_reaches_the_kernel() -> None:
     fab.fastpath.set_enabled(False)
     assert kernel.enabled is False
     assert fab.fastpath.describe().startswith("paused")
+
+
+def test_paused_kernel_path_sends_packets_through_python_fast_cache() -> None:
+    fab, kernel = Fabric(make_plan()), FakeKernel()
+    attach(fab, kernel)
+    established(fab)
+    assert fab.counters["fastpath.entries"] == 0  # both halves in the kernel only
+    fab.fastpath.set_enabled(False)  # a capture: the program passes every packet up
+    data = frame(CLIENT, APP1_IP, tcp(40000, 8080, "A", b"seen"))
+    assert fab.handle(CLIENT, data, 2.0)  # slow path: enters the dict cache
+    fast = fab._fast_forwarded
+    assert fab.handle(CLIENT, data, 2.1)
+    assert fab._fast_forwarded == fast + 1
+    assert len(kernel.map) == 2  # still installed, for when the capture ends
 
 
 @pytest.mark.parametrize("first", ["orig", "reply"])
