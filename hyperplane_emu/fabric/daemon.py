@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--fast-path",
         choices=kernelpath.MODES,
-        default="auto",
-        help="auto: established flows in the kernel (eBPF) when it can load; off: all in Python",
+        default=os.environ.get(kernelpath.ENV) or "auto",
+        help="auto: established flows in the kernel (eBPF) when it can load; off: all in "
+        f"Python (default: ${kernelpath.ENV}, else auto)",
     )
     ap.add_argument(
         "--offloads",

@@ -22,6 +22,7 @@ from .core import Fabric
 log = logging.getLogger("hyperplane_emu.fabric.kernelpath")
 
 MODES = ("auto", "off")
+ENV = "HYPERPLANE_EMU_FAST_PATH"  # the default mode, for runs that do not say
 MAP_MAX = 1 << 20
 """Entries of the kernel's flow map at most (two per flow: one per direction)."""
 

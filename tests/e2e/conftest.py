@@ -20,6 +20,41 @@ from hyperplane_emu.runtime import lifecycle
 
 _ids = itertools.count()
 
+# The fabric's modes: the kernel's eBPF fast path carries established flows (the
+# default, every e2e test) or Python carries every packet (`--fast-path off`, the
+# fallback when the kernel cannot load the program). The modules whose subject is
+# the data path itself run in both; the rest (API Gateway, CLI, AWS API, templates)
+# exercise the same fabric in the default mode only, to keep the suite within its
+# ten minutes. FAST_PATH_ENV set from outside (`HYPERPLANE_EMU_FAST_PATH=off
+# scripts/test`) runs the whole suite in that mode.
+BOTH_MODES = frozenset(
+    {
+        "test_traffic",
+        "test_privatelink",
+        "test_flowlogs_e2e",
+        "test_nacl_e2e",
+        "test_ppv2_e2e",
+        "test_fabric_daemon",
+        "test_security",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in BOTH_MODES and "fast_path" in metafunc.fixturenames:
+        metafunc.parametrize("fast_path", ["kernel", "python"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fabric mode this test runs in: "kernel" or "python" (its id in the test name)."""
+    mode: str | None = getattr(request, "param", None)
+    if mode is not None:
+        monkeypatch.setenv(lifecycle.FAST_PATH_ENV, "off" if mode == "python" else "auto")
+        return mode
+    return "python" if os.environ.get(lifecycle.FAST_PATH_ENV) == "off" else "kernel"
+
 
 class Topology:
     """A running topology and the ways tests poke at it: the public handle
@@ -117,8 +152,11 @@ def unique_name(stem: str) -> str:
 
 
 @pytest.fixture
-def topology(tmp_path: Path) -> Iterator[Callable[[str], Topology]]:
-    """`topology(yaml_text)` brings it up (name replaced by a unique one); all go down after."""
+def topology(tmp_path: Path, fast_path: str) -> Iterator[Callable[[str], Topology]]:
+    """`topology(yaml_text)` brings it up (name replaced by a unique one); all go down after.
+
+    In the "kernel" mode the fast path must really be on: a machine that cannot load
+    the eBPF program would otherwise pass these tests on the Python path alone."""
     started: list[hyperplane_emu.Topology] = []
 
     def make(text: str) -> Topology:
@@ -128,7 +166,10 @@ def topology(tmp_path: Path) -> Iterator[Callable[[str], Topology]]:
         path.write_text(text)
         handle = hyperplane_emu.up(path)
         started.append(handle)
-        return Topology(handle)
+        t = Topology(handle)
+        said = str(t.fabric("status").get("fast_path", ""))
+        assert said.startswith("on" if fast_path == "kernel" else "off"), (fast_path, said)
+        return t
 
     yield make
     for handle in started:
