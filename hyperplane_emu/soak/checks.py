@@ -166,6 +166,27 @@ def leftovers(prefix: str) -> list[str]:
     return found
 
 
+def bpf_ids() -> set[int]:
+    """Ids of the loaded BPF programs and maps named he_* (the fabric's fast path)."""
+    from hyperplane_emu.fabric.ebpf import bpf_objects
+
+    return {i for _, _, i in bpf_objects()}
+
+
+def bpf_leftovers(before: set[int], wait: float = 5.0) -> list[str]:
+    """BPF objects of ours loaded since `before` and still there `wait` seconds on: a
+    leak after `down`. After a kill -9 the program lives as long as the fabric's veths,
+    which the kernel frees asynchronously once `down` deleted their namespace."""
+    from hyperplane_emu.fabric.ebpf import bpf_objects
+
+    deadline = time.monotonic() + wait
+    while True:
+        left = [f"bpf {k} {name} id {i}" for k, name, i in bpf_objects() if i not in before]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 def root_namespace() -> Any:
     """What the soak must leave as it found: the root namespace's addresses, routes,
     rules, links and forwarding sysctls (read, never written)."""
@@ -193,9 +214,10 @@ def cycles(n: int, step: Step) -> dict[str, Any]:
     leaks: list[str] = []
     t0 = time.monotonic()
     for i in range(n):
+        bpf_before = bpf_ids()
         p = lifecycle.up(SEED, replace=True)
         lifecycle.down(p.name)
-        leaks += leftovers(p.prefix)
+        leaks += leftovers(p.prefix) + bpf_leftovers(bpf_before)
         if i % 10 == 9:
             step(f"{i + 1} cycles")
     if root_namespace() != before:
@@ -211,6 +233,7 @@ def cycles(n: int, step: Step) -> dict[str, Any]:
 def faults(step: Step) -> dict[str, Any]:
     """kill -9 the fabric under traffic; then down, up again, and a service killed."""
     out: dict[str, Any] = {}
+    bpf_before = bpf_ids()
     p = lifecycle.up(SEED, replace=True)
     state = StateDir.of(p.name)
     kernel = Kernel()
@@ -240,7 +263,7 @@ def faults(step: Step) -> dict[str, Any]:
     out["traffic_after_kill"] = get()
     report = lifecycle.down(p.name)
     out["down_errors"] = len(report.errors)
-    out["leaks_after_kill"] = len(leftovers(p.prefix))
+    out["leaks_after_kill"] = len(leftovers(p.prefix) + bpf_leftovers(bpf_before))
     p = lifecycle.up(SEED, replace=True)
     out["up_again"] = get()
     echo = next(
