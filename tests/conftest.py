@@ -7,12 +7,15 @@
 - With HE_REQUIRE_ROOT_TESTS=1 (set by scripts/test), running as root, a root
   test that was skipped anyway fails the session: CI must not go green because
   the end-to-end tests quietly did not run.
+- Under pytest-xdist (scripts/test runs `-n 2 --dist loadgroup`): every end-to-end
+  test is in one group, so they run one after the other on one worker while the
+  unit tests use the other core; the guard runs in the controller, around all
+  workers, since one worker's snapshot would see the other's topologies.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 import rootns_guard
@@ -28,6 +31,10 @@ def is_root() -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    e2e = pytest.mark.xdist_group("e2e")
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(e2e)
     if is_root():
         return
     skip = pytest.mark.skip(reason=ROOT_SKIP_REASON)
@@ -47,6 +54,11 @@ def _root_skips_forbidden() -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    changes = terminalreporter.config.stash.get(_CHANGES, [])
+    if changes:
+        terminalreporter.section("the test suite changed the root namespace", red=True)
+        for line in changes:
+            terminalreporter.line(line)
     if _skipped_root_tests and _root_skips_forbidden():
         terminalreporter.section("root tests skipped while running as root", red=True)
         for nodeid in _skipped_root_tests:
@@ -56,18 +68,27 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+_GUARD = pytest.StashKey[rootns_guard.RootNsSnapshot]()
+_CHANGES = pytest.StashKey[list[str]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """As root: snapshot the root namespace before any test (controller or plain run)."""
+    if is_root() and not _is_worker(session.config):
+        session.config.stash[_GUARD] = rootns_guard.take()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _skipped_root_tests and _root_skips_forbidden() and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-@pytest.fixture(scope="session", autouse=True)
-def root_namespace_untouched() -> Iterator[None]:
-    """As root: fail if the suite changed the root namespace or left `he-*` objects."""
-    if not is_root():
-        yield
-        return
-    before = rootns_guard.take()
-    yield
-    changes = rootns_guard.differences(before, rootns_guard.take())
-    assert not changes, "the test suite changed the root namespace:\n" + "\n".join(changes)
+    before = session.config.stash.get(_GUARD, None)
+    if before is not None:
+        # Fail if the suite changed the root namespace or left `he-*` objects.
+        changes = rootns_guard.differences(before, rootns_guard.take())
+        session.config.stash[_CHANGES] = changes
+        if changes:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

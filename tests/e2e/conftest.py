@@ -25,16 +25,15 @@ _ids = itertools.count()
 # fallback when the kernel cannot load the program). The modules whose subject is
 # the data path itself run in both; the rest (API Gateway, CLI, AWS API, templates)
 # exercise the same fabric in the default mode only, to keep the suite within its
-# ten minutes. FAST_PATH_ENV set from outside (`HYPERPLANE_EMU_FAST_PATH=off
+# ten minutes (as do test_privatelink and test_target_failure, 25-30 s each, and
+# test_fabric_daemon, whose module-scoped daemon cannot change modes). FAST_PATH_ENV set from outside (`HYPERPLANE_EMU_FAST_PATH=off
 # scripts/test`) runs the whole suite in that mode.
 BOTH_MODES = frozenset(
     {
         "test_traffic",
-        "test_privatelink",
         "test_flowlogs_e2e",
         "test_nacl_e2e",
         "test_ppv2_e2e",
-        "test_fabric_daemon",
         "test_security",
     }
 )

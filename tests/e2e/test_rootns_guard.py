@@ -39,7 +39,7 @@ def test_leaks_a_namespace():
 
 
 def test_suite_that_leaves_a_namespace_fails(tmp_path: Path) -> None:
-    """The session fixture of tests/conftest.py turns a leftover into an error."""
+    """The guard in tests/conftest.py turns a leftover into a failed session."""
     name = f"he-leak-{os.getpid()}"
     for f in ("conftest.py", "rootns_guard.py"):
         shutil.copy(TESTS / f, tmp_path / f)
