@@ -74,8 +74,8 @@ def set_mtu(t: Target, mtu: int) -> None:
 def rx_datagrams(lab: Lab, ns_name: str) -> int:
     """UDP datagrams that reached the server's UDP layer (delivered or dropped for a
     full socket buffer): /proc/net/snmp InDatagrams + InErrors, read inside its
-    namespace. Not the interface's rx_packets: a frame the fast path hands over
-    with bpf_redirect_peer never passes the veth's xmit, where veths count."""
+    namespace: every lab is counted at the same place, whatever the interface's
+    own accounting (it counts skbs, and the fast path's skbs may be GSO super-frames)."""
     lines = [ln.split() for ln in lab.run(ns_name, ["cat", "/proc/net/snmp"]).stdout.splitlines()]
     head, values = [ln for ln in lines if ln and ln[0] == "Udp:"][:2]
     row = dict(zip(head[1:], values[1:], strict=True))
