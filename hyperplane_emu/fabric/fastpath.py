@@ -178,6 +178,13 @@ class FastPath:
                 if c is not None:
                     _take(half, c, now, mono)
 
+    def carries(self, port: int, frame: bytes) -> bool:
+        """Would the kernel forward this frame arriving on `port` (an installed entry)?
+        For in-process benchmarks, which play the kernel's part."""
+        if self.kernel is None or not self.enabled:
+            return False
+        return (self._ifindex[port], frame[23], frame[26:38]) in self.installed
+
     def set_enabled(self, on: bool) -> None:
         """Off while a capture runs: every packet then reaches Python (and the pcap)."""
         if self.kernel is not None and on != self.enabled:
