@@ -228,26 +228,11 @@ class Result:
     flows_per_s_python: float | None = None
 
     def as_json(self) -> dict[str, Any]:
-        k, f = self.kernel, self.fabric
         out: dict[str, Any] = {}
-        for mtu in (1500, 9001):
-            out[f"kernel_gbps_{mtu}"] = round(k.gbps[mtu], 3)
-            out[f"fabric_gbps_{mtu}"] = round(f.gbps[mtu], 3)
-            out[f"ratio_{mtu}"] = _ratio(f.gbps[mtu], k.gbps[mtu])
-        for size in (64, 1500):
-            out[f"kernel_pps_{size}"] = round(k.pps[size])
-            out[f"fabric_pps_{size}"] = round(f.pps[size])
-            out[f"ratio_pps_{size}"] = _ratio(f.pps[size], k.pps[size])
+        _compare(out, self.kernel, self.fabric, ("kernel", "fabric"), "")
         on, fast = self.kernel_on, self.fast
         if on is not None and fast is not None:
-            for mtu in (1500, 9001):
-                out[f"kernel_on_gbps_{mtu}"] = round(on.gbps[mtu], 3)
-                out[f"fast_gbps_{mtu}"] = round(fast.gbps[mtu], 3)
-                out[f"ratio_{mtu}_on"] = _ratio(fast.gbps[mtu], on.gbps[mtu])
-            for size in (64, 1500):
-                out[f"kernel_on_pps_{size}"] = round(on.pps[size])
-                out[f"fast_pps_{size}"] = round(fast.pps[size])
-                out[f"ratio_pps_{size}_on"] = _ratio(fast.pps[size], on.pps[size])
+            _compare(out, on, fast, ("kernel_on", "fast"), "_on")
             out["map_gbps_1500"] = {str(n): round(g, 3) for n, g in self.map_gbps.items()}
         out["flows_per_s"] = round(self.flows_per_s) if self.flows_per_s else None
         out["flows_per_s_python"] = round(self.flows_per_s_python or 0) or None
@@ -264,6 +249,22 @@ class Result:
         out["fast_counters"] = self.fast_counters
         out["seconds"] = round(self.seconds, 1)
         return out
+
+
+def _compare(
+    out: dict[str, Any], base: Figures, other: Figures, names: tuple[str, str], suffix: str
+) -> None:
+    """``<base>_gbps_<mtu>``, ``<other>_gbps_<mtu>``, ``ratio_<mtu><suffix>`` and the same
+    for pps: ``other`` against ``base`` measured in the same run."""
+    b, o = names
+    for mtu in (1500, 9001):
+        out[f"{b}_gbps_{mtu}"] = round(base.gbps[mtu], 3)
+        out[f"{o}_gbps_{mtu}"] = round(other.gbps[mtu], 3)
+        out[f"ratio_{mtu}{suffix}"] = _ratio(other.gbps[mtu], base.gbps[mtu])
+    for size in (64, 1500):
+        out[f"{b}_pps_{size}"] = round(base.pps[size])
+        out[f"{o}_pps_{size}"] = round(other.pps[size])
+        out[f"ratio_pps_{size}{suffix}"] = _ratio(other.pps[size], base.pps[size])
 
 
 def _ratio(a: float, b: float) -> float | None:
