@@ -201,6 +201,7 @@ def validate(
     "--fast-path",
     type=click.Choice(["auto", "off"]),
     envvar="HYPERPLANE_EMU_FAST_PATH",
+    show_envvar=True,
     default="auto",
     show_default=True,
     help="auto: once Python has judged a flow, the kernel (an eBPF program on the fabric's "

@@ -181,7 +181,8 @@ def _start_fabric(p: Plan, state: StateDir, progress: Progress, fast_path: str) 
         state, "fabric", pid, lambda: fabric_request(state, "ping", timeout=0.5) is not None,
         "the fabric", "did not answer",
     )  # fmt: skip
-    progress(f"fabric running (pid {pid})")
+    said = fabric_request(state, "status", timeout=1.0) or {}
+    progress(f"fabric running (pid {pid}; fast path {said.get('fast_path', 'unknown')})")
 
 
 def _wait_ready(

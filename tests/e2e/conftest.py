@@ -26,7 +26,8 @@ _ids = itertools.count()
 # the data path itself run in both; the rest (API Gateway, CLI, AWS API, templates)
 # exercise the same fabric in the default mode only, to keep the suite within its
 # ten minutes (as do test_privatelink and test_target_failure, 25-30 s each, and
-# test_fabric_daemon, whose module-scoped daemon cannot change modes). FAST_PATH_ENV set from outside (`HYPERPLANE_EMU_FAST_PATH=off
+# test_fabric_daemon, whose module-scoped daemon cannot change modes).
+# HYPERPLANE_EMU_FAST_PATH=off set from outside (`HYPERPLANE_EMU_FAST_PATH=off
 # scripts/test`) runs the whole suite in that mode.
 BOTH_MODES = frozenset(
     {
