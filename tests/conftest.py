@@ -30,11 +30,14 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # As each item is collected: xdist reads the group marks in its own
+    # pytest_collection_modifyitems, which may run before any of ours.
+    if "e2e" in item.path.parts:
+        item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    e2e = pytest.mark.xdist_group("e2e")
-    for item in items:
-        if "e2e" in item.path.parts:
-            item.add_marker(e2e)
     if is_root():
         return
     skip = pytest.mark.skip(reason=ROOT_SKIP_REASON)
