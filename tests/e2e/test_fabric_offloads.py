@@ -15,12 +15,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 from pyroute2 import NetNS
 from scapy.layers.inet import IP, TCP
 from scapy.utils import rdpcap
@@ -65,15 +65,6 @@ class Rig:
         return next(e.namespace for e in self.plan.enis if e.owner == owner)
 
 
-def wait_for(pred: object, timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def rx_packets(ns_name: str, ifname: str = "eth0") -> int:
     with NetNS(ns_name, flags=0) as ns:
         link = ns.get_links(ns.link_lookup(ifname=ifname)[0])[0]
@@ -93,6 +84,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         daemon = lab.popen(plan.fabric_namespace, argv, stderr=log)
         wait_for(
             lambda: (state / "fabric.ready").exists() or daemon.poll() is not None,
+            timeout=10.0,
             what="fabric.ready",
         )
         assert daemon.poll() is None, (state / "fabric.log").read_text()
