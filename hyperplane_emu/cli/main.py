@@ -199,8 +199,8 @@ def validate(
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.option(
     "--fast-path",
-    type=click.Choice(["auto", "off"]),
-    envvar="HYPERPLANE_EMU_FAST_PATH",
+    type=click.Choice(lifecycle.FAST_PATH_MODES),
+    envvar=lifecycle.FAST_PATH_ENV,
     show_envvar=True,
     default="auto",
     show_default=True,

@@ -1,6 +1,7 @@
 """The fabric process: ``python -m hyperplane_emu.fabric.daemon --state-dir DIR [options]``.
 
-Options: ``--netns NAME``, ``--offloads on|off`` (`driver.OffloadMode`).
+Options: ``--netns NAME``, ``--fast-path auto|off`` (`kernelpath`), ``--offloads on|off``
+(`driver.OffloadMode`; default: on with the kernel fast path).
 
 Moves into the fabric namespace (if ``--netns``), reads ``DIR/plan.json``,
 opens the AF_PACKET ports (`driver.Driver`), serves ``DIR/fabric.sock``

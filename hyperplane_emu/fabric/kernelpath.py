@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 from hyperplane_emu.plan.model import Plan
 
-from .core import Fabric
+if TYPE_CHECKING:  # the runtime and CLI read MODES and ENV without loading the core
+    from .core import Fabric
 
 log = logging.getLogger("hyperplane_emu.fabric.kernelpath")
 

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from hyperplane_emu import plan, spec
+from hyperplane_emu.fabric.kernelpath import ENV as FAST_PATH_ENV
+from hyperplane_emu.fabric.kernelpath import MODES as FAST_PATH_MODES
 from hyperplane_emu.plan.dns import WITHDRAWN_FILE
 from hyperplane_emu.plan.model import Plan
 from hyperplane_emu.prefix import PREFIX
@@ -57,10 +59,6 @@ class DownReport:
     def extend(self, other: DownReport) -> None:
         self.removed.extend(other.removed)
         self.errors.extend(other.errors)
-
-
-FAST_PATH_ENV = "HYPERPLANE_EMU_FAST_PATH"
-FAST_PATH_MODES = ("auto", "off")  # fabric.kernelpath.MODES (not imported: no fabric import here)
 
 
 def _step_delay() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
 import pytest
 from fabric_helpers import make_plan
 
+from hyperplane_emu.cli.main import main
 from hyperplane_emu.fabric import ebpf, kernelpath
 from hyperplane_emu.fabric.core import Fabric
 from hyperplane_emu.runtime import lifecycle
@@ -34,6 +36,8 @@ def test_a_kernel_that_refuses_leaves_python_on_with_the_reason(
     assert "fastpath.kernel.entries" not in fab.counters
 
 
-def test_the_runtime_and_the_daemon_know_the_same_modes() -> None:
-    assert lifecycle.FAST_PATH_MODES == kernelpath.MODES
-    assert lifecycle.FAST_PATH_ENV == kernelpath.ENV
+def test_the_cli_offers_the_daemon_s_modes_and_variable() -> None:
+    (option,) = [p for p in main.commands["up"].params if p.name == "fast_path"]
+    assert isinstance(option.type, click.Choice)
+    assert tuple(option.type.choices) == kernelpath.MODES
+    assert option.envvar == kernelpath.ENV == lifecycle.FAST_PATH_ENV
