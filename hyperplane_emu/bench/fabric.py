@@ -299,11 +299,13 @@ def flow_setup(kernel: bool) -> float:
             continue
         from hyperplane_emu.fabric.ebpf import FlowAction, KernelFlows, MapFull
 
-        with KernelFlows.load([], 65_536) as kf:
-            ports = max(e.port for e in p.enis) + 1
-            fab.fastpath.attach(kf, [1000 + i for i in range(ports)], FlowAction, MapFull)
+        ports = max(e.port for e in p.enis) + 1
+        kf = KernelFlows.load([], 65_536)
+        fab.fastpath.attach(kf, [1000 + i for i in range(ports)], FlowAction, MapFull)
+        try:
             best = max(best, flowsetup.setup_rate(fab, 20_000))
-            fab.fastpath.kernel = None  # closed with the map
+        finally:
+            fab.fastpath.close()  # frees the map
     return best
 
 
