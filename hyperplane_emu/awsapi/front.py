@@ -348,47 +348,37 @@ class Front:
     def _endpoint_states(self, body: bytes) -> bytes:
         if not self.kept.connections:
             return body
-        root = ET.fromstring(body)
-        ns = root.tag.partition("}")[0].lstrip("{")
-        changed = False
-        for item in root.iter():
-            children = {c.tag.rpartition("}")[2]: c for c in item}
-            eid, state = children.get("vpcEndpointId"), children.get("state")
+
+        def edit(item: ET.Element, kids: dict[str, ET.Element], ns: str) -> bool:
+            eid, state = kids.get("vpcEndpointId"), kids.get("state")
             if eid is None or state is None:
-                continue
+                return False
             conn = self.kept.connections.get(eid.text or "")
-            if conn is not None and (state.text or "").lower() != "deleted":
-                state.text = conn.state
-                changed = True
-        if not changed:
-            return body
-        ET.register_namespace("", ns)
-        return ET.tostring(root, xml_declaration=True, encoding="utf-8")
+            if conn is None or (state.text or "").lower() == "deleted":
+                return False
+            state.text = conn.state
+            return True
+
+        return _edit_xml(body, edit)
 
     def _target_health(self, arn: str, body: bytes) -> bytes:
         """moto says every target is healthy; the data plane's health checks know better."""
-        root = ET.fromstring(body)
-        ns = root.tag.partition("}")[0].lstrip("{")
-        changed = False
-        for member in root.iter():
-            kids = {c.tag.rpartition("}")[2]: c for c in member}
+
+        def edit(member: ET.Element, kids: dict[str, ET.Element], ns: str) -> bool:
             target, health = kids.get("Target"), kids.get("TargetHealth")
             if target is None or health is None:
-                continue
-            tid = _find(target, "Id")
-            seen = self.target_health(arn.replace("/net/", "/app/"), tid)
+                return False
+            seen = self.target_health(arn.replace("/net/", "/app/"), _find(target, "Id"))
             if seen is None:
-                continue
+                return False
             for c in list(health):
                 health.remove(c)
             ET.SubElement(health, f"{{{ns}}}State").text = seen[0]
             if seen[1]:
                 ET.SubElement(health, f"{{{ns}}}Reason").text = seen[1]
-            changed = True
-        if not changed:
-            return body
-        ET.register_namespace("", ns)
-        return ET.tostring(root, xml_declaration=True, encoding="utf-8")
+            return True
+
+        return _edit_xml(body, edit)
 
     def endpoint_state(self, endpoint_id: str) -> str | None:
         conn = self.kept.connections.get(endpoint_id)
@@ -521,11 +511,9 @@ def _as_built(p: Any, body: bytes) -> bytes:
     """Endpoint DNS names and endpoint ENI addresses as the data plane has them."""
     endpoints = {e.id: e for e in p.endpoints.values()}
     eni_ips = {e.id: e.ip for e in p.enis}
-    root = ET.fromstring(body)
-    ns = root.tag.partition("}")[0].lstrip("{")
-    changed = False
-    for item in root.iter():
-        kids = {c.tag.rpartition("}")[2]: c for c in item}
+
+    def edit(item: ET.Element, kids: dict[str, ET.Element], ns: str) -> bool:
+        changed = False
         eid, dns = kids.get("vpcEndpointId"), kids.get("dnsEntrySet")
         if eid is not None and dns is not None and (eid.text or "") in endpoints:
             ep = endpoints[eid.text or ""]
@@ -544,6 +532,19 @@ def _as_built(p: Any, body: bytes) -> bytes:
                 if el.tag.rpartition("}")[2] == "privateIpAddress":
                     el.text = ip
             changed = True
+        return changed
+
+    return _edit_xml(body, edit)
+
+
+def _edit_xml(body: bytes, edit: Callable[[ET.Element, dict[str, ET.Element], str], bool]) -> bytes:
+    """`edit(element, its children by local name, namespace)` on every element of a moto
+    XML answer; the document re-serialized if any call changed it, else `body` as is."""
+    root = ET.fromstring(body)
+    ns = root.tag.partition("}")[0].lstrip("{")
+    changed = False
+    for el in root.iter():
+        changed |= edit(el, {c.tag.rpartition("}")[2]: c for c in el}, ns)
     if not changed:
         return body
     ET.register_namespace("", ns)
